@@ -1,0 +1,1 @@
+"""alertbridge: CloudWatch alarms and SNS alerts to PagerDuty Events API v2."""

@@ -1,0 +1,59 @@
+"""Dedup keys: bounded (<= 255 chars), collision-free, readable, and the same for one alarm whichever way
+its notification arrives."""
+
+from __future__ import annotations
+
+import hashlib
+
+from alertbridge.models.pagerduty import MAX_DEDUP_KEY_CHARS
+
+_HASH_CHARS = 32  # 128 bits of sha256: collisions are out of reach, the key stays readable
+_SEPARATOR = "~"
+
+
+def bounded_key(identity: str) -> str:
+    """The identity itself when it fits; otherwise a readable prefix plus a hash of the whole identity.
+
+    Counting code points matches how PagerDuty counts the limit. The hash covers the full identity, so two
+    long identities that share the prefix still get different keys.
+    """
+    if len(identity) <= MAX_DEDUP_KEY_CHARS:
+        return identity
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:_HASH_CHARS]
+    keep = MAX_DEDUP_KEY_CHARS - _HASH_CHARS - len(_SEPARATOR)
+    return f"{identity[:keep]}{_SEPARATOR}{digest}"
+
+
+def alarm_key(alarm_arn: str) -> str:
+    """A CloudWatch alarm's key: its ARN (which carries partition, region, account and name)."""
+    return bounded_key(alarm_arn)
+
+
+def generic_key(dedup_id: str) -> str:
+    """An application alert's key from its dedup/idempotency id (seed 003: `idempotency_id` is the key)."""
+    return bounded_key(dedup_id)
+
+
+def content_key(*parts: str) -> str:
+    """A key for input with no identity of its own (plain text): identical content dedupes."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:_HASH_CHARS]
+    return f"alertbridge:raw:{digest}"
+
+
+def alarm_arn(partition: str, region: str, account: str, name: str) -> str:
+    return f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}"
+
+
+def region_from_arn(arn: str | None) -> str | None:
+    """Region code from an ARN (`arn:aws:cloudwatch:eu-west-1:...`), never from a display name."""
+    if not arn:
+        return None
+    parts = arn.split(":")
+    return parts[3] or None if len(parts) > 5 else None
+
+
+def account_from_arn(arn: str | None) -> str | None:
+    if not arn:
+        return None
+    parts = arn.split(":")
+    return parts[4] or None if len(parts) > 5 else None

@@ -1,0 +1,115 @@
+"""The normalized alert: what every inbound shape is parsed into before policy and lifecycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alertbridge.models.pagerduty import Link
+
+
+class AlarmState(StrEnum):
+    ALARM = "ALARM"
+    OK = "OK"
+    INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+
+
+class AlertSource(StrEnum):
+    CLOUDWATCH_SNS = "cloudwatch-sns"
+    EVENTBRIDGE = "eventbridge"
+    LAMBDA_ACTION = "lambda-action"
+    GENERIC = "generic"  # the AlertMessage of seed 002/003
+    PAGERDUTY_EVENT = "pagerduty-event"  # an SNS message that already is an Events v2 body
+    RAW = "raw"  # anything unrecognized: still pages
+
+
+class AlarmKind(StrEnum):
+    METRIC = "metric"
+    METRIC_MATH = "metric-math"
+    ANOMALY_DETECTION = "anomaly-detection"
+    COMPOSITE = "composite"
+    GENERIC = "generic"
+    UNKNOWN = "unknown"
+
+
+class MetricRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    stat: str | None = None
+    unit: str | None = None
+    period: int | None = None
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    expression: str | None = None
+    label: str | None = None
+    return_data: bool | None = None
+
+
+class Evaluation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    period: int | None = None
+    evaluation_periods: int | None = None
+    datapoints_to_alarm: int | None = None
+    treat_missing_data: str | None = None
+
+
+class TriggeringChild(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    arn: str
+    name: str
+    state: str | None = None
+    timestamp: str | None = None
+
+
+class Alert(BaseModel):
+    """One state change of one alarm (or one generic alert), source-independent.
+
+    `dedup_key` is computed by the parser from the alarm ARN (or the alert's idempotency id), so the same
+    alarm gets the same key whichever way it arrives.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    source: AlertSource
+    dedup_key: str
+    alarm_name: str
+    state: AlarmState
+    state_changed_at: datetime
+    kind: AlarmKind = AlarmKind.UNKNOWN
+    alarm_arn: str | None = None
+    account_id: str | None = None
+    region: str | None = None  # a region code (from the ARN), never a display name
+    previous_state: AlarmState | None = None
+    reason: str | None = None
+    reason_data: dict[str, Any] | None = None
+    description: str | None = None
+    metrics: tuple[MetricRef, ...] = ()
+    threshold: float | None = None
+    threshold_metric_id: str | None = None
+    comparison: str | None = None
+    evaluation: Evaluation | None = None
+    alarm_rule: str | None = None
+    triggering_children: tuple[TriggeringChild, ...] = ()
+    topic_arn: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    # Generic alert fields (seed 002/003)
+    severity_hint: str | None = None  # as sent, on any of the seeds' scales; policy maps it
+    metric_value: float | None = None
+    environment: str | None = None
+    recommendations: tuple[str, ...] = ()
+    links: tuple[Link, ...] = ()
+    auto_resolve_after_seconds: int | None = None
+    component: str | None = None
+    # Unrecognized input: a bounded copy of the raw message, and its subject when SNS gave one
+    raw_message: str | None = None
+    subject: str | None = None
+    # An SNS message that already is an Events v2 body is forwarded as-is (routing key replaced)
+    passthrough: dict[str, Any] | None = None
+
+    @property
+    def primary_metric(self) -> MetricRef | None:
+        return self.metrics[0] if self.metrics else None

@@ -1,0 +1,58 @@
+"""The state table's item: what the bridge remembers about one dedup key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alertbridge.models.alert import AlarmState
+from alertbridge.models.pagerduty import Severity
+
+
+class KeyStatus(StrEnum):
+    OPEN = "open"  # a trigger went out and no resolve yet
+    RESOLVED = "resolved"  # closed: by the alarm's OK, by a human, or by the reconciler
+    SUPPRESSED = "suppressed"  # in ALARM during a maintenance window: recorded, not sent
+    IGNORED = "ignored"  # a state change that sends nothing (e.g. INSUFFICIENT_DATA under "ignore")
+
+
+class StateItem(BaseModel):
+    """One item per dedup key. Written only with conditional writes on `version`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dedup_key: str
+    status: KeyStatus
+    alarm_state: AlarmState
+    state_changed_at: datetime  # of the newest transition applied; older ones never overwrite it
+    route: str
+    routing_key_id: str = ""  # fingerprint of the routing key that opened the incident, never the key
+    alarm_name: str = ""
+    alarm_arn: str | None = None
+    source: str = ""
+    summary: str = ""
+    severity: Severity | None = None
+    first_seen: datetime
+    last_seen: datetime
+    version: int = 0
+    auto_resolve_at: datetime | None = None
+    expires_at: int | None = None  # epoch seconds, DynamoDB TTL; only set on closed items
+    # Mirrored from PagerDuty webhooks
+    incident_id: str | None = None
+    incident_number: int | None = None
+    incident_url: str | None = None
+    pd_status: str | None = None  # triggered | acknowledged | resolved
+    assignees: tuple[str, ...] = ()
+    last_actor: str | None = None
+    resolved_by_human: bool = False
+    notes: tuple[str, ...] = Field(default=())
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == KeyStatus.OPEN
+
+    def expired(self, now: datetime) -> bool:
+        """DynamoDB TTL is lazy (and moto never expires), so readers check expiry themselves."""
+        return self.expires_at is not None and self.expires_at <= int(now.timestamp())

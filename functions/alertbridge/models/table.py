@@ -1,0 +1,18 @@
+"""The state table's physical layout: shared by the DynamoDB adapter and the CDK construct.
+
+One table, several item kinds told apart by the partition key's prefix. Open keys and maintenance windows
+sit in a sparse global secondary index, so listing them never scans the table.
+"""
+
+PARTITION_KEY = "pk"
+TTL_ATTRIBUTE = "expires_at"
+INDEX_NAME = "gsi1"
+INDEX_PARTITION_KEY = "gsi1pk"
+INDEX_SORT_KEY = "gsi1sk"
+
+KEY_PREFIX = "KEY#"  # one item per dedup key (StateItem)
+WEBHOOK_PREFIX = "WEBHOOK#"  # one item per delivered X-Webhook-Id, with a TTL
+MAINTENANCE_PREFIX = "MAINT#"  # one item per maintenance window
+
+OPEN_INDEX_VALUE = "OPEN"  # gsi1pk of open state items (removed when they close)
+MAINTENANCE_INDEX_VALUE = "MAINT"  # gsi1pk of maintenance windows

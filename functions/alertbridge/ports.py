@@ -1,0 +1,77 @@
+"""The ports: small Protocols that pure logic and the pipeline depend on. Adapters implement them with
+AWS and PagerDuty; unit tests implement them with fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from alertbridge.models.alert import AlarmState
+from alertbridge.models.state import StateItem
+
+
+class EventsResponse(BaseModel):
+    status: str
+    message: str = ""
+    dedup_key: str | None = None
+    attempts: int = 1
+
+
+class StateStore(Protocol):
+    def get(self, dedup_key: str) -> StateItem | None: ...
+
+    def save(self, item: StateItem, *, expected_version: int | None) -> bool:
+        """Conditional write: succeeds only if the stored version is `expected_version` (None: absent).
+        Returns False when another writer got there first; the caller re-reads and re-decides."""
+        ...
+
+    def list_open(self) -> Iterator[StateItem]:
+        """Open keys without scanning the table."""
+        ...
+
+
+class EventsApi(Protocol):
+    def send(self, body: dict[str, Any], *, deadline: float | None = None) -> EventsResponse:
+        """POST /v2/enqueue with retries bounded by attempts and `deadline` (time.monotonic() value).
+        Raises alertbridge.errors.PagerDutyError subclasses."""
+        ...
+
+    def send_change(self, body: dict[str, Any], *, deadline: float | None = None) -> EventsResponse: ...
+
+
+class RoutingKeys(Protocol):
+    def routing_key(self, route: str) -> str:
+        """The route's 32-char key; raises RoutingKeyMissing. Never logged."""
+        ...
+
+
+class Alarms(Protocol):
+    def states(self, alarm_names: Sequence[str]) -> dict[str, AlarmState]:
+        """Current state per existing alarm; deleted alarms are absent from the result."""
+        ...
+
+
+class Incident(BaseModel):
+    id: str
+    number: int | None = None
+    status: str
+    incident_key: str | None = None
+    html_url: str | None = None
+    title: str | None = None
+
+
+class IncidentsApi(Protocol):
+    def find_by_dedup_key(self, dedup_key: str) -> Incident | None: ...
+
+    def acknowledge(self, incident_id: str) -> Incident: ...
+
+    def resolve(self, incident_id: str, resolution: str | None = None) -> Incident: ...
+
+    def add_note(self, incident_id: str, content: str) -> None: ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
