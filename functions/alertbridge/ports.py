@@ -75,3 +75,9 @@ class IncidentsApi(Protocol):
 
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
+
+
+class Counter(Protocol):
+    """Where the pipeline counts what it did (Powertools Metrics in Lambda, a list in tests)."""
+
+    def add(self, name: str, value: int = 1) -> None: ...

@@ -1,0 +1,154 @@
+"""The bridge's AWS side stood up in moto: alarm topic -> ingest queue (+DLQ), state table, secrets.
+
+Used by `alertbridge demo`, the integration tests and the soak. Call inside `moto.mock_aws()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from alertbridge import wiring
+from alertbridge.local.event_source import Handler, SqsEventSource
+from alertbridge.models.config import BridgeConfig
+
+REGION = "us-east-1"
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+}
+
+
+def local_routing_key(route: str) -> str:
+    """A stable, well-formed (32 alphanumeric chars) stand-in key per route."""
+    return hashlib.sha256(f"alertbridge-local:{route}".encode()).hexdigest()[:32]
+
+
+def use_fake_credentials() -> None:
+    """moto needs credentials to exist; never let a local run reach a real account's."""
+    os.environ.update(FAKE_CREDENTIALS)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+
+
+@dataclass
+class LocalBridge:
+    config: BridgeConfig
+    events_url: str
+    topic_arn: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    table_name: str
+    routing_keys_secret: str
+    webhook_secret: str
+
+    @classmethod
+    def create(
+        cls,
+        config: BridgeConfig,
+        events_url: str,
+        *,
+        max_receive_count: int = 5,
+        raw_delivery: bool = False,
+        name: str = "alertbridge",
+        webhook_secrets: tuple[str, ...] = ("local-webhook-secret",),
+    ) -> LocalBridge:
+        sqs, sns = _client("sqs"), _client("sns")
+        dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dlq_arn = _queue_arn(sqs, dlq_url)
+        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
+        queue_url = sqs.create_queue(
+            QueueName=f"{name}-ingest",
+            Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": "30"},
+        )["QueueUrl"]
+        queue_arn = _queue_arn(sqs, queue_url)
+        topic_arn = sns.create_topic(Name=f"{name}-alarms")["TopicArn"]
+        attributes = {"RawMessageDelivery": "true"} if raw_delivery else {}
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes)
+        table_name = f"{name}-state"
+        _create_table(table_name)
+        secrets = _client("secretsmanager")
+        keys = {config.secret_field(route): local_routing_key(route) for route in config.routes}
+        keys_secret = secrets.create_secret(Name=f"{name}/routing-keys", SecretString=json.dumps(keys))["ARN"]
+        hook = {
+            "webhook_secrets": list(webhook_secrets),
+            "rest_token": "local-token",
+            "from_email": "oncall@example.com",
+        }
+        hook_secret = secrets.create_secret(Name=f"{name}/webhook", SecretString=json.dumps(hook))["ARN"]
+        return cls(
+            config, events_url, topic_arn, queue_url, queue_arn, dlq_url, table_name, keys_secret, hook_secret
+        )
+
+    def environment(self, **overrides: str) -> dict[str, str]:
+        env = {
+            "ALERTBRIDGE_TABLE_NAME": self.table_name,
+            "ALERTBRIDGE_ROUTING_KEYS_SECRET": self.routing_keys_secret,
+            "ALERTBRIDGE_WEBHOOK_SECRET": self.webhook_secret,
+            "ALERTBRIDGE_CONFIG": self.config.to_json_text(),
+            "ALERTBRIDGE_EVENTS_URL": self.events_url,
+            "ALERTBRIDGE_ALARM_TOPIC_ARN": self.topic_arn,
+            "ALERTBRIDGE_QUEUE_URL": self.queue_url,
+            "ALERTBRIDGE_DLQ_URL": self.dlq_url,
+        }
+        env.update(overrides)
+        return env
+
+    def activate(self, **overrides: str) -> None:
+        """Make this bridge the 'deployed' one for in-process handlers: a fresh container."""
+        os.environ.update(self.environment(**overrides))
+        wiring.reset()
+
+    def publish(self, message: str, subject: str | None = None) -> str:
+        extra = {"Subject": subject} if subject else {}
+        return str(_client("sns").publish(TopicArn=self.topic_arn, Message=message, **extra)["MessageId"])
+
+    def send_to_queue(self, body: str) -> None:
+        _client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body)
+
+    def event_source(
+        self, handler: Handler, *, batch_size: int = 10, timeout_seconds: float = 60.0
+    ) -> SqsEventSource:
+        return SqsEventSource(
+            _client("sqs"),
+            self.queue_url,
+            self.queue_arn,
+            handler,
+            batch_size=batch_size,
+            timeout_seconds=timeout_seconds,
+        )
+
+    def dead_letter_count(self) -> int:
+        attributes = _client("sqs").get_queue_attributes(
+            QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def state_items(self) -> list[dict[str, Any]]:
+        """Every state item, for display (a local scan: the Lambdas never scan)."""
+        from alertbridge.adapters.dynamo_state import DynamoStateStore
+
+        store = DynamoStateStore(self.table_name, client=_client("dynamodb"))
+        return [item.model_dump(mode="json") for item in store.all_items()]
+
+
+def _client(service: str) -> Any:
+    return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+
+def _create_table(table_name: str) -> None:
+    from alertbridge.adapters.dynamo_state import create_state_table
+
+    create_state_table(_client("dynamodb"), table_name)

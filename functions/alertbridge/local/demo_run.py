@@ -1,0 +1,187 @@
+"""One local run of the bridge: moto resources, the emulator, the ingest handler behind a local SQS event
+source, and what they all say afterwards. Shared by `alertbridge demo` and the integration tests."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from alertbridge import wiring
+from alertbridge.local.bridge import LocalBridge
+from alertbridge.local.emulator import PagerDutyEmulator
+from alertbridge.local.scenario import Step
+from alertbridge.logic.parsers import parse_sqs_body
+from alertbridge.logic.pipeline import Outcome
+from alertbridge.models.config import BridgeConfig
+
+REDACTED = "<redacted>"
+SNS_ENVELOPE_KEYS = {
+    "Type": "Notification",
+    "SignatureVersion": "1",
+    "SigningCertURL": "https://sns",
+    "UnsubscribeURL": "",
+}
+
+
+class DemoRun:
+    def __init__(self, bridge: LocalBridge, emulator: PagerDutyEmulator) -> None:
+        from alertbridge.handlers import ingest
+
+        self.bridge = bridge
+        self.emulator = emulator
+        self.handler = ingest.lambda_handler
+        self.source = bridge.event_source(self.handler)
+        self.started = time.monotonic()
+        self.outcomes: list[tuple[float, Outcome]] = []
+        self.expected: dict[str, tuple[str, bool]] = {}  # dedup key -> (label, should be open)
+        self.batches = 0
+        self.redelivered = 0
+        wiring.ingest_pipeline(ingest.metrics_counter).observers.append(self._observe)
+
+    @classmethod
+    @contextmanager
+    def start(
+        cls, config: BridgeConfig, *, rate_limit: int = 120, window: float = 60.0, **env: str
+    ) -> Iterator[DemoRun]:
+        with PagerDutyEmulator(rate_limit=rate_limit, window_seconds=window) as emulator:
+            bridge = LocalBridge.create(config, emulator.url)
+            bridge.activate(**env)
+            yield cls(bridge, emulator)
+
+    def _observe(self, outcome: Outcome) -> None:
+        self.outcomes.append((time.monotonic() - self.started, outcome))
+
+    def play(self, steps: Sequence[Step], *, echo: bool = False) -> None:
+        """Publish each step to the alarm topic as CloudWatch would, then let the event source drain."""
+        seen = len(self.outcomes)
+        for step in steps:
+            self.bridge.publish(step.message, subject=step.subject)
+            if step.expect_open is not None:
+                self.expected[self._dedup_key(step)] = (step.final_for or step.label, step.expect_open)
+        self.drain()
+        if echo:
+            for offset, outcome in self.outcomes[seen:]:
+                print(timeline_line(offset, outcome))
+
+    def drain(self) -> None:
+        def count(result: Any) -> None:
+            self.batches += 1
+            self.redelivered += sum(1 for receive_count in result.receive_counts if receive_count > 1)
+
+        self.source.drain(on_batch=count)
+
+    def replay_event(self, event: Any) -> None:
+        """Feed one Lambda event file in the way it would reach the ingest queue in AWS."""
+        for kind, payload, subject in lambda_event_deliveries(event):
+            if kind == "sns":
+                self.bridge.publish(payload, subject=subject)
+            else:
+                self.bridge.send_to_queue(payload)
+
+    def _dedup_key(self, step: Step) -> str:
+        envelope = {**SNS_ENVELOPE_KEYS, "TopicArn": self.bridge.topic_arn, "Message": step.message}
+        if step.subject:
+            envelope["Subject"] = step.subject
+        return parse_sqs_body(json.dumps(envelope), received_at=datetime.now(UTC)).dedup_key
+
+    def verify(self) -> list[str]:
+        """Where PagerDuty's open/closed state disagrees with the alarms' final states."""
+        mismatches = []
+        for dedup_key, (label, should_be_open) in self.expected.items():
+            is_open = self.emulator.open_alert(dedup_key) is not None
+            if is_open != should_be_open:
+                want, got = ("open", "closed") if should_be_open else ("closed", "open")
+                mismatches.append(f"{label}: PagerDuty has it {got}, the alarm says {want}")
+        if self.bridge.dead_letter_count():
+            mismatches.append(
+                f"{self.bridge.dead_letter_count()} notification(s) ended in the dead-letter queue"
+            )
+        return mismatches
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "sent": [
+                redact(request.body) for request in self.emulator.requests if request.path.startswith("/v2/")
+            ],
+            "incidents": [
+                {key: item.get(key) for key in ("dedup_key", "status", "route", "summary")}
+                for item in self.bridge.state_items()
+            ],
+            "dead_letters": self.bridge.dead_letter_count(),
+        }
+
+    def print_summary(self, mismatches: list[str], *, elapsed: float) -> None:
+        print("\n== PagerDuty requests")
+        statuses: dict[str, int] = {}
+        for request in self.emulator.requests:
+            statuses[f"{request.status} {request.outcome}"] = (
+                statuses.get(f"{request.status} {request.outcome}", 0) + 1
+            )
+        for label, count in sorted(statuses.items()):
+            print(f"  {count:4d} x {label}")
+        print(
+            f"  batches: {self.batches}, redelivered records: {self.redelivered}, "
+            f"dead letters: {self.bridge.dead_letter_count()}"
+        )
+        print("\n== incident table (DynamoDB state)")
+        print(incident_table(self.bridge.state_items(), self.emulator))
+        verdict = "PagerDuty matches every alarm's final state" if not mismatches else "MISMATCH"
+        print(f"\n{verdict} ({len(self.expected)} alarms checked, {elapsed:.1f}s)")
+        for line in mismatches:
+            print(f"  - {line}")
+
+
+def timeline_line(offset: float, outcome: Outcome) -> str:
+    sent = f"-> {outcome.sent.value} via route {outcome.route}" if outcome.sent else "-> nothing sent"
+    extra = f" ({outcome.attempts} attempts)" if outcome.attempts > 1 else ""
+    extra += " [minimal fallback body]" if outcome.fallback else ""
+    name = outcome.alarm_name if len(outcome.alarm_name) <= 34 else outcome.alarm_name[:33] + "…"
+    return f"  +{offset:6.2f}s  {name:<34} {outcome.alarm_state:<6} {outcome.reason:<24} {sent}{extra}"
+
+
+def incident_table(items: list[dict[str, Any]], emulator: PagerDutyEmulator) -> str:
+    rows = [("ALARM", "STATUS", "ROUTE", "PAGERDUTY", "SUMMARY")]
+    for item in sorted(items, key=lambda i: str(i.get("alarm_name"))):
+        in_pd = "open" if emulator.open_alert(str(item["dedup_key"])) else "closed"
+        summary = str(item.get("summary", ""))
+        rows.append(
+            (
+                str(item.get("alarm_name", ""))[:34],
+                str(item["status"]),
+                str(item["route"]),
+                in_pd,
+                summary[:60] + ("…" if len(summary) > 60 else ""),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(
+        "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[4]
+        for row in rows
+    )
+
+
+def redact(body: Any) -> Any:
+    if isinstance(body, dict) and "routing_key" in body:
+        return {**body, "routing_key": REDACTED}
+    return body
+
+
+def lambda_event_deliveries(event: Any) -> list[tuple[str, str, str | None]]:
+    """How each part of a Lambda event file reached the queue in AWS: ("sns", message, subject) for what
+    SNS delivered, ("sqs", body, None) for what sat in the queue as is (EventBridge targets, SQS bodies)."""
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        deliveries: list[tuple[str, str, str | None]] = []
+        for record in event["Records"]:
+            if isinstance(record, dict) and isinstance(record.get("Sns"), dict):
+                sns = record["Sns"]
+                deliveries.append(("sns", str(sns.get("Message", "")), sns.get("Subject")))
+            elif isinstance(record, dict) and "body" in record:
+                deliveries.append(("sqs", str(record["body"]), None))
+        return deliveries
+    if isinstance(event, dict) and ("detail-type" in event or "alarmData" in event):
+        return [("sqs", json.dumps(event), None)]
+    return [("sns", json.dumps(event), None)]

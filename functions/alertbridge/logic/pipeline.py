@@ -1,0 +1,151 @@
+"""One alert's journey: route, decide against the stored state, send, commit.
+
+Takes ports only (no boto3, no httpx, no environment), so every reliability rule is testable with fakes.
+Sending happens before the commit: if the send fails the record goes back to the queue with nothing
+written, and a redelivery retries it; if the commit loses a race the decision is made again on fresh state
+(PagerDuty's dedup absorbs a repeated trigger for an open key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from alertbridge.errors import AlertBridgeError, Rejected
+from alertbridge.logic.events import build_event, event_action_for, minimal_event
+from alertbridge.logic.lifecycle import Decision, decide, routing_key_fingerprint
+from alertbridge.logic.maintenance import window_for
+from alertbridge.logic.policy import Routing, route_alert
+from alertbridge.models.alert import Alert
+from alertbridge.models.config import BridgeConfig
+from alertbridge.models.pagerduty import EventAction, EventV2
+from alertbridge.models.state import StateItem
+from alertbridge.ports import Counter, EventsApi, MaintenanceStore, RoutingKeys, StateStore
+
+MAX_COMMIT_TRIES = 4
+
+
+class StateConflict(AlertBridgeError):
+    """Concurrent writers kept winning; the record returns to the queue and is decided again."""
+
+
+class Outcome(BaseModel):
+    dedup_key: str
+    alarm_name: str
+    alarm_state: str
+    reason: str
+    route: str
+    sent: EventAction | None = None
+    fallback: bool = False
+    attempts: int = 0
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        config: BridgeConfig,
+        state: StateStore,
+        events: EventsApi,
+        keys: RoutingKeys,
+        maintenance: MaintenanceStore,
+        counter: Counter,
+    ) -> None:
+        self.config = config
+        self.state = state
+        self.events = events
+        self.keys = keys
+        self.maintenance = maintenance
+        self.counter = counter
+        # Local runs (demo, soak) watch outcomes here; Lambda has none.
+        self.observers: list[Callable[[Outcome], None]] = []
+
+    def process(self, alert: Alert, *, now: datetime, deadline: float | None) -> Outcome:
+        routing = route_alert(alert, self.config)
+        action = event_action_for(alert, self.config)
+        for _ in range(MAX_COMMIT_TRIES):
+            stored = self.state.get(alert.dedup_key)
+            decision = self._decide(stored, alert, routing, action, now)
+            outcome = self._carry_out(decision, alert, routing, deadline)
+            if decision.new_item is None or self._commit(decision.new_item, stored):
+                self.counter.add(f"Outcome.{decision.reason}")
+                for observe in self.observers:
+                    observe(outcome)
+                return outcome
+            self.counter.add("StateConflict")
+        raise StateConflict(f"state for {alert.dedup_key!r} kept changing; will retry")
+
+    def _decide(
+        self,
+        stored: StateItem | None,
+        alert: Alert,
+        routing: Routing,
+        action: EventAction | None,
+        now: datetime,
+    ) -> Decision:
+        event = build_event(alert, routing, action, self.config) if action else None
+        window = None
+        if action == EventAction.TRIGGER:
+            window = window_for(alert, routing.route, self.maintenance.list_active(now), now)
+        return decide(
+            stored,
+            alert,
+            action=action,
+            route=routing.route,
+            routing_key_id=self._fingerprint(routing.route) if action == EventAction.TRIGGER else "",
+            severity=routing.severity,
+            summary=_summary_of(event, alert),
+            suppressed_by=window,
+            now=now,
+            ttl_days=self.config.closed_item_ttl_days,
+        )
+
+    def _fingerprint(self, route: str) -> str:
+        return routing_key_fingerprint(self.keys.routing_key(route))
+
+    def _carry_out(
+        self, decision: Decision, alert: Alert, routing: Routing, deadline: float | None
+    ) -> Outcome:
+        outcome = Outcome(
+            dedup_key=alert.dedup_key,
+            alarm_name=alert.alarm_name,
+            alarm_state=alert.state.value,
+            reason=decision.reason,
+            route=decision.route_for_send or routing.route,
+        )
+        if decision.send is None:
+            return outcome
+        route = decision.route_for_send or routing.route
+        sending = routing.model_copy(update={"route": route})
+        event = build_event(alert, sending, decision.send, self.config)
+        return self._send(event, alert, sending, outcome, deadline)
+
+    def _send(
+        self, event: EventV2, alert: Alert, routing: Routing, outcome: Outcome, deadline: float | None
+    ) -> Outcome:
+        key = self.keys.routing_key(routing.route)
+        try:
+            response = self.events.send(event.with_routing_key(key).to_body(), deadline=deadline)
+        except Rejected:
+            if event.event_action != EventAction.TRIGGER:
+                raise
+            # A human must still be paged: PagerDuty refused the rich body, so send the minimal safe one once.
+            self.counter.add("Rejected")
+            fallback = minimal_event(alert, routing, self.config).with_routing_key(key)
+            response = self.events.send(fallback.to_body(), deadline=deadline)
+            outcome = outcome.model_copy(update={"fallback": True})
+        self.counter.add(f"Sent.{event.event_action.value}")
+        if response.attempts > 1:
+            self.counter.add("Retried", response.attempts - 1)
+        return outcome.model_copy(update={"sent": event.event_action, "attempts": response.attempts})
+
+    def _commit(self, item: StateItem, stored: StateItem | None) -> bool:
+        return self.state.save(item, expected_version=stored.version if stored else None)
+
+
+def _summary_of(event: EventV2 | None, alert: Alert) -> str:
+    if event is not None and event.payload is not None:
+        return event.payload.summary
+    return alert.alarm_name
