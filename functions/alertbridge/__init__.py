@@ -1,1 +1,72 @@
-"""alertbridge: CloudWatch alarms and SNS alerts to PagerDuty Events API v2."""
+"""alertbridge: CloudWatch alarms and application alerts to PagerDuty Events API v2.
+
+Public API (imported lazily, so `import alertbridge` stays cheap: no boto3, httpx, CDK or moto until used)::
+
+    from alertbridge import AlertMessage, publish_alert, resolve_alert   # through the bridge (SNS)
+    from alertbridge import EventsClient                                 # straight to PagerDuty
+    from alertbridge import PagerDutyError, RateLimited, RequestTimeout, ConnectionFailed, Rejected, ServerError
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alertbridge.client import EventsClient
+    from alertbridge.errors import (
+        AlertBridgeError,
+        ConnectionFailed,
+        DeadlineExceeded,
+        InvalidInput,
+        PagerDutyError,
+        RateLimited,
+        Rejected,
+        RequestTimeout,
+        ServerError,
+    )
+    from alertbridge.models.generic import AlertMessage
+    from alertbridge.publish import publish_alert, resolve_alert
+
+_EXPORTS = {
+    "AlertMessage": "alertbridge.models.generic",
+    "publish_alert": "alertbridge.publish",
+    "resolve_alert": "alertbridge.publish",
+    "EventsClient": "alertbridge.client",
+    "AlertBridgeError": "alertbridge.errors",
+    "PagerDutyError": "alertbridge.errors",
+    "RateLimited": "alertbridge.errors",
+    "RequestTimeout": "alertbridge.errors",
+    "ConnectionFailed": "alertbridge.errors",
+    "Rejected": "alertbridge.errors",
+    "ServerError": "alertbridge.errors",
+    "DeadlineExceeded": "alertbridge.errors",
+    "InvalidInput": "alertbridge.errors",
+}
+
+__all__ = [
+    "AlertBridgeError",
+    "AlertMessage",
+    "ConnectionFailed",
+    "DeadlineExceeded",
+    "EventsClient",
+    "InvalidInput",
+    "PagerDutyError",
+    "RateLimited",
+    "Rejected",
+    "RequestTimeout",
+    "ServerError",
+    "publish_alert",
+    "resolve_alert",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'alertbridge' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return __all__
