@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from alertbridge.models.alert import AlarmState
+from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.state import StateItem
 
 
@@ -81,3 +82,35 @@ class Counter(Protocol):
     """Where the pipeline counts what it did (Powertools Metrics in Lambda, a list in tests)."""
 
     def add(self, name: str, value: int = 1) -> None: ...
+
+
+class SuppressedKeys(Protocol):
+    def list_suppressed(self) -> Iterator[StateItem]:
+        """Keys whose trigger a maintenance window held back (status SUPPRESSED), without scanning."""
+        ...
+
+
+class MaintenanceStore(Protocol):
+    def put(self, window: MaintenanceWindow) -> None:
+        """Create or replace a window."""
+        ...
+
+    def get(self, window_id: str) -> MaintenanceWindow | None: ...
+
+    def list_all(self) -> list[MaintenanceWindow]:
+        """Every window kept (past ones until their retention ends), ordered by start, without scanning."""
+        ...
+
+    def list_active(self, now: datetime) -> list[MaintenanceWindow]:
+        """Windows covering `now` (start <= now < end)."""
+        ...
+
+    def end(self, window_id: str, now: datetime) -> MaintenanceWindow | None:
+        """End a window now (a future one is cancelled); None when there is no such window."""
+        ...
+
+
+class WebhookDeliveries(Protocol):
+    def first_delivery(self, webhook_id: str, now: datetime, ttl_hours: int = 48) -> bool:
+        """Record an `X-Webhook-Id`; False when it was already recorded (a redelivery) and not expired."""
+        ...

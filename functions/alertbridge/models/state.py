@@ -38,6 +38,9 @@ class StateItem(BaseModel):
     last_seen: datetime
     version: int = 0
     auto_resolve_at: datetime | None = None
+    opened_at: datetime | None = None  # when the bridge opened the current incident (sent its first trigger)
+    account_id: str | None = None  # the alarm's account, for maintenance windows matched by account
+    maintenance_window_id: str | None = None  # the window that suppressed the trigger (status SUPPRESSED)
     expires_at: int | None = None  # epoch seconds, DynamoDB TTL; only set on closed items
     # Mirrored from PagerDuty webhooks
     incident_id: str | None = None
@@ -47,6 +50,7 @@ class StateItem(BaseModel):
     assignees: tuple[str, ...] = ()
     last_actor: str | None = None
     resolved_by_human: bool = False
+    pd_updated_at: datetime | None = None  # occurred_at of the newest webhook applied; older ones are ignored
     notes: tuple[str, ...] = Field(default=())
 
     @property

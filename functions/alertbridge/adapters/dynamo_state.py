@@ -1,0 +1,318 @@
+"""DynamoDB adapters for the state table (layout in models/table.py): state items, maintenance windows and
+webhook delivery ids. Conditional writes only; listing goes through the sparse index, never a Scan
+(except `all_items`, for local display). DynamoDB's TTL is lazy and moto never expires, so every read
+checks `expires_at` itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from alertbridge.logic.dedup import bounded_key
+from alertbridge.models.maintenance import MaintenanceWindow
+from alertbridge.models.state import KeyStatus, StateItem
+from alertbridge.models.table import (
+    INDEX_NAME,
+    INDEX_PARTITION_KEY,
+    INDEX_SORT_KEY,
+    KEY_PREFIX,
+    MAINTENANCE_INDEX_VALUE,
+    MAINTENANCE_PREFIX,
+    OPEN_INDEX_VALUE,
+    PARTITION_KEY,
+    SUPPRESSED_INDEX_VALUE,
+    TTL_ATTRIBUTE,
+    WEBHOOK_PREFIX,
+)
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+_TABLE_KEYS = (PARTITION_KEY, INDEX_PARTITION_KEY, INDEX_SORT_KEY)
+_INDEX_VALUE_BY_STATUS = {KeyStatus.OPEN: OPEN_INDEX_VALUE, KeyStatus.SUPPRESSED: SUPPRESSED_INDEX_VALUE}
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+# Only written when absent, or present but past its TTL (DynamoDB may not have deleted it yet).
+_ABSENT_OR_EXPIRED = "attribute_not_exists(#pk) OR #ttl <= :now"
+_MAINTENANCE_RETENTION_DAYS = 30
+
+Clock = Callable[[], float]
+
+
+@lru_cache(maxsize=1)
+def default_client() -> Any:
+    """The container's DynamoDB client, created on first use."""
+    import boto3
+
+    return boto3.client("dynamodb")
+
+
+def reset_default_client() -> None:
+    """Forget the cached client (tests and the local demo start new mocked 'containers')."""
+    default_client.cache_clear()
+
+
+def create_state_table(dynamodb_client: Any, table_name: str) -> None:
+    """Create the table with the layout of models/table.py (moto and local runs; CDK does it in AWS)."""
+    strings = [PARTITION_KEY, INDEX_PARTITION_KEY, INDEX_SORT_KEY]
+    dynamodb_client.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in strings],
+        KeySchema=[{"AttributeName": PARTITION_KEY, "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": INDEX_NAME,
+                "KeySchema": [
+                    {"AttributeName": INDEX_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": INDEX_SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    dynamodb_client.get_waiter("table_exists").wait(TableName=table_name)
+    dynamodb_client.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+
+
+# --- Serialization ------------------------------------------------------------------------------------
+
+
+def to_attributes(document: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-shaped document as DynamoDB attribute values; None values are left out, not stored as NULL."""
+    return {name: _SERIALIZER.serialize(value) for name, value in document.items() if value is not None}
+
+
+def from_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    document = {name: _DESERIALIZER.deserialize(value) for name, value in attributes.items()}
+    return {name: value for name, value in document.items() if name not in _TABLE_KEYS}
+
+
+def state_item_to_dynamo(item: StateItem) -> dict[str, Any]:
+    """Open and suppressed items carry the sparse index keys; closed ones carry none, so they leave it."""
+    document = item.model_dump(mode="json", exclude_none=True)
+    document[PARTITION_KEY] = KEY_PREFIX + item.dedup_key
+    index_value = _INDEX_VALUE_BY_STATUS.get(item.status)
+    if index_value is not None:
+        document[INDEX_PARTITION_KEY] = index_value
+        document[INDEX_SORT_KEY] = f"{_sortable(item.opened_at or item.first_seen)}#{item.dedup_key}"
+    return to_attributes(document)
+
+
+def state_item_from_dynamo(attributes: dict[str, Any]) -> StateItem:
+    return StateItem.model_validate(from_attributes(attributes))
+
+
+def window_to_dynamo(window: MaintenanceWindow, retention_days: int) -> dict[str, Any]:
+    document = window.model_dump(mode="json", exclude_none=True)
+    document[PARTITION_KEY] = MAINTENANCE_PREFIX + window.id
+    document[INDEX_PARTITION_KEY] = MAINTENANCE_INDEX_VALUE
+    document[INDEX_SORT_KEY] = f"{_sortable(window.start)}#{window.id}"
+    document[TTL_ATTRIBUTE] = int((window.end + timedelta(days=retention_days)).timestamp())
+    return to_attributes(document)
+
+
+def window_from_dynamo(attributes: dict[str, Any]) -> MaintenanceWindow:
+    document = from_attributes(attributes)
+    document.pop(TTL_ATTRIBUTE, None)
+    return MaintenanceWindow.model_validate(document)
+
+
+def _sortable(moment: datetime) -> str:
+    """UTC ISO text, so the index sort key orders by time."""
+    return moment.astimezone(UTC).isoformat()
+
+
+def _expired(attributes: dict[str, Any], now: float) -> bool:
+    ttl = attributes.get(TTL_ATTRIBUTE)
+    return ttl is not None and int(ttl["N"]) <= int(now)
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return bool(error.response.get("Error", {}).get("Code") == _CONDITION_FAILED)
+
+
+# --- Shared table access --------------------------------------------------------------------------------
+
+
+class _Table:
+    """One table, one lazily created client, and the two reads every store needs."""
+
+    def __init__(self, table_name: str, client: Any = None, clock: Clock = time.time) -> None:
+        self.table_name = table_name
+        self._client = client
+        self._clock = clock
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = default_client()
+        return self._client
+
+    def get_live(self, pk: str) -> dict[str, Any] | None:
+        """The item unless absent or past its TTL. Strongly consistent: a stale read would mean a wrong send."""
+        response = self.client.get_item(
+            TableName=self.table_name, Key={PARTITION_KEY: {"S": pk}}, ConsistentRead=True
+        )
+        attributes: dict[str, Any] | None = response.get("Item")
+        return None if attributes is None or _expired(attributes, self._clock()) else attributes
+
+    def query_index(self, index_value: str, page_size: int | None) -> Iterator[dict[str, Any]]:
+        """Every live item under one sparse-index partition, page by page (a Query, never a Scan)."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": INDEX_NAME,
+            "KeyConditionExpression": "#ipk = :value",
+            "ExpressionAttributeNames": {"#ipk": INDEX_PARTITION_KEY},
+            "ExpressionAttributeValues": {":value": {"S": index_value}},
+        }
+        if page_size is not None:
+            request["Limit"] = page_size
+        while True:
+            response = self.client.query(**request)
+            now = self._clock()
+            yield from (item for item in response.get("Items", []) if not _expired(item, now))
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def put_if(
+        self, attributes: dict[str, Any], condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> bool:
+        """A conditional put; False when the condition does not hold."""
+        request: dict[str, Any] = {"ConditionExpression": condition, "ExpressionAttributeNames": names}
+        if values:  # DynamoDB refuses an empty ExpressionAttributeValues
+            request["ExpressionAttributeValues"] = values
+        try:
+            self.client.put_item(TableName=self.table_name, Item=attributes, **request)
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def put_absent_or_expired(self, attributes: dict[str, Any], now: float | None = None) -> bool:
+        names = {"#pk": PARTITION_KEY, "#ttl": TTL_ATTRIBUTE}
+        moment = self._clock() if now is None else now
+        return self.put_if(attributes, _ABSENT_OR_EXPIRED, names, {":now": {"N": str(int(moment))}})
+
+    def now(self) -> float:
+        return self._clock()
+
+
+# --- State items ----------------------------------------------------------------------------------------
+
+
+class DynamoStateStore:
+    """ports.StateStore (and ports.SuppressedKeys) on the state table."""
+
+    def __init__(
+        self, table_name: str, client: Any = None, *, page_size: int | None = None, clock: Clock = time.time
+    ) -> None:
+        self._table = _Table(table_name, client, clock)
+        self._page_size = page_size
+
+    def get(self, dedup_key: str) -> StateItem | None:
+        attributes = self._table.get_live(KEY_PREFIX + dedup_key)
+        return None if attributes is None else state_item_from_dynamo(attributes)
+
+    def save(self, item: StateItem, *, expected_version: int | None) -> bool:
+        """Replace the whole item (which drops the index keys of a closed one) if the version still holds."""
+        attributes = state_item_to_dynamo(item)
+        if expected_version is None:
+            return self._table.put_absent_or_expired(attributes)
+        values = {":expected": {"N": str(expected_version)}}
+        return self._table.put_if(attributes, "#version = :expected", {"#version": "version"}, values)
+
+    def list_open(self) -> Iterator[StateItem]:
+        return self._list(OPEN_INDEX_VALUE)
+
+    def list_suppressed(self) -> Iterator[StateItem]:
+        return self._list(SUPPRESSED_INDEX_VALUE)
+
+    def _list(self, index_value: str) -> Iterator[StateItem]:
+        for attributes in self._table.query_index(index_value, self._page_size):
+            yield state_item_from_dynamo(attributes)
+
+    def all_items(self) -> Iterator[StateItem]:
+        """Every live state item, for local display only: this one scans, so no Lambda calls it."""
+        paginator = self._table.client.get_paginator("scan")
+        prefix = {":prefix": {"S": KEY_PREFIX}}
+        pages = paginator.paginate(
+            TableName=self._table.table_name,
+            FilterExpression="begins_with(#pk, :prefix)",
+            ExpressionAttributeNames={"#pk": PARTITION_KEY},
+            ExpressionAttributeValues=prefix,
+        )
+        now = self._table.now()
+        for page in pages:
+            yield from (state_item_from_dynamo(item) for item in page["Items"] if not _expired(item, now))
+
+
+# --- Maintenance windows ----------------------------------------------------------------------------------
+
+
+class DynamoMaintenanceStore:
+    """ports.MaintenanceStore: windows live under gsi1pk = MAINT and expire `retention_days` after ending."""
+
+    def __init__(
+        self,
+        table_name: str,
+        client: Any = None,
+        *,
+        retention_days: int = _MAINTENANCE_RETENTION_DAYS,
+        clock: Clock = time.time,
+    ) -> None:
+        self._table = _Table(table_name, client, clock)
+        self._retention_days = retention_days
+
+    def put(self, window: MaintenanceWindow) -> None:
+        attributes = window_to_dynamo(window, self._retention_days)
+        self._table.client.put_item(TableName=self._table.table_name, Item=attributes)
+
+    def get(self, window_id: str) -> MaintenanceWindow | None:
+        attributes = self._table.get_live(MAINTENANCE_PREFIX + window_id)
+        return None if attributes is None else window_from_dynamo(attributes)
+
+    def list_all(self) -> list[MaintenanceWindow]:
+        return [window_from_dynamo(item) for item in self._table.query_index(MAINTENANCE_INDEX_VALUE, None)]
+
+    def list_active(self, now: datetime) -> list[MaintenanceWindow]:
+        return [window for window in self.list_all() if window.is_active(now)]
+
+    def end(self, window_id: str, now: datetime) -> MaintenanceWindow | None:
+        """Bring the end forward to `now`; a window that has not begun is cancelled (start = end = now)."""
+        window = self.get(window_id)
+        if window is None or window.end <= now:
+            return window
+        ended = window.model_copy(update={"start": min(window.start, now), "end": now})
+        attributes = window_to_dynamo(ended, self._retention_days)
+        self._table.put_if(attributes, "attribute_exists(#pk)", {"#pk": PARTITION_KEY}, {})
+        return ended
+
+
+# --- Webhook deliveries -----------------------------------------------------------------------------------
+
+
+class DynamoWebhookDeliveries:
+    """ports.WebhookDeliveries: one item per `X-Webhook-Id`, kept for PagerDuty's 48 h redelivery period."""
+
+    def __init__(self, table_name: str, client: Any = None, *, clock: Clock = time.time) -> None:
+        self._table = _Table(table_name, client, clock)
+
+    def first_delivery(self, webhook_id: str, now: datetime, ttl_hours: int = 48) -> bool:
+        expires_at = int((now + timedelta(hours=ttl_hours)).timestamp())
+        document = {
+            PARTITION_KEY: WEBHOOK_PREFIX + bounded_key(webhook_id),  # the header is untrusted: bound it
+            TTL_ATTRIBUTE: expires_at,
+            "received_at": now.isoformat(),
+        }
+        return self._table.put_absent_or_expired(to_attributes(document), now.timestamp())

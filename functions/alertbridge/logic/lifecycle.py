@@ -1,0 +1,469 @@
+"""The state machine: one pure decision per state change, from (stored item, alert, policy, now).
+
+Rules (each a unit test in tests/unit/test_lifecycle.py):
+
+- Ordering. SNS and SQS are unordered, so the newest applied `state_changed_at` wins: an older change is
+  "stale" and changes nothing. The same timestamp with the same state is a "duplicate".
+- Ties. The same timestamp with a different state is decided by a fixed rank, ALARM > INSUFFICIENT_DATA >
+  OK, whatever the arrival order, so every replica of the decision converges. ALARM wins because a missed
+  page is silent while an extra open incident is visible and the reconciler closes it once CloudWatch
+  says the alarm is OK.
+- Opening identity. The route and routing-key fingerprint that opened an incident are frozen until it
+  closes: re-triggers and the resolve always go out with them, so PagerDuty never drops the resolve.
+- A resolve goes out only for an open key. A resolve for a key that is not open sends nothing but records
+  the newer state, so a late, older ALARM is then stale (an OK arriving before its ALARM ends closed).
+- Maintenance. A trigger inside a window is recorded (SUPPRESSED, window id), not sent; resolves always go
+  out; `triggers_after_maintenance` lists what to trigger once no window covers it any more.
+- Humans. When a human resolved the incident in PagerDuty while the alarm is in ALARM, later ALARMs of the
+  same episode send nothing; the episode ends with the next resolve-mapped state (OK), after which a new
+  ALARM opens a new incident. INSUFFICIENT_DATA ignored in between does not end the episode.
+- TTL. Closed items (RESOLVED, IGNORED) expire `ttl_days` after the write; open and suppressed ones never.
+  An expired stored item is treated as absent (DynamoDB TTL is lazy).
+- Versions. Every written item carries the stored version + 1; the adapter writes it conditionally on
+  `Decision.expected_version`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from alertbridge.logic.maintenance import account_from_arn, active_window_for
+from alertbridge.models.alert import AlarmState, Alert
+from alertbridge.models.maintenance import MaintenanceWindow
+from alertbridge.models.pagerduty import EventAction, Severity
+from alertbridge.models.state import KeyStatus, StateItem
+
+_FINGERPRINT_HEX_CHARS = 12
+# Equal timestamps, different states: the higher rank wins (see the module docstring).
+_TIE_RANK = {AlarmState.OK: 0, AlarmState.INSUFFICIENT_DATA: 1, AlarmState.ALARM: 2}
+# PagerDuty webhook `agent.type` values that are people (the rest are services and integrations).
+HUMAN_AGENT_TYPES = frozenset({"user_reference", "user"})
+_CLOSED = frozenset({KeyStatus.RESOLVED, KeyStatus.IGNORED})
+
+
+class Reason(StrEnum):
+    """Why a decision was taken: stable values for logs and metric dimensions."""
+
+    OPENED = "opened"
+    REOPENED = "reopened"
+    RETRIGGERED = "retriggered"
+    RESOLVED = "resolved"
+    ACKNOWLEDGED = "acknowledged"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+    RESOLVE_WITHOUT_OPEN = "resolve-without-open"
+    ACK_WITHOUT_OPEN = "ack-without-open"
+    SUPPRESSED = "suppressed-maintenance"
+    IGNORED = "ignored"
+    HUMAN_RESOLVED = "human-resolved-still-alarm"
+    MAINTENANCE_ENDED = "maintenance-ended"
+    AUTO_RESOLVED = "auto-resolved"
+    NOT_OPEN = "not-open"
+    NOT_SUPPRESSED = "not-suppressed"
+
+
+class Decision(BaseModel):
+    """What to do for one state change. `new_item` None means write nothing.
+
+    For a resolve or a re-trigger, `route_for_send`/`routing_key_id_for_send` are the identity stored when
+    the incident opened, never the newly computed route.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    send: EventAction | None = None
+    route_for_send: str | None = None
+    routing_key_id_for_send: str | None = None
+    new_item: StateItem | None = None
+    expected_version: int | None = None  # pass to StateStore.save (None: the key must be absent or expired)
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One decision's inputs, bundled so the helpers stay short."""
+
+    alert: Alert
+    route: str
+    routing_key_id: str
+    severity: Severity
+    summary: str
+    suppressed_by: MaintenanceWindow | None
+    now: datetime
+    ttl_days: int
+    expected_version: int | None
+
+
+def routing_key_fingerprint(routing_key: str) -> str:
+    """Identifies a routing key in state and logs without revealing it."""
+    return hashlib.sha256(routing_key.encode("utf-8")).hexdigest()[:_FINGERPRINT_HEX_CHARS]
+
+
+def decide(
+    stored: StateItem | None,
+    alert: Alert,
+    *,
+    action: EventAction | None,
+    route: str,
+    routing_key_id: str,
+    severity: Severity,
+    summary: str,
+    suppressed_by: MaintenanceWindow | None,
+    now: datetime,
+    ttl_days: int,
+) -> Decision:
+    """The lifecycle decision for `alert` against the stored item of its dedup key."""
+    expected = stored.version if stored is not None else None
+    change = _Change(alert, route, routing_key_id, severity, summary, suppressed_by, now, ttl_days, expected)
+    current = None if stored is None or stored.expired(now) else stored
+    if current is not None and _is_duplicate(current, alert):
+        return Decision(reason=Reason.DUPLICATE)
+    if current is not None and not _is_newer(current, alert):
+        return Decision(reason=Reason.STALE)
+    if action == EventAction.TRIGGER:
+        return _on_trigger(current, change)
+    if action == EventAction.RESOLVE:
+        return _on_resolve(current, change)
+    if action == EventAction.ACKNOWLEDGE:
+        return _on_acknowledge(current, change)
+    return _on_ignore(current, change)
+
+
+def _is_duplicate(current: StateItem, alert: Alert) -> bool:
+    return alert.state_changed_at == current.state_changed_at and alert.state == current.alarm_state
+
+
+def _is_newer(current: StateItem, alert: Alert) -> bool:
+    if alert.state_changed_at != current.state_changed_at:
+        return alert.state_changed_at > current.state_changed_at
+    return _TIE_RANK[alert.state] > _TIE_RANK[current.alarm_state]
+
+
+def _on_trigger(current: StateItem | None, change: _Change) -> Decision:
+    if current is not None and current.is_open:
+        return _retrigger(current, change)
+    if current is not None and current.status == KeyStatus.RESOLVED and current.resolved_by_human:
+        return _record(current, change, KeyStatus.RESOLVED, Reason.HUMAN_RESOLVED)
+    if change.suppressed_by is not None:
+        window_id = change.suppressed_by.id
+        return _record(
+            current, change, KeyStatus.SUPPRESSED, Reason.SUPPRESSED, maintenance_window_id=window_id
+        )
+    return _open(current, change)
+
+
+def _retrigger(current: StateItem, change: _Change) -> Decision:
+    """A newer ALARM for an open key updates the open PagerDuty alert, with the opening identity."""
+    if change.suppressed_by is not None:  # the incident stays open; only the update is held back
+        window_id = change.suppressed_by.id
+        return _record(current, change, KeyStatus.OPEN, Reason.SUPPRESSED, maintenance_window_id=window_id)
+    item = _next_item(current, change, KeyStatus.OPEN, auto_resolve_at=_auto_resolve_at(change.alert))
+    return _sending(EventAction.TRIGGER, current, item, change, Reason.RETRIGGERED)
+
+
+def _open(current: StateItem | None, change: _Change) -> Decision:
+    """A new incident: the newly computed route and key become its opening identity."""
+    item = _next_item(
+        current,
+        change,
+        KeyStatus.OPEN,
+        route=change.route,
+        routing_key_id=change.routing_key_id,
+        opened_at=change.now,
+        auto_resolve_at=_auto_resolve_at(change.alert),
+        **_NEW_INCIDENT,
+    )
+    reason = Reason.OPENED if current is None or current.status == KeyStatus.SUPPRESSED else Reason.REOPENED
+    return _sending(EventAction.TRIGGER, item, item, change, reason)
+
+
+# Fields describing one PagerDuty incident: cleared when the bridge opens a new one.
+_NEW_INCIDENT: dict[str, Any] = {
+    "incident_id": None,
+    "incident_number": None,
+    "incident_url": None,
+    "pd_status": None,
+    "assignees": (),
+    "last_actor": None,
+    "resolved_by_human": False,
+    "pd_updated_at": None,
+    "maintenance_window_id": None,
+}
+
+
+def _on_resolve(current: StateItem | None, change: _Change) -> Decision:
+    ends_episode = {"resolved_by_human": False, "auto_resolve_at": None, "maintenance_window_id": None}
+    if current is not None and current.is_open:
+        item = _next_item(current, change, KeyStatus.RESOLVED, **ends_episode)
+        return _sending(EventAction.RESOLVE, current, item, change, Reason.RESOLVED)
+    return _record(current, change, KeyStatus.RESOLVED, Reason.RESOLVE_WITHOUT_OPEN, **ends_episode)
+
+
+def _on_acknowledge(current: StateItem | None, change: _Change) -> Decision:
+    if current is not None and current.is_open:
+        item = _next_item(current, change, KeyStatus.OPEN)
+        return _sending(EventAction.ACKNOWLEDGE, current, item, change, Reason.ACKNOWLEDGED)
+    return _record(current, change, _closed_status(current), Reason.ACK_WITHOUT_OPEN)
+
+
+def _on_ignore(current: StateItem | None, change: _Change) -> Decision:
+    """Nothing to send (e.g. INSUFFICIENT_DATA under "ignore"), but the newer state is remembered."""
+    if current is not None and current.is_open:
+        return _record(current, change, KeyStatus.OPEN, Reason.IGNORED)
+    return _record(current, change, _closed_status(current), Reason.IGNORED, maintenance_window_id=None)
+
+
+def _closed_status(current: StateItem | None) -> KeyStatus:
+    """A resolved key stays resolved (keeping its human-resolved mark); anything else becomes IGNORED."""
+    return (
+        KeyStatus.RESOLVED
+        if current is not None and current.status == KeyStatus.RESOLVED
+        else KeyStatus.IGNORED
+    )
+
+
+def _record(
+    current: StateItem | None, change: _Change, status: KeyStatus, reason: Reason, **fields: Any
+) -> Decision:
+    """Write the newer state without sending anything. An open key keeps its opening identity; any other
+    records the newly computed route (that is the one a trigger after maintenance will use)."""
+    if current is None or not current.is_open:
+        fields.setdefault("route", change.route)
+        fields.setdefault("routing_key_id", change.routing_key_id)
+    item = _next_item(current, change, status, **fields)
+    return Decision(new_item=item, expected_version=change.expected_version, reason=reason)
+
+
+def _sending(
+    action: EventAction, identity: StateItem, item: StateItem, change: _Change, reason: Reason
+) -> Decision:
+    return Decision(
+        send=action,
+        route_for_send=identity.route,
+        routing_key_id_for_send=identity.routing_key_id,
+        new_item=item,
+        expected_version=change.expected_version,
+        reason=reason,
+    )
+
+
+def _next_item(current: StateItem | None, change: _Change, status: KeyStatus, **fields: Any) -> StateItem:
+    """The item after this change: the alert's facts, the stored incident facts, then `fields`."""
+    alert = change.alert
+    values: dict[str, Any] = current.model_dump() if current is not None else _fresh(change)
+    values.update(
+        status=status,
+        alarm_state=alert.state,
+        state_changed_at=alert.state_changed_at,
+        alarm_name=alert.alarm_name,
+        alarm_arn=alert.alarm_arn,
+        account_id=alert.account_id or account_from_arn(alert.alarm_arn),
+        source=alert.source.value,
+        summary=change.summary,
+        severity=change.severity,
+        last_seen=change.now,
+        version=(change.expected_version or 0) + 1,
+        expires_at=_expiry(status, change.now, change.ttl_days),
+    )
+    values.update(fields)
+    return StateItem.model_validate(values)
+
+
+def _fresh(change: _Change) -> dict[str, Any]:
+    """A key seen for the first time (or whose stored item has expired)."""
+    alert = change.alert
+    return {
+        "dedup_key": alert.dedup_key,
+        "first_seen": change.now,
+        "route": change.route,
+        "routing_key_id": change.routing_key_id,
+    }
+
+
+def _expiry(status: KeyStatus, now: datetime, ttl_days: int) -> int | None:
+    return int((now + timedelta(days=ttl_days)).timestamp()) if status in _CLOSED else None
+
+
+def _auto_resolve_at(alert: Alert) -> datetime | None:
+    seconds = alert.auto_resolve_after_seconds
+    return alert.state_changed_at + timedelta(seconds=seconds) if seconds else None
+
+
+# --- Reconciler helpers -------------------------------------------------------------------------------
+
+
+def triggers_after_maintenance(
+    items: Iterable[StateItem], windows: Iterable[MaintenanceWindow], now: datetime
+) -> list[StateItem]:
+    """Suppressed keys (still in ALARM) that no active window covers any more: trigger them now."""
+    active = [window for window in windows if window.is_active(now)]
+    return [item for item in items if _suppression_lifted(item, active, now)]
+
+
+def _suppression_lifted(item: StateItem, active: list[MaintenanceWindow], now: datetime) -> bool:
+    if item.status != KeyStatus.SUPPRESSED or item.expired(now):
+        return False
+    account = item.account_id or account_from_arn(item.alarm_arn)
+    covering = active_window_for(
+        active, route=item.route, alarm_name=item.alarm_name, account=account, now=now
+    )
+    return covering is None
+
+
+def open_after_maintenance(item: StateItem, *, now: datetime) -> Decision:
+    """Carry out `triggers_after_maintenance`: send the held trigger and open the key."""
+    if item.status != KeyStatus.SUPPRESSED:
+        return Decision(reason=Reason.NOT_SUPPRESSED)
+    opened = item.model_copy(
+        update={**_NEW_INCIDENT, "status": KeyStatus.OPEN, "opened_at": now, "last_seen": now}
+    )
+    return _carried_out(EventAction.TRIGGER, item, opened, Reason.MAINTENANCE_ENDED)
+
+
+def due_auto_resolves(items: Iterable[StateItem], now: datetime) -> list[StateItem]:
+    """Open keys whose alert asked to be resolved after a timeout (seed 002) that has passed."""
+    return [
+        item
+        for item in items
+        if item.is_open and item.auto_resolve_at is not None and item.auto_resolve_at <= now
+    ]
+
+
+def resolve_open_item(
+    item: StateItem, *, now: datetime, ttl_days: int, reason: str = Reason.AUTO_RESOLVED
+) -> Decision:
+    """Close an open key on the bridge's own initiative (auto-resolve timeout, alarm deleted or already OK),
+    with the opening identity. The alarm state is left as recorded: a newer ALARM still opens a new incident."""
+    if not item.is_open:
+        return Decision(reason=Reason.NOT_OPEN)
+    closed = item.model_copy(
+        update={
+            "status": KeyStatus.RESOLVED,
+            "last_seen": now,
+            "auto_resolve_at": None,
+            "expires_at": _expiry(KeyStatus.RESOLVED, now, ttl_days),
+        }
+    )
+    return _carried_out(EventAction.RESOLVE, item, closed, reason)
+
+
+def _carried_out(action: EventAction, item: StateItem, updated: StateItem, reason: str) -> Decision:
+    bumped = updated.model_copy(update={"version": item.version + 1})
+    return Decision(
+        send=action,
+        route_for_send=item.route,
+        routing_key_id_for_send=item.routing_key_id,
+        new_item=bumped,
+        expected_version=item.version,
+        reason=reason,
+    )
+
+
+# --- Webhook mirror ---------------------------------------------------------------------------------
+
+
+def apply_incident_update(
+    stored: StateItem,
+    *,
+    event_type: str,
+    incident_id: str | None,
+    number: int | None,
+    url: str | None,
+    status: str | None,
+    assignees: Iterable[str] | None,
+    actor: str | None,
+    occurred_at: datetime,
+    now: datetime,
+    ttl_days: int,
+    actor_type: str | None = None,
+) -> StateItem:
+    """Mirror one PagerDuty incident webhook into the key's item.
+
+    Returns `stored` itself (write nothing) for an update that is older than the newest one applied, that
+    belongs to another incident of the same key, or whose type is not mirrored. `actor_type` is the
+    webhook's `agent.type`; without it any named actor counts as a human.
+    """
+    event = event_type.removeprefix("incident.")
+    if event not in _MIRRORED or _is_outdated(stored, incident_id, occurred_at, event):
+        return stored
+    human = actor is not None and (actor_type is None or actor_type in HUMAN_AGENT_TYPES)
+    update = _incident_facts(stored, incident_id, number, url, status, assignees, actor, occurred_at)
+    update.update(_MIRRORED[event](stored, human=human, now=now, ttl_days=ttl_days))
+    update["version"] = stored.version + 1
+    return StateItem.model_validate({**stored.model_dump(), **update})
+
+
+def _is_outdated(stored: StateItem, incident_id: str | None, occurred_at: datetime, event: str) -> bool:
+    if stored.pd_updated_at is not None and occurred_at < stored.pd_updated_at:
+        return True
+    if stored.opened_at is not None and occurred_at < stored.opened_at and incident_id != stored.incident_id:
+        return True  # a late update of an earlier incident of this key
+    foreign = stored.incident_id is not None and incident_id is not None and incident_id != stored.incident_id
+    return foreign and event != "triggered"
+
+
+def _incident_facts(
+    stored: StateItem,
+    incident_id: str | None,
+    number: int | None,
+    url: str | None,
+    status: str | None,
+    assignees: Iterable[str] | None,
+    actor: str | None,
+    occurred_at: datetime,
+) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id or stored.incident_id,
+        "incident_number": number if number is not None else stored.incident_number,
+        "incident_url": url or stored.incident_url,
+        "pd_status": status or stored.pd_status,
+        "assignees": tuple(assignees) if assignees is not None else stored.assignees,
+        "last_actor": actor or stored.last_actor,
+        "pd_updated_at": occurred_at,
+    }
+
+
+def _mirror_only(stored: StateItem, *, human: bool, now: datetime, ttl_days: int) -> dict[str, Any]:
+    return {}
+
+
+def _mirror_resolved(stored: StateItem, *, human: bool, now: datetime, ttl_days: int) -> dict[str, Any]:
+    """Resolved in PagerDuty: the key closes; if a person did it, the bridge will not fight them."""
+    update: dict[str, Any] = {"pd_status": "resolved"}
+    if stored.is_open:
+        update.update(
+            status=KeyStatus.RESOLVED,
+            resolved_by_human=human,
+            auto_resolve_at=None,
+            expires_at=_expiry(KeyStatus.RESOLVED, now, ttl_days),
+        )
+    return update
+
+
+def _mirror_reopened(stored: StateItem, *, human: bool, now: datetime, ttl_days: int) -> dict[str, Any]:
+    """Reopened in PagerDuty while the alarm still fires: open again, so the alarm's OK resolves it."""
+    update: dict[str, Any] = {"pd_status": "triggered"}
+    if stored.status == KeyStatus.RESOLVED and stored.alarm_state != AlarmState.OK:
+        update.update(status=KeyStatus.OPEN, resolved_by_human=False, expires_at=None)
+    return update
+
+
+_MIRRORED = {
+    "triggered": _mirror_only,
+    "acknowledged": _mirror_only,
+    "unacknowledged": _mirror_only,
+    "resolved": _mirror_resolved,
+    "reopened": _mirror_reopened,
+    "escalated": _mirror_only,
+    "reassigned": _mirror_only,
+    "delegated": _mirror_only,
+    "annotated": _mirror_only,
+    "priority_updated": _mirror_only,
+}
