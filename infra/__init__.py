@@ -1,0 +1,1 @@
+"""CDK infrastructure for alertbridge: one stack composing one construct per capability."""

@@ -1,0 +1,63 @@
+"""The ingest function: SQS records (SNS alarms, EventBridge events) become PagerDuty events."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.function import BridgeFunction
+from infra.settings import DeploySettings
+from infra.state_table import StateTable
+
+HANDLER = "alertbridge.handlers.ingest.lambda_handler"
+
+
+class IngestFunction(Construct):
+    """Consumes the ingest queue; may read/write the table and read the routing-keys secret, nothing else."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: DeploySettings,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        environment: dict[str, str],
+        queue: sqs.IQueue,
+        table: StateTable,
+        routing_keys: secretsmanager.ISecret,
+    ) -> None:
+        super().__init__(scope, id)
+        options = settings.ingest
+        self.handler = BridgeFunction(
+            self,
+            "Ingest",
+            handler=HANDLER,
+            code=code,
+            layer=layer,
+            environment={**environment, "ALERTBRIDGE_ROUTING_KEYS_SECRET": routing_keys.secret_arn},
+            timeout_seconds=options.timeout_seconds,
+            memory_mb=options.memory_mb,
+            settings=settings,
+        )
+        self.function = self.handler.function
+        self.function.add_event_source(
+            sources.SqsEventSource(
+                queue,
+                batch_size=options.batch_size,
+                max_batching_window=_window(options.max_batching_window_seconds),
+                max_concurrency=options.max_concurrency,
+                report_batch_item_failures=True,  # one bad record never sends its batch back
+            )
+        )
+        table.grant_read_write(self.function, self.handler.role)
+        routing_keys.grant_read(self.function)
+
+
+def _window(seconds: int) -> Duration | None:
+    return Duration.seconds(seconds) if seconds else None

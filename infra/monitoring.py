@@ -1,0 +1,122 @@
+"""Self-monitoring: health alarms to a separate health topic (and through the bridge), and a dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.alarm_intake import alarm_topic
+from infra.settings import MonitoringSettings, WebhookSettings
+
+PERIOD = Duration.minutes(5)
+MISSING_IS_OK = cloudwatch.TreatMissingData.NOT_BREACHING
+
+
+def url_metric(function: lambda_.IFunction, name: str) -> cloudwatch.Metric:
+    """Function URL metrics (Url4xxCount, Url5xxCount, UrlRequestCount) by FunctionName."""
+    return cloudwatch.Metric(
+        namespace="AWS/Lambda",
+        metric_name=name,
+        dimensions_map={"FunctionName": function.function_name},
+        statistic="Sum",
+        period=PERIOD,
+    )
+
+
+class BridgeMonitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        options: MonitoringSettings,
+        webhook_options: WebhookSettings,
+        key: kms.IKey,
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        ingest: lambda_.IFunction,
+        webhook: lambda_.IFunction,
+        reconciler: lambda_.IFunction,
+        page: Callable[[cloudwatch.AlarmBase], None] | None,
+    ) -> None:
+        super().__init__(scope, id)
+        self.health_topic = alarm_topic(self, "HealthTopic", key, "alertbridge health")
+        if options.health_email:
+            self.health_topic.add_subscription(subscriptions.EmailSubscription(options.health_email))
+        self._page = page
+        self.alarms = [
+            self._alarm("DeadLetterQueueNotEmpty", "Alarm notifications failed and wait in the dead-letter queue; "
+                        "fix the cause, then `alertbridge redrive`.",
+                        dead_letter_queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"), 1),
+            self._alarm("IngestErrors", "The ingest function failed whole invocations.",
+                        ingest.metric_errors(period=PERIOD, statistic="Sum"), 1),
+            self._alarm("IngestThrottles", "The ingest function was throttled.",
+                        ingest.metric_throttles(period=PERIOD, statistic="Sum"), 1),
+            self._alarm("OldestMessageAge", "Alarm notifications wait too long in the ingest queue.",
+                        queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
+                        options.oldest_message_age_seconds),
+            self._alarm("Webhook4xx", "PagerDuty webhooks are refused (wrong or rotated signing secret?).",
+                        url_metric(webhook, "Url4xxCount"), webhook_options.url_4xx_threshold),
+            self._alarm("Webhook5xx", "The webhook function fails; PagerDuty retries, then disables the subscription.",
+                        url_metric(webhook, "Url5xxCount"), 1),
+            self._alarm("ReconcilerErrors", "The scheduled reconciler failed.",
+                        reconciler.metric_errors(period=PERIOD, statistic="Sum"), 1),
+        ]  # fmt: skip
+        self.dashboard = self._dashboard(queue, dead_letter_queue, ingest, webhook, reconciler)
+
+    def _alarm(
+        self, id: str, description: str, metric: cloudwatch.IMetric, threshold: float
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            id,
+            alarm_description=f"alertbridge health: {description}",
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=MISSING_IS_OK,
+        )
+        health = actions.SnsAction(self.health_topic)
+        alarm.add_alarm_action(health)
+        alarm.add_ok_action(health)
+        if self._page is not None:
+            self._page(alarm)
+        return alarm
+
+    def _dashboard(
+        self,
+        queue: sqs.IQueue,
+        dead_letter_queue: sqs.IQueue,
+        ingest: lambda_.IFunction,
+        webhook: lambda_.IFunction,
+        reconciler: lambda_.IFunction,
+    ) -> cloudwatch.Dashboard:
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
+        dashboard.add_widgets(
+            cloudwatch.AlarmStatusWidget(title="Bridge health", alarms=self.alarms, width=24, height=4),
+            cloudwatch.GraphWidget(title="Ingest queue", width=12, left=[
+                queue.metric_approximate_number_of_messages_visible(period=PERIOD),
+                dead_letter_queue.metric_approximate_number_of_messages_visible(period=PERIOD, label="Dead letters"),
+            ], right=[queue.metric_approximate_age_of_oldest_message(period=PERIOD)]),
+            cloudwatch.GraphWidget(title="Ingest function", width=12, left=[
+                ingest.metric_invocations(period=PERIOD), ingest.metric_errors(period=PERIOD),
+                ingest.metric_throttles(period=PERIOD),
+            ], right=[ingest.metric_duration(period=PERIOD, statistic="p99")]),
+            cloudwatch.GraphWidget(title="Webhook URL", width=12, left=[
+                url_metric(webhook, "UrlRequestCount"), url_metric(webhook, "Url4xxCount"),
+                url_metric(webhook, "Url5xxCount"),
+            ], right=[webhook.metric_duration(period=PERIOD, statistic="p99")]),
+            cloudwatch.GraphWidget(title="Reconciler", width=12, left=[
+                reconciler.metric_invocations(period=PERIOD), reconciler.metric_errors(period=PERIOD),
+            ], right=[reconciler.metric_duration(period=PERIOD, statistic="Maximum")]),
+        )  # fmt: skip
+        return dashboard

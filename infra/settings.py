@@ -1,0 +1,255 @@
+"""Deployment settings, read from cdk.json context and validated at synth.
+
+Two documents feed a deploy:
+- `alertbridge:config`: the bridge configuration (routes, rules, ...), validated by the same `BridgeConfig`
+  the Lambdas use. A path to a JSON file (relative to the app directory) or an inline object.
+- `alertbridge:settings`: how the infrastructure is sized and wired (`DeploySettings` below).
+A bad value in either fails `cdk synth` with `InfraConfigError`, which names the document and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from alertbridge.models.config import BridgeConfig
+from alertbridge.models.settings import US_EVENTS_URL, US_REST_URL
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_CONTEXT_KEY = "alertbridge:config"
+SETTINGS_CONTEXT_KEY = "alertbridge:settings"
+EXAMPLE_ALARMS_CONTEXT_KEY = "alertbridge:example-alarms"
+DEFAULT_CONFIG_PATH = "functions/alertbridge/models/config.example.json"
+
+# Lambda caps all environment variables of a function at 4 KB together; leave room for the others.
+MAX_CONFIG_ENV_BYTES = 3000
+TOPIC_ARN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192}
+
+
+class InfraConfigError(ValueError):
+    """A deployment document is invalid: synth stops with this message."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestSettings(_Strict):
+    batch_size: int = Field(default=10, ge=1, le=10_000)
+    max_batching_window_seconds: int = Field(default=0, ge=0, le=300)
+    # SQS event source maximum concurrency: 2..1000, or None for no cap.
+    max_concurrency: int | None = Field(default=10, ge=2, le=1000)
+    timeout_seconds: int = Field(default=60, ge=5, le=900)
+    memory_mb: int = Field(default=256, ge=128, le=10_240)
+    max_receive_count: int = Field(default=5, ge=1, le=1000)
+    dlq_retention_days: int = Field(default=14, ge=1, le=14)
+
+    @model_validator(mode="after")
+    def _batch_needs_window(self) -> IngestSettings:
+        # SQS rule: batches above 10 records need a batching window.
+        if self.batch_size > 10 and self.max_batching_window_seconds == 0:
+            raise ValueError("batch_size above 10 needs max_batching_window_seconds >= 1 (an SQS rule)")
+        return self
+
+    @property
+    def visibility_timeout_seconds(self) -> int:
+        # AWS: at least six times the function timeout for an SQS event source (plus the window).
+        return 6 * self.timeout_seconds + self.max_batching_window_seconds
+
+
+class WebhookSettings(_Strict):
+    timeout_seconds: int = Field(default=10, ge=3, le=30)  # PagerDuty waits 5 s; stay bounded
+    memory_mb: int = Field(default=256, ge=128, le=10_240)
+    # Caps what a flood on the public URL can cost; None leaves the account pool (new accounts cannot reserve).
+    reserved_concurrency: int | None = Field(default=None, ge=1, le=1000)
+    allow_unsigned: bool = False
+    url_4xx_threshold: int = Field(default=5, ge=1)
+
+
+class ReconcilerSettings(_Strict):
+    schedule_minutes: int = Field(default=5, ge=1, le=1440)
+    timeout_seconds: int = Field(default=120, ge=10, le=900)
+    memory_mb: int = Field(default=256, ge=128, le=10_240)
+
+
+class EventBridgeSettings(_Strict):
+    """Opt-in EventBridge intake (default bus of the stack's account and region)."""
+
+    state_changes: bool = False  # "CloudWatch Alarm State Change" into the ingest queue
+    alarm_deletions: bool = True  # "CloudWatch Alarm Configuration Change" (delete) into the ingest queue
+    alarm_name_prefixes: list[str] = Field(default_factory=list)  # empty: every alarm
+    accounts: list[str] = Field(default_factory=list)  # empty: this account only (the default bus)
+
+    @field_validator("alarm_name_prefixes")
+    @classmethod
+    def _prefixes_not_blank(cls, prefixes: list[str]) -> list[str]:
+        if any(not prefix.strip() for prefix in prefixes):
+            raise ValueError("alarm name prefixes must not be blank")
+        return prefixes
+
+    @field_validator("accounts")
+    @classmethod
+    def _accounts_are_ids(cls, accounts: list[str]) -> list[str]:
+        bad = [account for account in accounts if not re.fullmatch(r"\d{12}", account)]
+        if bad:
+            raise ValueError(f"accounts must be 12-digit AWS account ids: {bad}")
+        return accounts
+
+    @property
+    def any_rule(self) -> bool:
+        return self.state_changes or self.alarm_deletions
+
+
+class MonitoringSettings(_Strict):
+    health_email: str | None = None
+    oldest_message_age_seconds: int = Field(default=600, ge=60)
+    page_through_bridge: bool = True  # health alarms also notify the alarm topic, so they page
+
+    @field_validator("health_email")
+    @classmethod
+    def _email_shape(cls, email: str | None) -> str | None:
+        if email is not None and not re.fullmatch(EMAIL, email):
+            raise ValueError(f"not an e-mail address: {email!r}")
+        return email
+
+
+class DeploySettings(_Strict):
+    stack_name: str = Field(default="AlertBridge", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,100}$")
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    reconciler: ReconcilerSettings = Field(default_factory=ReconcilerSettings)
+    eventbridge: EventBridgeSettings = Field(default_factory=EventBridgeSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    subscribe_topic_arns: list[str] = Field(default_factory=list)
+    events_url: str = US_EVENTS_URL
+    rest_url: str = US_REST_URL
+    log_retention_days: int = 30
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    # None: resolve the Powertools layer from the public SSM parameter at deploy time.
+    powertools_layer_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]+:\d+$"
+    )
+    example_alarms: bool = False
+
+    @field_validator("subscribe_topic_arns")
+    @classmethod
+    def _topic_arns(cls, arns: list[str]) -> list[str]:
+        bad = [arn for arn in arns if not re.fullmatch(TOPIC_ARN, arn)]
+        if bad:
+            raise ValueError(f"not SNS topic ARNs: {bad}")
+        if len(set(arns)) != len(arns):
+            raise ValueError("subscribe_topic_arns lists a topic twice")
+        return arns
+
+    @field_validator("events_url", "rest_url")
+    @classmethod
+    def _https(cls, url: str) -> str:
+        if not url.startswith("https://"):
+            raise ValueError("a deployed bridge talks to PagerDuty over https only")
+        return url.rstrip("/")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_allowed(cls, days: int) -> int:
+        if days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs retention must be one of {sorted(LOG_RETENTION_DAYS)}")
+        return days
+
+
+def load_deploy_settings(context: Any, example_alarms_override: Any = None) -> DeploySettings:
+    """Validate the `alertbridge:settings` context value (an object, a JSON string or None)."""
+    document = _as_object(context, SETTINGS_CONTEXT_KEY) or {}
+    if example_alarms_override is not None:
+        document = {**document, "example_alarms": _as_bool(example_alarms_override)}
+    try:
+        return DeploySettings.model_validate(document)
+    except ValidationError as exc:
+        raise InfraConfigError(f"{SETTINGS_CONTEXT_KEY} (cdk.json context) is invalid:\n{exc}") from exc
+
+
+def load_bridge_config(context: Any, base_dir: Path = REPO_ROOT) -> BridgeConfig:
+    """Validate the bridge configuration named by `alertbridge:config` (path or inline object)."""
+    value = DEFAULT_CONFIG_PATH if context is None else context
+    source, document = _config_document(value, base_dir)
+    try:
+        config = BridgeConfig.model_validate(document)
+    except ValidationError as exc:
+        raise InfraConfigError(f"alertbridge configuration ({source}) is invalid:\n{exc}") from exc
+    _check_env_size(config, source)
+    return config
+
+
+def _config_document(value: Any, base_dir: Path) -> tuple[str, Any]:
+    if isinstance(value, dict):
+        return "inline cdk.json context", value
+    if not isinstance(value, str):
+        raise InfraConfigError(f"{CONFIG_CONTEXT_KEY} must be a file path or an object, got {value!r}")
+    if value.lstrip().startswith("{"):
+        return "inline cdk.json context", _parse_json(value, CONFIG_CONTEXT_KEY)
+    path = Path(value) if Path(value).is_absolute() else base_dir / value
+    if not path.is_file():
+        raise InfraConfigError(f"{CONFIG_CONTEXT_KEY}: configuration file not found: {path}")
+    return str(path), _parse_json(path.read_text(encoding="utf-8"), str(path))
+
+
+def _check_env_size(config: BridgeConfig, source: str) -> None:
+    size = len(config.to_json_text().encode())
+    if size > MAX_CONFIG_ENV_BYTES:
+        raise InfraConfigError(
+            f"alertbridge configuration ({source}) is {size} bytes once minified; Lambda environment "
+            f"variables hold at most 4 KB in total, so keep it under {MAX_CONFIG_ENV_BYTES} bytes"
+        )
+
+
+def _as_object(value: Any, label: str) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        parsed = _parse_json(value, label)
+        if isinstance(parsed, dict):
+            return parsed
+    raise InfraConfigError(f"{label} must be a JSON object, got {value!r}")
+
+
+def _parse_json(text: str, label: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InfraConfigError(f"{label} is not valid JSON: {exc}") from exc
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in {"true", "1", "yes"}:
+        return True
+    if str(value).lower() in {"false", "0", "no"}:
+        return False
+    raise InfraConfigError(f"{EXAMPLE_ALARMS_CONTEXT_KEY} must be true or false, got {value!r}")
+
+
+def runtime_requirements(pyproject: Path = REPO_ROOT / "pyproject.toml") -> list[str]:
+    """The Lambda's runtime dependencies as pinned in pyproject.toml (`name==version`)."""
+    dependencies: list[str] = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    unpinned = [dep for dep in dependencies if "==" not in dep]
+    if unpinned:
+        raise InfraConfigError(
+            f"runtime dependencies must be pinned with == for a reproducible bundle: {unpinned}"
+        )
+    return dependencies
+
+
+def pinned_version(package: str, requirements: list[str]) -> str:
+    for requirement in requirements:
+        name, _, version = requirement.partition("==")
+        if name.split("[")[0].strip().lower() == package:
+            return version.strip()
+    raise InfraConfigError(f"{package} is not a pinned runtime dependency in pyproject.toml")

@@ -1,0 +1,55 @@
+"""The deployable stack: one `AlertBridge` plus the outputs the operator CLI reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from alertbridge.models.config import BridgeConfig
+from infra.construct import AlertBridge
+from infra.settings import DeploySettings
+
+# Output key -> what it holds. The operator CLI (`alertbridge ...`) reads these from the stack.
+OUTPUT_KEYS = (
+    "AlarmTopicArn", "HealthTopicArn", "QueueUrl", "DeadLetterQueueUrl", "TableName",
+    "RoutingKeysSecretArn", "WebhookSecretArn", "WebhookUrl",
+    "IngestFunctionName", "WebhookFunctionName", "ReconcilerFunctionName", "DashboardName",
+)  # fmt: skip
+
+
+class AlertBridgeStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: BridgeConfig,
+        settings: DeploySettings,
+        code: lambda_.Code | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, description="alertbridge: CloudWatch alarms to PagerDuty", **kwargs)
+        self.bridge = AlertBridge(self, "Bridge", config=config, settings=settings, code=code)
+        self._outputs()
+
+    def _outputs(self) -> None:
+        bridge = self.bridge
+        values = {
+            "AlarmTopicArn": bridge.alarm_topic.topic_arn,
+            "HealthTopicArn": bridge.health_topic.topic_arn,
+            "QueueUrl": bridge.intake.queue.queue_url,
+            "DeadLetterQueueUrl": bridge.intake.dead_letter_queue.queue_url,
+            "TableName": bridge.state.table.table_name,
+            "RoutingKeysSecretArn": bridge.secrets.routing_keys.secret_arn,
+            "WebhookSecretArn": bridge.secrets.webhook.secret_arn,
+            "WebhookUrl": bridge.webhook.url.url,
+            "IngestFunctionName": bridge.ingest.function.function_name,
+            "WebhookFunctionName": bridge.webhook.function.function_name,
+            "ReconcilerFunctionName": bridge.reconciler.function.function_name,
+            "DashboardName": bridge.monitoring.dashboard.dashboard_name,
+        }
+        for key in OUTPUT_KEYS:
+            CfnOutput(self, key, value=values[key])
