@@ -26,6 +26,7 @@ class PagerDutyError(AlertBridgeError):
     """Any failure talking to PagerDuty."""
 
     retryable: bool = True
+    attempts: int = 1  # how many requests were made before this error was raised (set by the clients)
 
 
 class RateLimited(PagerDutyError):

@@ -1,0 +1,187 @@
+"""PagerDuty REST API v2 for incidents: the `IncidentsApi` port (find by dedup key, acknowledge, resolve, note).
+
+Writes need `From: <e-mail of a PagerDuty user>` (seed 000: else "Requester User Not Found"). Errors say
+what to fix: UnknownRequester, BadToken (401), Forbidden (403), NotFound. A 429 is retried a bounded number
+of times; reads and status updates (idempotent) are also retried on 5xx and network failures, notes are not
+(a retried note could be posted twice). The token never appears in messages or logs.
+"""
+
+from __future__ import annotations
+
+import random as random_module
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from alertbridge.adapters.pagerduty_events import HttpTransport, Retrying, checked_base_url, redact
+from alertbridge.errors import (
+    BadToken,
+    Forbidden,
+    NotFound,
+    PagerDutyError,
+    RateLimited,
+    RestApiError,
+    ServerError,
+    UnknownRequester,
+)
+from alertbridge.logic.retry import RetryPolicy, parse_retry_after
+from alertbridge.ports import Incident
+
+US_REST_URL = "https://api.pagerduty.com"
+EU_REST_URL = "https://api.eu.pagerduty.com"
+ACCEPT_V2 = "application/vnd.pagerduty+json;version=2"
+_OPEN_STATUSES = ("triggered", "acknowledged")
+
+
+class PagerDutyRestAdapter:
+    def __init__(
+        self,
+        token: str,
+        from_email: str,
+        *,
+        base_url: str = US_REST_URL,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 5.0,
+        max_attempts: int = 3,
+        max_retry_after: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = random_module.random,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not token.strip():
+            raise BadToken("no PagerDuty REST API token is configured")
+        self.from_email = from_email.strip()
+        self._token = token.strip()
+        headers = {
+            "Authorization": f"Token token={self._token}",
+            "Accept": ACCEPT_V2,
+            "From": self.from_email,
+        }
+        self._http = HttpTransport(
+            checked_base_url(base_url), connect_timeout=connect_timeout, read_timeout=read_timeout,
+            headers=headers, transport=transport, secrets=[self._token],
+        )  # fmt: skip
+        policy = RetryPolicy(max_attempts=max_attempts, base=0.5, cap=4.0, max_wait=max_retry_after)
+        self._retrying = Retrying(policy, sleep=sleep, clock=clock, random=random)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PagerDutyRestAdapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def find_by_dedup_key(self, dedup_key: str) -> Incident | None:
+        """The open incident with this incident_key, else the latest one, else None."""
+        params = {"incident_key": dedup_key, "date_range": "all"}
+        data = self._call("GET", "/incidents", "find the incident", params=params)
+        incidents = [to_incident(item) for item in data.get("incidents", []) if isinstance(item, dict)]
+        open_ones = [incident for incident in incidents if incident.status in _OPEN_STATUSES]
+        candidates = open_ones or incidents
+        return candidates[-1] if candidates else None
+
+    def acknowledge(self, incident_id: str) -> Incident:
+        return self._set_status(incident_id, {"status": "acknowledged"})
+
+    def resolve(self, incident_id: str, resolution: str | None = None) -> Incident:
+        change: dict[str, Any] = {"status": "resolved"}
+        if resolution:
+            change["resolution"] = resolution
+        return self._set_status(incident_id, change)
+
+    def add_note(self, incident_id: str, content: str) -> None:
+        path = f"/incidents/{_segment(incident_id)}/notes"
+        body = {"note": {"content": content}}
+        self._call("POST", path, "add a note", json=body, retry_server_errors=False)
+
+    def _set_status(self, incident_id: str, change: dict[str, Any]) -> Incident:
+        body = {"incident": {"type": "incident_reference", **change}}
+        data = self._call(
+            "PUT", f"/incidents/{_segment(incident_id)}", f"set status {change['status']}", json=body
+        )
+        return to_incident(data.get("incident", {}))
+
+    def _call(
+        self, method: str, path: str, action: str, *, retry_server_errors: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
+        def once(left: float | None) -> dict[str, Any]:
+            return self._result(self._http.request(method, path, left=left, **kwargs), action)
+
+        def retryable(exc: PagerDutyError) -> bool:
+            return isinstance(exc, RateLimited) or (retry_server_errors and exc.retryable)
+
+        data, _ = self._retrying.run(once, deadline=None, retryable=retryable)
+        return data
+
+    def _result(self, response: httpx.Response, action: str) -> dict[str, Any]:
+        status = response.status_code
+        if 200 <= status < 300:
+            return _json_object(response)
+        if status == 429:
+            raise RateLimited(
+                "PagerDuty REST API rate limit (429)", parse_retry_after(response.headers.get("Retry-After"))
+            )
+        if status >= 500:
+            raise ServerError(status, f"PagerDuty REST API server error {status} while trying to {action}")
+        raise self._client_error(status, rest_errors(response), action)
+
+    def _client_error(self, status: int, errors: list[str], action: str) -> RestApiError:
+        detail = redact("; ".join(errors), [self._token])
+        if status == 401:
+            return BadToken(
+                "PagerDuty refused the REST API token (401): use a valid API access key (Integrations > API Access Keys)"
+            )
+        if status == 403:
+            return Forbidden(
+                f"PagerDuty denied permission to {action} (403): the API key may be read-only, or the From user "
+                f"{self.from_email!r} may lack the role to manage incidents"
+            )
+        if status == 404:
+            return NotFound(f"PagerDuty has no such incident (404) while trying to {action}")
+        if any("requester user not found" in error.lower() for error in errors):
+            return UnknownRequester(
+                f"PagerDuty does not know the From e-mail {self.from_email!r}: it must be the e-mail of a user in "
+                "this PagerDuty account (PagerDuty > My Profile), with permission to manage incidents"
+            )
+        return RestApiError(f"PagerDuty refused to {action} ({status}): {detail}")
+
+
+def to_incident(data: dict[str, Any]) -> Incident:
+    return Incident(
+        id=str(data.get("id", "")),
+        number=data.get("incident_number") if isinstance(data.get("incident_number"), int) else None,
+        status=str(data.get("status", "")),
+        incident_key=data.get("incident_key"),
+        html_url=data.get("html_url"),
+        title=data.get("title") or data.get("summary"),
+    )
+
+
+def rest_errors(response: httpx.Response) -> list[str]:
+    """`error.message` and `error.errors[]` of a REST error body."""
+    error = _json_object(response).get("error")
+    if not isinstance(error, dict):
+        return [f"HTTP {response.status_code}"]
+    details = error.get("errors")
+    listed = [str(detail) for detail in details] if isinstance(details, list) else []
+    return [str(error.get("message", "")), *listed]
+
+
+def _segment(incident_id: str) -> str:
+    if not incident_id:
+        raise NotFound("an incident id is required")
+    return quote(incident_id, safe="")
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

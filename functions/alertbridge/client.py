@@ -1,0 +1,157 @@
+"""`EventsClient`: PagerDuty Events API v2 straight from application code (seed 003's use).
+
+    from alertbridge import EventsClient, RateLimited
+
+    with EventsClient(routing_key) as pd:
+        key = pd.trigger("Database connection pool exhausted", source="db-prod-01",
+                         severity="critical", dedup_key="db-pool-exhausted-001")
+        pd.acknowledge(key)
+        pd.resolve(key)
+
+Every call is retried on 429, 5xx and network failures (bounded by `max_attempts`, honouring Retry-After up
+to 30 s), then raises the typed errors: RateLimited (`.retry_after`), RequestTimeout, ConnectionFailed,
+Rejected (`.errors`, PagerDuty's messages; never retried) or ServerError (`.status`). Invalid fields raise
+pydantic's ValidationError (a ValueError) before anything is sent. The routing key never appears in errors.
+
+A trigger without `dedup_key` gets a random one generated here rather than by PagerDuty, so a retry after a
+timeout updates the same alert instead of opening a second one; the key is returned either way.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from alertbridge.errors import ConfigError
+from alertbridge.models.pagerduty import (
+    MAX_SUMMARY_CHARS,
+    ROUTING_KEY_CHARS,
+    ChangeEvent,
+    EventAction,
+    EventV2,
+    Image,
+    Link,
+    Payload,
+    Severity,
+)
+
+LinkLike = Link | Mapping[str, str]
+ImageLike = Image | Mapping[str, str]
+M = TypeVar("M", Link, Image)
+
+
+class EventsClient:
+    def __init__(
+        self,
+        routing_key: str,
+        *,
+        base_url: str = "https://events.pagerduty.com",
+        timeout: float = 10.0,
+        max_attempts: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        check_routing_key(routing_key)
+        from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter  # httpx only when used
+
+        self._routing_key = routing_key
+        self._adapter = PagerDutyEventsAdapter(
+            base_url, connect_timeout=timeout, read_timeout=timeout, max_attempts=max_attempts, sleep=sleep
+        )
+
+    def __repr__(self) -> str:
+        return f"EventsClient(base_url={self._adapter.base_url!r})"  # never the key
+
+    def __enter__(self) -> EventsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._adapter.close()
+
+    def trigger(
+        self,
+        summary: str,
+        *,
+        source: str,
+        severity: Severity | str = Severity.ERROR,
+        dedup_key: str | None = None,
+        component: str | None = None,
+        group: str | None = None,
+        class_: str | None = None,
+        custom_details: Mapping[str, Any] | None = None,
+        links: Sequence[LinkLike] | None = None,
+        images: Sequence[ImageLike] | None = None,
+        timestamp: datetime | str | None = None,
+    ) -> str:
+        """Open an alert, or update the open one with this dedup key. Returns the dedup key."""
+        payload = Payload(
+            summary=summary, source=source, severity=Severity(severity), timestamp=_iso(timestamp),
+            component=component, group=group, class_=class_,
+            custom_details=dict(custom_details) if custom_details is not None else None,
+        )  # fmt: skip
+        event = EventV2(
+            routing_key="",  # the key joins the body only at send time: validation errors cannot show it
+            event_action=EventAction.TRIGGER,
+            dedup_key=dedup_key or uuid.uuid4().hex,
+            payload=payload,
+            links=[_model(Link, link) for link in links or ()],
+            images=[_model(Image, image) for image in images or ()],
+        )
+        return self._send(event)
+
+    def acknowledge(self, dedup_key: str) -> str:
+        return self._send(EventV2(routing_key="", event_action=EventAction.ACKNOWLEDGE, dedup_key=dedup_key))
+
+    def resolve(self, dedup_key: str) -> str:
+        return self._send(EventV2(routing_key="", event_action=EventAction.RESOLVE, dedup_key=dedup_key))
+
+    def change(
+        self,
+        summary: str,
+        *,
+        source: str | None = None,
+        custom_details: Mapping[str, Any] | None = None,
+        links: Sequence[LinkLike] | None = None,
+        timestamp: datetime | str | None = None,
+    ) -> None:
+        """A change event (a deploy, a config change): shown on the service, never pages."""
+        if not summary.strip() or len(summary) > MAX_SUMMARY_CHARS:
+            raise ValueError(f"summary must be 1 to {MAX_SUMMARY_CHARS} characters")
+        fields = {
+            "summary": summary,
+            "source": source,
+            "timestamp": _iso(timestamp),
+            "custom_details": custom_details,
+        }
+        payload = {name: value for name, value in fields.items() if value is not None}
+        event = ChangeEvent(
+            routing_key="", payload=payload, links=[_model(Link, link) for link in links or ()]
+        )
+        self._adapter.send_change({**event.to_body(), "routing_key": self._routing_key})
+
+    def _send(self, event: EventV2) -> str:
+        response = self._adapter.send(event.with_routing_key(self._routing_key).to_body())
+        return response.dedup_key or event.dedup_key or ""
+
+
+def check_routing_key(routing_key: object) -> None:
+    """A clear error for a key that PagerDuty would refuse, without echoing it."""
+    if not isinstance(routing_key, str) or len(routing_key) != ROUTING_KEY_CHARS:
+        length = len(routing_key) if isinstance(routing_key, str) else type(routing_key).__name__
+        raise ConfigError(
+            f"routing_key must be the {ROUTING_KEY_CHARS}-character Integration Key of an Events API v2 "
+            f"integration (got {length}); a REST API key or a v1 service key will not work"
+        )
+
+
+def _iso(timestamp: datetime | str | None) -> str | None:
+    return timestamp.isoformat() if isinstance(timestamp, datetime) else timestamp
+
+
+def _model(kind: type[M], value: M | Mapping[str, str]) -> M:
+    return value if isinstance(value, kind) else kind.model_validate(dict(value))
