@@ -1,0 +1,77 @@
+"""`alertbridge render EVENT_FILE [--config FILE]`: the Events API v2 bodies a Lambda event turns into.
+
+Stateless: an OK renders as a resolve, INSUFFICIENT_DATA follows the configured policy. `routing_key`
+holds the route's name (real keys are resolved at send time). Exit 2 with one line on stderr when the file
+is not JSON, not a Lambda event shape, or the configuration is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from alertbridge.errors import InvalidInput
+from alertbridge.logic.events import build_event, event_action_for
+from alertbridge.logic.parsers import parse_lambda_event
+from alertbridge.logic.policy import route_alert
+from alertbridge.models.config import BridgeConfig
+
+EXIT_BAD_INPUT = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "event_file", metavar="EVENT_FILE", help="a Lambda event (SQS, SNS, EventBridge, ...)"
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="bridge configuration JSON (default: built-in defaults)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = _config(args.config)
+        event = _event(args.event_file)
+        bodies = render_bodies(event, config, received_at=datetime.now(UTC))
+    except (InvalidInput, OSError) as exc:
+        print(f"alertbridge render: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(bodies, indent=2, ensure_ascii=False))
+    return 0
+
+
+def render_bodies(event: object, config: BridgeConfig, *, received_at: datetime) -> list[dict[str, Any]]:
+    """The exact bodies the bridge would send for one Lambda event, in order."""
+    bodies = []
+    for alert in parse_lambda_event(
+        event, received_at=received_at, max_raw_chars=config.max_raw_message_chars
+    ):
+        action = event_action_for(alert, config)
+        if action is not None:
+            bodies.append(build_event(alert, route_alert(alert, config), action, config).to_body())
+    return bodies
+
+
+def _event(path: str) -> object:
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{path} is not JSON ({exc})") from exc
+
+
+def _config(path: str | None) -> BridgeConfig:
+    if path is None:
+        return BridgeConfig()
+    try:
+        return BridgeConfig.from_file(path)
+    except ValueError as exc:  # JSON errors and pydantic's ValidationError
+        first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+        where = ".".join(str(p) for p in first["loc"]) + ": " + first["msg"] if first else str(exc)
+        raise InvalidInput(f"invalid configuration {path}: {where}") from exc

@@ -1,0 +1,451 @@
+"""Events API v2 bodies from normalized alerts.
+
+State to action (`event_action_for`):
+
+- ALARM -> trigger; OK -> resolve.
+- INSUFFICIENT_DATA follows `config.insufficient_data`: `ignore` (default) -> None, nothing is sent (the
+  alarm lost its data, which is not yet a problem to page on); `trigger` -> a trigger with severity
+  `config.insufficient_data_severity` unless a rule says otherwise; `resolve` -> a resolve (treat missing
+  data as recovery).
+- An Events v2 passthrough keeps its own `event_action` (trigger, acknowledge or resolve).
+
+Bodies (`build_event`): `routing_key` holds the route NAME; the pipeline substitutes the real key at send
+time. Resolve and acknowledge bodies carry only routing_key, event_action and dedup_key (PagerDuty ignores
+the payload there). Trigger bodies are rich (summary, source, timestamp, component/group/class, structured
+custom_details, console links) and kept under 512 KB by trimming custom_details first, the raw message
+last. `minimal_event` is the safe fallback body sent once when PagerDuty answers 400 to the full one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import ValidationError
+
+from alertbridge.logic.policy import Routing
+from alertbridge.logic.recommendations import recommendations_for
+from alertbridge.models.alert import AlarmKind, AlarmState, Alert, AlertSource, MetricRef
+from alertbridge.models.config import BridgeConfig, InsufficientDataPolicy
+from alertbridge.models.pagerduty import (
+    MAX_REQUEST_BYTES,
+    MAX_SUMMARY_CHARS,
+    EventAction,
+    EventV2,
+    Link,
+    Payload,
+)
+
+ELLIPSIS = "…"
+MAX_FIELD_CHARS = 1024  # source/component/group/class: PagerDuty states no limit; keep them readable
+MAX_LINKS = 20
+# Headroom for the real routing key replacing the route name and for serializer differences.
+BODY_BUDGET_BYTES = MAX_REQUEST_BYTES - 4 * 1024
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+_INSUFFICIENT: dict[InsufficientDataPolicy, EventAction | None] = {
+    InsufficientDataPolicy.IGNORE: None,
+    InsufficientDataPolicy.TRIGGER: EventAction.TRIGGER,
+    InsufficientDataPolicy.RESOLVE: EventAction.RESOLVE,
+}
+# Dimensions that name the affected resource best, in order of preference.
+_PRIMARY_DIMENSIONS = (
+    "FunctionName",
+    "QueueName",
+    "TableName",
+    "DBInstanceIdentifier",
+    "DBClusterIdentifier",
+    "ServiceName",
+    "ApiName",
+    "ApiId",
+    "LoadBalancer",
+    "TargetGroup",
+    "InstanceId",
+    "AutoScalingGroupName",
+    "StateMachineArn",
+    "TopicName",
+    "ClusterName",
+)
+_CONSOLE_STATS = {"SUM": "Sum", "AVERAGE": "Average", "MAXIMUM": "Maximum", "MINIMUM": "Minimum"}
+
+
+# --- state -> action -------------------------------------------------------------------------------
+
+
+def event_action_for(alert: Alert, config: BridgeConfig) -> EventAction | None:
+    if alert.passthrough is not None:
+        return EventAction(alert.passthrough["event_action"])
+    if alert.state is AlarmState.ALARM:
+        return EventAction.TRIGGER
+    if alert.state is AlarmState.OK:
+        return EventAction.RESOLVE
+    return _INSUFFICIENT[config.insufficient_data]
+
+
+# --- bodies ----------------------------------------------------------------------------------------
+
+
+def build_event(alert: Alert, routing: Routing, action: EventAction, config: BridgeConfig) -> EventV2:
+    if action is not EventAction.TRIGGER:
+        return EventV2(routing_key=routing.route, event_action=action, dedup_key=alert.dedup_key)
+    if alert.passthrough is not None:
+        forwarded = _passthrough_trigger(alert, routing, config)
+        if forwarded is not None:
+            return forwarded
+    return _fit(_trigger_body(alert, routing, config))
+
+
+def minimal_event(alert: Alert, routing: Routing, config: BridgeConfig) -> EventV2:
+    payload = Payload(
+        summary=truncate(_clean_text(summary_for(alert)), MAX_SUMMARY_CHARS),
+        source=_clean_text(source_for(alert, config)),
+        severity=routing.severity,
+    )
+    return EventV2(
+        routing_key=routing.route,
+        event_action=EventAction.TRIGGER,
+        dedup_key=alert.dedup_key,
+        payload=payload,
+    )
+
+
+def _trigger_body(alert: Alert, routing: Routing, config: BridgeConfig) -> dict[str, Any]:
+    console = alarm_console_url(alert)
+    payload = {
+        "summary": truncate(summary_for(alert), MAX_SUMMARY_CHARS),
+        "source": truncate(source_for(alert, config), MAX_FIELD_CHARS),
+        "severity": routing.severity.value,
+        "timestamp": iso_timestamp(alert.state_changed_at),
+        "component": _bounded(component_for(alert)),
+        "group": _bounded(group_for(alert)),
+        "class": _bounded(class_for(alert)),
+        "custom_details": details_for(alert, routing, config),
+    }
+    return {
+        "routing_key": routing.route,
+        "event_action": EventAction.TRIGGER.value,
+        "dedup_key": alert.dedup_key,
+        "payload": {key: value for key, value in payload.items() if value is not None},
+        "links": [link.model_dump() for link in links_for(alert, routing)],
+        "client": config.client,
+        "client_url": console or config.client_url,
+    }
+
+
+def _passthrough_trigger(alert: Alert, routing: Routing, config: BridgeConfig) -> EventV2 | None:
+    """Forward a ready-made body as given, fixing only what would make PagerDuty answer 400."""
+    body = dict(alert.passthrough or {})
+    payload = dict(body.get("payload") or {}) if isinstance(body.get("payload"), dict) else {}
+    summary = payload.get("summary") if isinstance(payload.get("summary"), str) else None
+    source = payload.get("source") if isinstance(payload.get("source"), str) else None
+    payload["summary"] = truncate(
+        summary if summary and summary.strip() else summary_for(alert), MAX_SUMMARY_CHARS
+    )
+    payload["source"] = source if source and source.strip() else source_for(alert, config)
+    payload["severity"] = routing.severity.value
+    body.update(routing_key=routing.route, dedup_key=alert.dedup_key, event_action="trigger", payload=payload)
+    try:
+        return _fit(body)
+    except ValidationError:
+        return None
+
+
+# --- payload fields ---------------------------------------------------------------------------------
+
+
+def truncate(text: str, limit: int) -> str:
+    """At most `limit` code points, cut on a code point boundary and marked with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - len(ELLIPSIS)] + ELLIPSIS
+
+
+def summary_for(alert: Alert) -> str:
+    """What a responder reads first: state, alarm, what happened, where."""
+    if alert.source is AlertSource.RAW:
+        return _one_line(alert.reason or alert.alarm_name)
+    if alert.source is AlertSource.GENERIC:
+        return _one_line(_generic_summary(alert))
+    where = f" ({alert.region})" if alert.region else ""
+    return _one_line(f"[{alert.state.value}] {alert.alarm_name}: {_what_happened(alert)}{where}")
+
+
+def _what_happened(alert: Alert) -> str:
+    children = [child.name for child in alert.triggering_children]
+    if alert.kind is AlarmKind.COMPOSITE and children:
+        return f"{', '.join(children)} in {alert.triggering_children[0].state or 'ALARM'}"
+    if alert.reason:
+        return alert.reason
+    metric = primary_metric(alert)
+    if metric is not None and alert.threshold is not None:
+        return f"{metric.name} {alert.comparison or 'vs'} {_number(alert.threshold)}"
+    return alert.kind.value
+
+
+def _generic_summary(alert: Alert) -> str:
+    label = alert.severity_hint.upper() if alert.severity_hint else alert.state.value
+    if alert.state is not AlarmState.ALARM:
+        label = alert.state.value
+    text = f"[{label}] {alert.alarm_name}"
+    if alert.description:
+        text += f": {alert.description}"
+    metric = primary_metric(alert)
+    if metric is not None and alert.metric_value is not None:
+        text += f" — {metric.name} = {_number(alert.metric_value)}"
+        if alert.threshold is not None:
+            text += f" (threshold {_number(alert.threshold)})"
+    return text + (f" [{alert.environment}]" if alert.environment else "")
+
+
+def source_for(alert: Alert, config: BridgeConfig) -> str:
+    """Never blank: account/region for AWS alarms, environment[/component] for apps, else the topic."""
+    if alert.account_id or alert.region:
+        return "/".join(part for part in (alert.account_id, alert.region) if part)
+    if alert.environment:
+        return "/".join(part for part in (alert.environment, alert.component) if part)
+    if alert.topic_arn:
+        return alert.topic_arn
+    return config.client or "alertbridge"
+
+
+def component_for(alert: Alert) -> str | None:
+    if alert.component:
+        return alert.component
+    metric = primary_metric(alert)
+    if metric is None:
+        return alert.triggering_children[0].name if alert.triggering_children else None
+    value = primary_dimension(metric)
+    return value[1] if value else metric.name
+
+
+def group_for(alert: Alert) -> str | None:
+    metric = primary_metric(alert)
+    if metric is not None and metric.namespace:
+        return metric.namespace
+    if alert.environment:
+        return alert.environment
+    if alert.kind is AlarmKind.COMPOSITE:
+        return "CloudWatch composite alarms"
+    return alert.topic_arn.rsplit(":", 1)[-1] if alert.topic_arn else None
+
+
+def class_for(alert: Alert) -> str | None:
+    metric = primary_metric(alert)
+    if metric is not None and metric.name:
+        return metric.name
+    return None if alert.kind is AlarmKind.UNKNOWN else alert.kind.value
+
+
+def primary_metric(alert: Alert) -> MetricRef | None:
+    """The metric a responder looks at: the first real metric (math alarms also list expressions)."""
+    named = [metric for metric in alert.metrics if metric.name]
+    with_namespace = [metric for metric in named if metric.namespace]
+    chosen = with_namespace or named
+    return chosen[0] if chosen else None
+
+
+def primary_dimension(metric: MetricRef) -> tuple[str, str] | None:
+    for name in _PRIMARY_DIMENSIONS:
+        if name in metric.dimensions:
+            return name, metric.dimensions[name]
+    return next(iter(metric.dimensions.items()), None)
+
+
+def iso_timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- custom details ---------------------------------------------------------------------------------
+
+
+def details_for(alert: Alert, routing: Routing, config: BridgeConfig) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "alarm_name": alert.alarm_name,
+        "state_change": _state_change(alert),
+        "reason": alert.reason,
+        "reason_data": alert.reason_data,
+        "description": alert.description,
+        "current_value": alert.metric_value,
+        "threshold": alert.threshold,
+        "comparison": alert.comparison,
+        "threshold_metric_id": alert.threshold_metric_id,
+        "metrics": [_metric_details(metric) for metric in alert.metrics],
+        "evaluation": alert.evaluation.model_dump(exclude_none=True) if alert.evaluation else None,
+        "alarm_rule": alert.alarm_rule,
+        "triggering_children": [child.model_dump(exclude_none=True) for child in alert.triggering_children],
+        "recommendations": recommendations_for(alert, config),
+        "account": alert.account_id,
+        "region": alert.region,
+        "environment": alert.environment,
+        "reported_severity": alert.severity_hint,
+        "auto_resolve_after_seconds": alert.auto_resolve_after_seconds,
+        "tags": alert.tags,
+        "alarm_arn": alert.alarm_arn,
+        "topic_arn": alert.topic_arn,
+        "alarm_kind": alert.kind.value,
+        "arrived_via": alert.source.value,
+        "route": routing.route,
+        "matched_rules": list(routing.matched_rules),
+        "subject": alert.subject,
+        "raw_message": alert.raw_message,
+    }
+    return {key: value for key, value in details.items() if value not in (None, [], {}, "")}
+
+
+def _state_change(alert: Alert) -> str:
+    if alert.previous_state is None:
+        return alert.state.value
+    return f"{alert.previous_state.value} -> {alert.state.value}"
+
+
+def _metric_details(metric: MetricRef) -> dict[str, Any]:
+    return metric.model_dump(exclude_none=True, exclude_defaults=True)
+
+
+# --- links ------------------------------------------------------------------------------------------
+
+
+def links_for(alert: Alert, routing: Routing) -> list[Link]:
+    candidates = [
+        _link(alarm_console_url(alert), f"CloudWatch alarm {alert.alarm_name}"),
+        _link(metric_console_url(alert), "CloudWatch metric graph"),
+        _link(routing.runbook_url, "Runbook"),
+        _link(routing.dashboard_url, "Dashboard"),
+        *alert.links,
+    ]
+    unique = {link.href: link for link in candidates if link is not None}
+    return list(unique.values())[:MAX_LINKS]
+
+
+def _link(href: str | None, text: str) -> Link | None:
+    return Link(href=href, text=truncate(text, 256)) if href else None
+
+
+def alarm_console_url(alert: Alert) -> str | None:
+    """The console deep link of FIELD-NOTES; None when the region code is unknown."""
+    host = _console_host(alert)
+    if host is None or alert.source in (AlertSource.GENERIC, AlertSource.RAW, AlertSource.PAGERDUTY_EVENT):
+        return None
+    region = alert.region
+    return f"{host}/cloudwatch/deeplink.js?region={region}#alarmsV2:alarm/{quote(alert.alarm_name, safe='')}"
+
+
+def metric_console_url(alert: Alert) -> str | None:
+    """A metrics graph around the state change, for alarms on named metrics."""
+    host = _console_host(alert)
+    metrics = [m for m in alert.metrics if m.namespace and m.name]
+    if host is None or not metrics:
+        return None
+    start = iso_timestamp(alert.state_changed_at - timedelta(hours=3))
+    end = iso_timestamp(alert.state_changed_at + timedelta(hours=1))
+    graph = "".join(_jsurl_metric(metric) for metric in metrics)
+    stat = _CONSOLE_STATS.get((metrics[0].stat or "").upper(), metrics[0].stat or "Average")
+    query = (
+        f"~(metrics~({graph})~region~'{alert.region}~stat~'{_jsurl(stat)}"
+        f"~period~{metrics[0].period or 300}~start~'{_jsurl(start)}~end~'{_jsurl(end)})"
+    )
+    return f"{host}/cloudwatch/home?region={alert.region}#metricsV2:graph={query}"
+
+
+def _console_host(alert: Alert) -> str | None:
+    if not alert.region or not _REGION.match(alert.region):
+        return None
+    partition = (
+        alert.alarm_arn.split(":")[1] if alert.alarm_arn and alert.alarm_arn.count(":") >= 1 else "aws"
+    )
+    if partition == "aws-cn":
+        return f"https://{alert.region}.console.amazonaws.cn"
+    if partition == "aws-us-gov":
+        return "https://console.amazonaws-us-gov.com"
+    return f"https://{alert.region}.console.aws.amazon.com"
+
+
+def _jsurl_metric(metric: MetricRef) -> str:
+    parts = [metric.namespace or "", metric.name or ""]
+    for name, value in metric.dimensions.items():
+        parts += [name, value]
+    return "~(" + "".join(f"~'{_jsurl(part)}" for part in parts) + ")"
+
+
+def _jsurl(text: str) -> str:
+    """The console's URL state encoding (jsurl): `*XX` for a byte-range code unit, `**XXXX` above."""
+    out = []
+    for unit in _utf16_units(text):
+        char = chr(unit) if unit < 0xD800 or unit > 0xDFFF else ""
+        if char and (char.isascii() and (char.isalnum() or char in "_-.")):
+            out.append(char)
+        elif unit == ord("$"):
+            out.append("!")
+        else:
+            out.append(f"*{unit:02x}" if unit < 0x100 else f"**{unit:04x}")
+    return "".join(out)
+
+
+def _utf16_units(text: str) -> list[int]:
+    data = text.encode("utf-16-le", "surrogatepass")
+    return [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
+
+
+# --- size and hygiene -------------------------------------------------------------------------------
+
+
+def _fit(body: dict[str, Any]) -> EventV2:
+    """Validate, and keep the body under 512 KB: trim custom_details largest first, the raw message last."""
+    body = _clean(body)
+    details = body.get("payload", {}).get("custom_details")
+    if isinstance(details, dict) and _size(body) > BODY_BUDGET_BYTES:
+        body["payload"]["custom_details"] = _trimmed(body, details)
+    if _size(body) > BODY_BUDGET_BYTES:
+        body["links"] = body.get("links", [])[:3]
+        body.pop("images", None)
+    return EventV2.model_validate(body)
+
+
+def _trimmed(body: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
+    details = dict(details)
+    body["payload"]["custom_details"] = details
+    order = sorted((key for key in details if key != "raw_message"), key=lambda k: -_size(details[k]))
+    for key in [*order, "raw_message"]:
+        if _size(body) <= BODY_BUDGET_BYTES:
+            break
+        if key in details:
+            details[key] = f"[trimmed: {_size(details[key])} bytes did not fit the 512 KB limit]"
+    if _size(body) > BODY_BUDGET_BYTES:
+        return {"trimmed": "custom details did not fit the 512 KB limit"}
+    return details
+
+
+def _size(value: object) -> int:
+    """An upper bound of the serialized size: ASCII-escaped JSON is never smaller than UTF-8 JSON."""
+    return len(json.dumps(value, default=str).encode("utf-8"))
+
+
+def _clean(value: Any) -> Any:
+    """Strings with lone surrogates (from odd JSON escapes) cannot be sent as UTF-8: replace them."""
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, dict):
+        return {_clean_text(str(key)): _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(item) for item in value]
+    return value
+
+
+def _clean_text(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "CloudWatch alarm"
+
+
+def _bounded(text: str | None) -> str | None:
+    return truncate(text, MAX_FIELD_CHARS) if text else None
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
