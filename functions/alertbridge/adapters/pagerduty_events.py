@@ -159,6 +159,9 @@ class HttpTransport:
                     base_url=self.base_url,
                     headers=self._headers,
                     transport=self._transport,
+                    verify=self.base_url.startswith(
+                        "https://"
+                    ),  # plain http (loopback): no CA bundle to load
                     follow_redirects=False,
                 )
             return self._client

@@ -405,6 +405,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the real service
+    disable_nagle_algorithm = True  # headers and body go out in two writes: Nagle would add ~40 ms each
     server: _Server
     server_version = "pagerduty-emulator"
 
