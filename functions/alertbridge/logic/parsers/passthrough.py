@@ -13,7 +13,11 @@ _ACTIONS = {"trigger", "acknowledge", "resolve"}
 
 
 def matches(doc: dict[str, Any]) -> bool:
-    return doc.get("event_action") in _ACTIONS and ("payload" in doc or "dedup_key" in doc)
+    """A trigger needs its payload object; acknowledge/resolve need only their dedup key."""
+    action = doc.get("event_action")
+    if action == "trigger":
+        return isinstance(doc.get("payload"), dict)
+    return action in _ACTIONS and isinstance(doc.get("dedup_key"), str)
 
 
 def parse(doc: dict[str, Any], ctx: Context) -> Alert:
