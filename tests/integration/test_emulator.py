@@ -1,5 +1,7 @@
 """The emulator answers as PagerDuty documents: one test per rule, over real loopback HTTP."""
 
+# ruff: noqa: F811  (the `emulator` fixture is imported, then named as a test parameter)
+
 from __future__ import annotations
 
 import json
@@ -30,7 +32,7 @@ REST_HEADERS = {
 
 
 @pytest.fixture
-def http(emulator: PagerDutyEmulator) -> Iterator[httpx.Client]:  # noqa: F811
+def http(emulator: PagerDutyEmulator) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=emulator.url, timeout=5.0, verify=False) as client:
         yield client
 
@@ -85,7 +87,7 @@ def test_trigger_without_dedup_key_gets_a_generated_one(
     assert key and emulator.open_alert(key) is not None
 
 
-def test_second_trigger_updates_the_open_alert(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_second_trigger_updates_the_open_alert(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     http.post("/v2/enqueue", json=trigger())
     http.post("/v2/enqueue", json=trigger(summary="Disk still full", severity="warning"))
     assert len(emulator.alerts) == 1
@@ -94,7 +96,7 @@ def test_second_trigger_updates_the_open_alert(http: httpx.Client, emulator: Pag
     assert emulator.outcomes() == ["opened", "updated"]
 
 
-def test_acknowledge_then_resolve(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_acknowledge_then_resolve(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     http.post("/v2/enqueue", json=trigger())
     assert http.post("/v2/enqueue", json=action("acknowledge")).status_code == 202
     assert emulator.alerts[0].status == "acknowledged"
@@ -104,7 +106,7 @@ def test_acknowledge_then_resolve(http: httpx.Client, emulator: PagerDutyEmulato
     assert [h["action"] for h in emulator.alerts[0].history] == ["trigger", "acknowledge", "resolve"]
 
 
-def test_trigger_after_resolve_opens_a_new_alert(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_trigger_after_resolve_opens_a_new_alert(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     http.post("/v2/enqueue", json=trigger())
     http.post("/v2/enqueue", json=action("resolve"))
     http.post("/v2/enqueue", json=trigger())
@@ -116,7 +118,7 @@ def test_trigger_after_resolve_opens_a_new_alert(http: httpx.Client, emulator: P
 @pytest.mark.parametrize("name", ["acknowledge", "resolve"])
 def test_ack_or_resolve_without_open_alert_is_dropped_silently(
     http: httpx.Client,
-    emulator: PagerDutyEmulator,  # noqa: F811
+    emulator: PagerDutyEmulator,
     name: str,
 ) -> None:
     response = http.post("/v2/enqueue", json=action(name))
@@ -128,7 +130,7 @@ def test_ack_or_resolve_without_open_alert_is_dropped_silently(
 @pytest.mark.parametrize("name", ["acknowledge", "resolve"])
 def test_ack_or_resolve_with_another_routing_key_is_dropped(
     http: httpx.Client,
-    emulator: PagerDutyEmulator,  # noqa: F811
+    emulator: PagerDutyEmulator,
     name: str,
 ) -> None:
     http.post("/v2/enqueue", json=trigger())
@@ -159,7 +161,7 @@ def test_change_event_is_recorded_and_never_opens_an_alert(
 
 def test_every_request_is_recorded_with_headers_body_status_outcome(
     http: httpx.Client,
-    emulator: PagerDutyEmulator,  # noqa: F811
+    emulator: PagerDutyEmulator,
 ) -> None:
     http.post("/v2/enqueue", json=trigger(), headers={"X-Test": "yes"})
     http.post("/v2/enqueue", json={"routing_key": "short"})
@@ -170,7 +172,7 @@ def test_every_request_is_recorded_with_headers_body_status_outcome(
     assert (second.status, second.outcome) == (400, "invalid")
 
 
-def test_reset_forgets_everything(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_reset_forgets_everything(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     http.post("/v2/enqueue", json=trigger())
     emulator.inject(Fault.server_error())
     emulator.reset()
@@ -228,7 +230,7 @@ def test_all_errors_are_reported_together(http: httpx.Client) -> None:
     assert len(errors_of(http.post("/v2/enqueue", json=body))) == 3  # key length, source, severity
 
 
-def test_invalid_event_is_not_ingested(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_invalid_event_is_not_ingested(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     http.post("/v2/enqueue", json=trigger(severity="urgent"))
     assert emulator.alerts == []
 
@@ -243,7 +245,7 @@ def test_unparseable_json_is_an_unrecognized_object(http: httpx.Client) -> None:
     }
 
 
-def test_request_over_512_kb_is_refused(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_request_over_512_kb_is_refused(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     body = trigger(custom_details={"blob": "x" * (512 * 1024)})
     response = http.post("/v2/enqueue", json=body)
     assert response.status_code == 413 and response.json()["status"] == "invalid event"
@@ -262,7 +264,7 @@ def test_change_event_validation(http: httpx.Client) -> None:
 
 def test_unknown_routing_key_is_refused_when_keys_are_configured(
     http: httpx.Client,
-    emulator: PagerDutyEmulator,  # noqa: F811
+    emulator: PagerDutyEmulator,
 ) -> None:
     emulator.set_routing_keys([KEY])
     assert http.post("/v2/enqueue", json=trigger()).status_code == 202
@@ -274,39 +276,39 @@ def test_unknown_routing_key_is_refused_when_keys_are_configured(
 
 def test_rate_limit_per_routing_key_answers_429_and_does_not_ingest(
     http: httpx.Client,
-    emulator: PagerDutyEmulator,  # noqa: F811
+    emulator: PagerDutyEmulator,
 ) -> None:
     emulator.set_rate_limit(3, 60.0)
-    statuses = [http.post("/v2/enqueue", json=trigger(dedup_key=f"k{i}")).status_code for i in range(4)]
-    assert statuses == [202, 202, 202, 429]
+    responses = [http.post("/v2/enqueue", json=trigger(dedup_key=f"k{i}")) for i in range(4)]
+    assert [r.status_code for r in responses] == [202, 202, 202, 429]
     assert emulator.open_alert("k3") is None
-    assert "Retry-After" not in emulator.requests[-1].headers
+    assert "Retry-After" not in responses[-1].headers  # PagerDuty's Events API sends none
     assert emulator.outcomes()[-1] == "rate-limited"
     assert (
         http.post("/v2/enqueue", json=trigger(key=OTHER_ROUTING_KEY)).status_code == 202
     )  # another key's budget
 
 
-def test_rate_limit_window_slides(emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_rate_limit_window_slides(emulator: PagerDutyEmulator) -> None:
     now = [100.0]
-    with PagerDutyEmulator(rate_limit=2, window_seconds=10.0, clock=lambda: now[0]) as own:
-        with httpx.Client(base_url=own.url, verify=False) as client:
+    own = PagerDutyEmulator(rate_limit=2, window_seconds=10.0, clock=lambda: now[0])
+    with own, httpx.Client(base_url=own.url, verify=False) as client:
 
-            def status() -> int:
-                return client.post("/v2/enqueue", json=trigger()).status_code
+        def status() -> int:
+            return client.post("/v2/enqueue", json=trigger()).status_code
 
-            assert [status(), status(), status()] == [202, 202, 429]
-            now[0] += 10.0
-            assert [status(), status(), status()] == [202, 202, 429]
+        assert [status(), status(), status()] == [202, 202, 429]
+        now[0] += 10.0
+        assert [status(), status(), status()] == [202, 202, 429]
 
 
-def test_default_rate_limit_is_120_per_minute(emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_default_rate_limit_is_120_per_minute(emulator: PagerDutyEmulator) -> None:
     assert (emulator.config.rate_limit, emulator.config.window) == (120, 60.0)
 
 
 def test_maintenance_suppresses_triggers_and_drops_resolves(
     http: httpx.Client,
-    emulator: PagerDutyEmulator,  # noqa: F811
+    emulator: PagerDutyEmulator,
 ) -> None:
     http.post("/v2/enqueue", json=trigger(dedup_key="before"))
     emulator.set_maintenance(True)
@@ -320,7 +322,7 @@ def test_maintenance_suppresses_triggers_and_drops_resolves(
     assert emulator.open_alert("before") is None
 
 
-def test_maintenance_can_cover_only_some_services(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_maintenance_can_cover_only_some_services(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     emulator.set_maintenance(True, routing_keys=[OTHER_ROUTING_KEY])
     http.post("/v2/enqueue", json=trigger())
     http.post("/v2/enqueue", json=trigger(key=OTHER_ROUTING_KEY, dedup_key="other"))
@@ -331,7 +333,7 @@ def test_maintenance_can_cover_only_some_services(http: httpx.Client, emulator: 
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_injected_server_error(http: httpx.Client, emulator: PagerDutyEmulator, status: int) -> None:  # noqa: F811
+def test_injected_server_error(http: httpx.Client, emulator: PagerDutyEmulator, status: int) -> None:
     emulator.inject(Fault.server_error(status))
     assert http.post("/v2/enqueue", json=trigger()).status_code == status
     assert emulator.alerts == []  # a fault replaces the answer: nothing ingested
@@ -339,19 +341,19 @@ def test_injected_server_error(http: httpx.Client, emulator: PagerDutyEmulator, 
     assert emulator.outcomes() == [f"fault:status:{status}", "opened"]
 
 
-def test_injected_429_with_and_without_retry_after(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_injected_429_with_and_without_retry_after(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     emulator.inject(Fault.rate_limited(retry_after=7), Fault.rate_limited())
     first, second = (http.post("/v2/enqueue", json=trigger()) for _ in range(2))
     assert (first.status_code, first.headers.get("Retry-After")) == (429, "7")
     assert (second.status_code, second.headers.get("Retry-After")) == (429, None)
 
 
-def test_faults_queued_for_n_requests(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_faults_queued_for_n_requests(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     emulator.inject(Fault.server_error(502), times=3)
     assert [http.post("/v2/enqueue", json=trigger()).status_code for _ in range(4)] == [502, 502, 502, 202]
 
 
-def test_injected_connection_reset(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_injected_connection_reset(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     emulator.inject(Fault.reset())
     with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
         http.post("/v2/enqueue", json=trigger())
@@ -362,7 +364,7 @@ def test_injected_connection_reset(http: httpx.Client, emulator: PagerDutyEmulat
 
 def test_injected_slow_answer_times_out_but_is_processed(
     http: httpx.Client,
-    emulator: PagerDutyEmulator,  # noqa: F811
+    emulator: PagerDutyEmulator,
 ) -> None:
     emulator.inject(Fault.slow(0.6))
     with pytest.raises(httpx.ReadTimeout):
@@ -370,7 +372,7 @@ def test_injected_slow_answer_times_out_but_is_processed(
     assert emulator.open_alert("disk-full") is not None  # PagerDuty got it; only the answer was late
 
 
-def test_seeded_random_fault_rate_is_reproducible(emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_seeded_random_fault_rate_is_reproducible(emulator: PagerDutyEmulator) -> None:
     def run() -> list[int]:
         emulator.reset()
         emulator.set_fault_rate(0.5, seed=42, kinds=[Fault.server_error(500), Fault.server_error(503)])
@@ -382,14 +384,14 @@ def test_seeded_random_fault_rate_is_reproducible(emulator: PagerDutyEmulator) -
     assert {500, 503, 202} <= set(first)
 
 
-def test_faults_can_be_limited_to_some_paths(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_faults_can_be_limited_to_some_paths(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     emulator.limit_faults_to("/incidents")
     emulator.inject(Fault.server_error(503))
     assert http.post("/v2/enqueue", json=trigger()).status_code == 202
     assert http.get("/incidents", headers=REST_HEADERS).status_code == 503
 
 
-def test_fault_queue_is_thread_safe(emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_fault_queue_is_thread_safe(emulator: PagerDutyEmulator) -> None:
     emulator.inject(Fault.server_error(500), times=20)
     statuses: list[int] = []
 
@@ -409,14 +411,14 @@ def test_fault_queue_is_thread_safe(emulator: PagerDutyEmulator) -> None:  # noq
 # ---- REST API -----------------------------------------------------------------------------------------
 
 
-def open_incident(http: httpx.Client, emulator: PagerDutyEmulator, dedup_key: str = "disk-full") -> str:  # noqa: F811
+def open_incident(http: httpx.Client, emulator: PagerDutyEmulator, dedup_key: str = "disk-full") -> str:
     http.post("/v2/enqueue", json=trigger(dedup_key=dedup_key))
     alert = emulator.open_alert(dedup_key)
     assert alert is not None
     return alert.incident_id
 
 
-def test_rest_finds_incidents_by_incident_key(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_rest_finds_incidents_by_incident_key(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     incident_id = open_incident(http, emulator)
     open_incident(http, emulator, "other")
     response = http.get("/incidents", params={"incident_key": "disk-full"}, headers=REST_HEADERS)
@@ -427,7 +429,7 @@ def test_rest_finds_incidents_by_incident_key(http: httpx.Client, emulator: Page
     assert incident["html_url"].endswith(f"/incidents/{incident_id}")
 
 
-def test_rest_get_incident_and_404(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_rest_get_incident_and_404(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     incident_id = open_incident(http, emulator)
     assert http.get(f"/incidents/{incident_id}", headers=REST_HEADERS).json()["incident"]["id"] == incident_id
     missing = http.get("/incidents/QNOPE", headers=REST_HEADERS)
@@ -435,7 +437,7 @@ def test_rest_get_incident_and_404(http: httpx.Client, emulator: PagerDutyEmulat
 
 
 @pytest.mark.parametrize("status", ["acknowledged", "resolved"])
-def test_rest_put_changes_status(http: httpx.Client, emulator: PagerDutyEmulator, status: str) -> None:  # noqa: F811
+def test_rest_put_changes_status(http: httpx.Client, emulator: PagerDutyEmulator, status: str) -> None:
     incident_id = open_incident(http, emulator)
     body = {"incident": {"type": "incident_reference", "status": status, "resolution": "fixed"}}
     response = http.put(f"/incidents/{incident_id}", json=body, headers=REST_HEADERS)
@@ -446,7 +448,7 @@ def test_rest_put_changes_status(http: httpx.Client, emulator: PagerDutyEmulator
 
 def test_rest_acknowledging_a_resolved_incident_is_refused(
     http: httpx.Client,
-    emulator: PagerDutyEmulator,  # noqa: F811
+    emulator: PagerDutyEmulator,
 ) -> None:
     incident_id = open_incident(http, emulator)
     http.post("/v2/enqueue", json=action("resolve"))
@@ -455,7 +457,7 @@ def test_rest_acknowledging_a_resolved_incident_is_refused(
     assert response.status_code == 400 and "Incident Already Resolved" in response.json()["error"]["errors"]
 
 
-def test_rest_add_note(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_rest_add_note(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     incident_id = open_incident(http, emulator)
     response = http.post(
         f"/incidents/{incident_id}/notes", json={"note": {"content": "auto"}}, headers=REST_HEADERS
@@ -485,7 +487,7 @@ def test_rest_unknown_from_is_requester_user_not_found(
     assert emulator.alerts[0].status == "open"
 
 
-def test_rest_missing_from_is_400(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_rest_missing_from_is_400(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     incident_id = open_incident(http, emulator)
     headers = {k: v for k, v in REST_HEADERS.items() if k != "From"}
     response = http.post(f"/incidents/{incident_id}/notes", json={"note": {"content": "x"}}, headers=headers)
@@ -494,7 +496,7 @@ def test_rest_missing_from_is_400(http: httpx.Client, emulator: PagerDutyEmulato
 
 def test_rest_read_only_token_or_user_without_permission_is_403(
     http: httpx.Client,
-    emulator: PagerDutyEmulator,  # noqa: F811
+    emulator: PagerDutyEmulator,
 ) -> None:
     incident_id = open_incident(http, emulator)
     emulator.add_token("read-only-token", read_only=True)
@@ -554,7 +556,7 @@ def receiver() -> Iterator[_Receiver]:
 
 def test_send_webhook_is_a_signed_v3_envelope(
     http: httpx.Client,
-    emulator: PagerDutyEmulator,  # noqa: F811
+    emulator: PagerDutyEmulator,
     receiver: _Receiver,
 ) -> None:
     incident_id = open_incident(http, emulator)
@@ -585,7 +587,7 @@ def test_send_webhook_is_a_signed_v3_envelope(
 
 def test_unsigned_and_forged_webhooks_can_be_sent(
     http: httpx.Client,
-    emulator: PagerDutyEmulator,  # noqa: F811
+    emulator: PagerDutyEmulator,
     receiver: _Receiver,
 ) -> None:
     open_incident(http, emulator)
@@ -598,7 +600,7 @@ def test_unsigned_and_forged_webhooks_can_be_sent(
 
 def test_human_resolve_changes_state_and_sends_the_webhook(
     http: httpx.Client,
-    emulator: PagerDutyEmulator,  # noqa: F811
+    emulator: PagerDutyEmulator,
     receiver: _Receiver,
 ) -> None:
     open_incident(http, emulator)
@@ -614,7 +616,7 @@ def test_human_resolve_changes_state_and_sends_the_webhook(
     assert emulator.outcomes()[-1] == "dropped-no-open"
 
 
-def test_human_acknowledge_without_webhook(http: httpx.Client, emulator: PagerDutyEmulator) -> None:  # noqa: F811
+def test_human_acknowledge_without_webhook(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
     open_incident(http, emulator)
     assert emulator.human_acknowledge("disk-full").status == "acknowledged"
     with pytest.raises(LookupError):
