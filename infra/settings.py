@@ -172,7 +172,9 @@ def load_deploy_settings(context: Any, example_alarms_override: Any = None) -> D
     try:
         return DeploySettings.model_validate(document)
     except ValidationError as exc:
-        raise InfraConfigError(f"{SETTINGS_CONTEXT_KEY} (cdk.json context) is invalid:\n{exc}") from exc
+        raise InfraConfigError(
+            f"{SETTINGS_CONTEXT_KEY} (cdk.json context) is invalid:\n{_describe(exc)}"
+        ) from exc
 
 
 def load_bridge_config(context: Any, base_dir: Path = REPO_ROOT) -> BridgeConfig:
@@ -182,7 +184,7 @@ def load_bridge_config(context: Any, base_dir: Path = REPO_ROOT) -> BridgeConfig
     try:
         config = BridgeConfig.model_validate(document)
     except ValidationError as exc:
-        raise InfraConfigError(f"alertbridge configuration ({source}) is invalid:\n{exc}") from exc
+        raise InfraConfigError(f"alertbridge configuration ({source}) is invalid:\n{_describe(exc)}") from exc
     _check_env_size(config, source)
     return config
 
@@ -198,6 +200,15 @@ def _config_document(value: Any, base_dir: Path) -> tuple[str, Any]:
     if not path.is_file():
         raise InfraConfigError(f"{CONFIG_CONTEXT_KEY}: configuration file not found: {path}")
     return str(path), _parse_json(path.read_text(encoding="utf-8"), str(path))
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per problem: where it is and what is wrong (no echo of the whole document)."""
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(document)"
+        lines.append(f"  - {where}: {error['msg']}")
+    return "\n".join(lines)
 
 
 def _check_env_size(config: BridgeConfig, source: str) -> None:

@@ -1,0 +1,126 @@
+"""Least privilege: each function's role may touch only its own queue, table and secrets."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.infrastructure.conftest import Synth
+
+LOGS_AND_TRACES = {
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+}
+
+
+def statements(synth: Synth, function: Any) -> list[dict[str, Any]]:
+    role = synth.logical_id(function.handler.role)
+    (policy,) = [
+        body["Properties"]["PolicyDocument"]["Statement"]
+        for body in synth.of_type("AWS::IAM::Policy").values()
+        if body["Properties"]["Roles"] == [{"Ref": role}]
+    ]
+    return policy  # type: ignore[no-any-return]
+
+
+def actions(statement: dict[str, Any]) -> set[str]:
+    value = statement["Action"]
+    return {value} if isinstance(value, str) else set(value)
+
+
+def resources_by_service(synth: Synth, function: Any) -> dict[str, set[str]]:
+    """service prefix -> the resources (as JSON) any of its actions is allowed on."""
+    found: dict[str, set[str]] = {}
+    for statement in statements(synth, function):
+        assert statement["Effect"] == "Allow"
+        raw = statement["Resource"]
+        targets = {json.dumps(r) for r in (raw if isinstance(raw, list) else [raw])}
+        for action in actions(statement):
+            found.setdefault(action.split(":")[0], set()).update(targets)
+    return found
+
+
+def ids(synth: Synth) -> dict[str, str]:
+    bridge = synth.stack.bridge
+    return {
+        "table": synth.logical_id(bridge.state.table),
+        "queue": synth.logical_id(bridge.intake.queue),
+        "routing": synth.logical_id(bridge.secrets.routing_keys),
+        "webhook": synth.logical_id(bridge.secrets.webhook),
+    }
+
+
+def test_no_role_has_service_wide_actions_or_managed_policies(synth: Synth) -> None:
+    for role in synth.of_type("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+    for policy in synth.of_type("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert not any(action.endswith(":*") or action == "*" for action in actions(statement))
+
+
+def test_wildcard_resources_only_for_xray_and_describe_alarms(synth: Synth) -> None:
+    for policy in synth.of_type("AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement["Resource"] == "*":
+                assert actions(statement) <= {
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "cloudwatch:DescribeAlarms",
+                }
+
+
+def test_ingest_consumes_its_queue_uses_its_table_and_reads_only_routing_keys(synth: Synth) -> None:
+    i = ids(synth)
+    services = resources_by_service(synth, synth.stack.bridge.ingest)
+    assert set(services) == {"logs", "xray", "sqs", "dynamodb", "secretsmanager"}
+    assert services["sqs"] == {json.dumps({"Fn::GetAtt": [i["queue"], "Arn"]})}
+    assert services["secretsmanager"] == {json.dumps({"Ref": i["routing"]})}
+    assert all(i["table"] in resource for resource in services["dynamodb"])
+    send = {
+        a for s in statements(synth, synth.stack.bridge.ingest) for a in actions(s) if a.startswith("sqs:")
+    }
+    assert "sqs:SendMessage" not in send and "sqs:ReceiveMessage" in send
+
+
+def test_webhook_cannot_read_routing_keys_or_touch_the_queue(synth: Synth) -> None:
+    i = ids(synth)
+    services = resources_by_service(synth, synth.stack.bridge.webhook)
+    assert set(services) == {"logs", "xray", "dynamodb", "secretsmanager"}
+    assert services["secretsmanager"] == {json.dumps({"Ref": i["webhook"]})}
+    assert all(i["table"] in resource for resource in services["dynamodb"])
+
+
+def test_reconciler_reads_both_secrets_and_may_describe_alarms(synth: Synth) -> None:
+    i = ids(synth)
+    services = resources_by_service(synth, synth.stack.bridge.reconciler)
+    assert set(services) == {"logs", "xray", "dynamodb", "secretsmanager", "cloudwatch"}
+    assert services["secretsmanager"] == {
+        json.dumps({"Ref": i["routing"]}),
+        json.dumps({"Ref": i["webhook"]}),
+    }
+    cloudwatch = {
+        a for s in statements(synth, synth.stack.bridge.reconciler) for a in actions(s) if "cloudwatch" in a
+    }
+    assert cloudwatch == {"cloudwatch:DescribeAlarms"}
+
+
+def test_secret_reads_never_include_writes(synth: Synth) -> None:
+    bridge = synth.stack.bridge
+    for function in (bridge.ingest, bridge.webhook, bridge.reconciler):
+        granted = {
+            a for s in statements(synth, function) for a in actions(s) if a.startswith("secretsmanager:")
+        }
+        assert granted == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+
+
+def test_key_decrypt_is_only_through_secrets_manager_for_the_function_roles(synth: Synth) -> None:
+    (key,) = synth.of_type("AWS::KMS::Key").values()
+    bridge = synth.stack.bridge
+    roles = {synth.logical_id(f.handler.role) for f in (bridge.ingest, bridge.webhook, bridge.reconciler)}
+    for statement in key["Properties"]["KeyPolicy"]["Statement"]:
+        principal = json.dumps(statement["Principal"])
+        if any(role in principal for role in roles):
+            assert actions(statement) == {"kms:Decrypt"}
+            assert "secretsmanager." in json.dumps(statement["Condition"]["StringEquals"]["kms:ViaService"])

@@ -1,0 +1,114 @@
+"""A bad configuration or deployment setting fails synth with a message that says what to fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+
+from infra.app import build_app
+from infra.settings import (
+    DeploySettings,
+    InfraConfigError,
+    load_bridge_config,
+    load_deploy_settings,
+    pinned_version,
+    runtime_requirements,
+)
+
+EXAMPLE = json.loads(
+    (Path(__file__).resolve().parents[2] / "functions/alertbridge/models/config.example.json").read_text()
+)
+
+
+def with_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    return {**EXAMPLE, "rules": [*EXAMPLE["rules"], rule]}
+
+
+def test_example_file_by_path_and_inline_give_the_same_config() -> None:
+    assert load_bridge_config("functions/alertbridge/models/config.example.json") == load_bridge_config(
+        EXAMPLE
+    )
+    assert load_bridge_config(json.dumps(EXAMPLE)) == load_bridge_config(None)
+
+
+def test_unknown_route_names_the_rule_and_the_known_routes() -> None:
+    with pytest.raises(
+        InfraConfigError,
+        match=r"inline.*\n  - \(document\): Value error, typo rule routes to unknown route 'paymnets'; known: \['default'",
+    ):
+        load_bridge_config(
+            with_rule({"name": "typo rule", "match": {"alarm_name": "x"}, "route": "paymnets"})
+        )
+
+
+def test_bad_regular_expression_fails() -> None:
+    with pytest.raises(InfraConfigError, match="invalid regular expression"):
+        load_bridge_config(with_rule({"match": {"alarm_name": "re:(unclosed"}, "route": "default"}))
+
+
+def test_malformed_values_fail_with_the_field_name() -> None:
+    with pytest.raises(InfraConfigError, match="  - default_severity: Input should be"):
+        load_bridge_config({**EXAMPLE, "default_severity": "sev1"})
+    with pytest.raises(InfraConfigError, match="Extra inputs are not permitted"):
+        load_bridge_config({**EXAMPLE, "rulez": []})
+
+
+def test_missing_file_and_bad_json_are_named(tmp_path: Path) -> None:
+    with pytest.raises(InfraConfigError, match="configuration file not found"):
+        load_bridge_config("nope.json", base_dir=tmp_path)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(InfraConfigError, match=r"bad\.json is not valid JSON"):
+        load_bridge_config("bad.json", base_dir=tmp_path)
+
+
+def test_configuration_too_large_for_the_lambda_environment() -> None:
+    huge = {**EXAMPLE, "recommendations": {"A/B": ["x" * 200] * 20}}
+    with pytest.raises(InfraConfigError, match="4 KB"):
+        load_bridge_config(huge)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"ingest": {"batch_size": 0}}, "batch_size"),
+        ({"ingest": {"batch_size": 50}}, "needs max_batching_window_seconds"),
+        ({"ingest": {"max_concurrency": 1}}, "max_concurrency"),
+        ({"subscribe_topic_arns": ["arn:aws:sqs:us-east-1:123456789012:q"]}, "not SNS topic ARNs"),
+        ({"events_url": "http://events.pagerduty.com"}, "https only"),
+        ({"log_retention_days": 10}, "retention must be one of"),
+        ({"monitoring": {"health_email": "not-an-email"}}, "not an e-mail"),
+        ({"eventbridge": {"accounts": ["123"]}}, "12-digit"),
+        ({"reconciler": {"schedule_minutes": 0}}, "schedule_minutes"),
+        ({"unknown": 1}, "Extra inputs"),
+    ],
+)
+def test_bad_deploy_settings(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(InfraConfigError, match=message):
+        load_deploy_settings(settings)
+
+
+def test_settings_accept_json_text_and_the_example_alarms_switch() -> None:
+    assert load_deploy_settings(None) == DeploySettings()
+    assert load_deploy_settings('{"ingest": {"batch_size": 5}}').ingest.batch_size == 5
+    assert load_deploy_settings(None, "true").example_alarms is True
+    with pytest.raises(InfraConfigError, match="true or false"):
+        load_deploy_settings(None, "maybe")
+
+
+def test_visibility_timeout_is_six_times_the_function_timeout() -> None:
+    assert DeploySettings().ingest.visibility_timeout_seconds == 6 * DeploySettings().ingest.timeout_seconds
+
+
+def test_powertools_version_comes_from_the_pinned_dependency() -> None:
+    assert pinned_version("aws-lambda-powertools", runtime_requirements()) == "3.37.0"
+
+
+def test_build_app_refuses_a_bad_rule_before_any_resource_exists() -> None:
+    app = App(context={"alertbridge:config": with_rule({"route": "nowhere"})})
+    with pytest.raises(InfraConfigError, match="unknown route 'nowhere'"):
+        build_app(app)
+    assert app.node.children == []
