@@ -6,11 +6,16 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alertbridge.errors import InvalidInput
+from alertbridge.logic.events import build_event, event_action_for
 from alertbridge.logic.parsers import parse_lambda_event, parse_sqs_body
+from alertbridge.logic.policy import route_alert
 from alertbridge.models.alert import AlarmKind, AlarmState, AlertSource
-from alertbridge.models.pagerduty import MAX_DEDUP_KEY_CHARS
+from alertbridge.models.config import BridgeConfig
+from alertbridge.models.pagerduty import MAX_DEDUP_KEY_CHARS, EventAction
 from tests.unit.conftest import RECEIVED_AT, event_files, load_event
 
 
@@ -283,3 +288,56 @@ def test_an_eventbridge_event_of_another_detail_type_still_pages() -> None:
 
 def test_empty_sqs_batch_is_no_alert() -> None:
     assert parse_lambda_event({"Records": []}, received_at=RECEIVED_AT) == []
+
+
+# --- property: nothing makes parse_sqs_body raise -----------------------------------------------------
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
+    max_leaves=20,
+)
+_shape_keys = st.sampled_from(
+    [
+        "AlarmName",
+        "NewStateValue",
+        "Trigger",
+        "AlarmArn",
+        "detail-type",
+        "detail",
+        "alarmData",
+        "alarmName",
+        "event_action",
+        "payload",
+        "dedup_key",
+        "Type",
+        "Message",
+        "TopicArn",
+        "state",
+        "severity",
+        "resources",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_shape_keys, _json_values, max_size=8))
+def test_shape_like_documents_never_raise_and_always_build_a_valid_body(doc: dict[str, object]) -> None:
+    alert = parse_sqs_body(json.dumps(doc), received_at=RECEIVED_AT)
+    assert 0 < len(alert.dedup_key) <= MAX_DEDUP_KEY_CHARS
+    config = BridgeConfig(insufficient_data="trigger")  # type: ignore[arg-type]
+    action = event_action_for(alert, config)
+    assert action is not None
+    body = build_event(alert, route_alert(alert, config), action, config).to_body()
+    json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    if action is EventAction.TRIGGER:
+        assert body["payload"]["source"].strip() and body["payload"]["summary"].strip()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_never_raises(text: str) -> None:
+    assert parse_sqs_body(text, received_at=RECEIVED_AT).alarm_name
