@@ -27,13 +27,14 @@ def test_construct_in_another_app_wires_alarm_ok_and_insufficient_data() -> None
     plain = metric.create_alarm(stack, "Plain", threshold=1, evaluation_periods=1)
     bridge.wire_alarm(plain)
     template = Template.from_stack(stack).to_json()["Resources"]
-    topic = {"Ref": stack.get_logical_id(bridge.alarm_topic.node.default_child)}  # type: ignore[arg-type]
-    wired = template[stack.get_logical_id(alarm.node.default_child)]["Properties"]  # type: ignore[arg-type]
+
+    def logical_id(construct: Any) -> str:
+        return stack.get_logical_id(construct.node.default_child)
+
+    topic = {"Ref": logical_id(bridge.alarm_topic)}
+    wired = template[logical_id(alarm)]["Properties"]
     assert wired["AlarmActions"] == wired["OKActions"] == wired["InsufficientDataActions"] == [topic]
-    assert (
-        "InsufficientDataActions"
-        not in template[stack.get_logical_id(plain.node.default_child)]["Properties"]
-    )  # type: ignore[arg-type]
+    assert "InsufficientDataActions" not in template[logical_id(plain)]["Properties"]
 
 
 def test_checked_in_cdk_json_synthesizes_clean(cdk_json_context: dict[str, Any], tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def function(synth: Synth, handler_suffix: str) -> dict[str, Any]:
         for body in synth.of_type("AWS::Lambda::Function").values()
         if body["Properties"]["Handler"].endswith(f"{handler_suffix}.lambda_handler")
     ]
-    return body
+    return body  # type: ignore[no-any-return]
 
 
 def test_kms_key_rotates_and_lets_cloudwatch_use_it(synth: Synth) -> None:
