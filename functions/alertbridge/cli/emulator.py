@@ -24,14 +24,14 @@ def run(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int
         port=args.port, rate_limit=args.rate_limit, window_seconds=args.window, token=args.token, users=users
     )
     with emulator:
-        print(f"PagerDuty emulator listening on {emulator.url}", flush=True)
-        print(
-            f"  Events API: {emulator.url}/v2/enqueue  (rate limit {args.rate_limit}/{args.window:g}s per key)"
-        )
-        print(f"  REST API:   {emulator.url}/incidents  (From: {', '.join(users)})")
-        print("  Ctrl-C to stop", flush=True)
         try:
+            print(f"PagerDuty emulator listening on {emulator.url}", flush=True)
+            print(
+                f"  Events API: {emulator.url}/v2/enqueue  (limit {args.rate_limit} per {args.window:g}s per key)"
+            )
+            print(f"  REST API:   {emulator.url}/incidents  (From: {', '.join(users)})")
+            print("  Ctrl-C to stop", flush=True)
             (stop or threading.Event()).wait()
         except KeyboardInterrupt:
-            print("\nstopped")
+            print("\nstopped", flush=True)
     return 0
