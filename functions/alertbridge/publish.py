@@ -30,8 +30,13 @@ def resolve_alert(
     """Publish the OK for an alert raised earlier with the same dedup id; returns the SNS message id."""
     if not dedup_id.strip():
         raise InvalidInput("dedup_id must not be blank: it is how the bridge finds the incident to resolve")
-    message = AlertMessage(
-        alarmName=alarm_name or dedup_id, dedupId=dedup_id, state="OK", timestamp=datetime.now(UTC)
+    message = AlertMessage.model_validate(
+        {
+            "alarmName": alarm_name or dedup_id,
+            "dedupId": dedup_id,
+            "state": "OK",
+            "timestamp": datetime.now(UTC),
+        }
     )
     return _publish(topic_arn, message, sns_client)
 

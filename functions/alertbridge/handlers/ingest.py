@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -36,9 +37,11 @@ _invocation_deadline: float | None = None
 
 def record_handler(record: SqsRecordModel) -> None:
     now = datetime.now(UTC)
-    alert = parse_sqs_body(record.body, received_at=now)
+    pipeline = wiring.ingest_pipeline(metrics_counter)
+    body = record.body if isinstance(record.body, str) else str(record.body)
+    alert = parse_sqs_body(body, received_at=now, max_raw_chars=pipeline.config.max_raw_message_chars)
     logger.set_correlation_id(alert.dedup_key)
-    outcome = wiring.ingest_pipeline(metrics_counter).process(alert, now=now, deadline=_record_deadline())
+    outcome = pipeline.process(alert, now=now, deadline=_record_deadline())
     logger.info("alert processed", extra=outcome.model_dump(mode="json", exclude={"dedup_key"}))
 
 
@@ -49,7 +52,7 @@ def _record_deadline() -> float:
 
 @metrics.log_metrics
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     global _invocation_deadline  # noqa: PLW0603 - one invocation at a time per container
     remaining = context.get_remaining_time_in_millis() / 1000.0
     _invocation_deadline = time.monotonic() + remaining - SAFETY_MARGIN_SECONDS

@@ -69,7 +69,9 @@ class Pipeline:
             stored = self.state.get(alert.dedup_key)
             decision = self._decide(stored, alert, routing, action, now)
             outcome = self._carry_out(decision, alert, routing, deadline)
-            if decision.new_item is None or self._commit(decision.new_item, stored):
+            if decision.new_item is None or self.state.save(
+                decision.new_item, expected_version=decision.expected_version
+            ):
                 self.counter.add(f"Outcome.{decision.reason}")
                 for observe in self.observers:
                     observe(outcome)
@@ -140,9 +142,6 @@ class Pipeline:
         if response.attempts > 1:
             self.counter.add("Retried", response.attempts - 1)
         return outcome.model_copy(update={"sent": event.event_action, "attempts": response.attempts})
-
-    def _commit(self, item: StateItem, stored: StateItem | None) -> bool:
-        return self.state.save(item, expected_version=stored.version if stored else None)
 
 
 def _summary_of(event: EventV2 | None, alert: Alert) -> str:

@@ -1,0 +1,75 @@
+"""Fakes at the ports, for unit tests: small, honest implementations, not mocks of our own code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from alertbridge.errors import RoutingKeyMissing
+from alertbridge.models.state import StateItem
+from alertbridge.ports import EventsResponse
+
+
+class FakeStateStore:
+    def __init__(self) -> None:
+        self.items: dict[str, StateItem] = {}
+        self.writes = 0
+
+    def get(self, dedup_key: str) -> StateItem | None:
+        return self.items.get(dedup_key)
+
+    def save(self, item: StateItem, *, expected_version: int | None) -> bool:
+        current = self.items.get(item.dedup_key)
+        if (current.version if current else None) != expected_version:
+            return False
+        self.items[item.dedup_key] = item
+        self.writes += 1
+        return True
+
+    def list_open(self) -> Iterator[StateItem]:
+        return iter([item for item in self.items.values() if item.is_open])
+
+
+class FakeEvents:
+    """Records every body; `failures` is a queue of exceptions to raise on the next sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.failures: list[Exception] = []
+        self.attempts = 1
+
+    def send(self, body: dict[str, Any], *, deadline: float | None = None) -> EventsResponse:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(body)
+        return EventsResponse(status="success", dedup_key=body.get("dedup_key"), attempts=self.attempts)
+
+    def send_change(self, body: dict[str, Any], *, deadline: float | None = None) -> EventsResponse:
+        return self.send(body, deadline=deadline)
+
+
+class FakeKeys:
+    def __init__(self, keys: dict[str, str]) -> None:
+        self.keys = keys
+
+    def routing_key(self, route: str) -> str:
+        if route not in self.keys:
+            raise RoutingKeyMissing(f"route {route!r} has no routing key")
+        return self.keys[route]
+
+
+class FakeMaintenance:
+    def __init__(self, windows: Sequence[Any] = ()) -> None:
+        self.windows = list(windows)
+
+    def list_active(self, now: datetime) -> list[Any]:
+        return [w for w in self.windows if w.start <= now < w.end]
+
+
+class ListCounter:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def add(self, name: str, value: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + value
