@@ -67,8 +67,7 @@ class SqsEventSource:
         if not messages:
             return None
         event = {"Records": [self._record(message) for message in messages]}
-        response = self.handler(event, FakeLambdaContext(timeout_seconds=self.timeout_seconds))
-        failed_ids = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        failed_ids = self._invoke(event)
         self._settle(messages, failed_ids)
         counts = [int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")) for m in messages]
         return BatchResult(received=len(messages), failed=len(failed_ids), receive_counts=counts)
@@ -84,6 +83,14 @@ class SqsEventSource:
             if on_batch is not None:
                 on_batch(result)
         return max_batches
+
+    def _invoke(self, event: dict[str, Any]) -> set[str]:
+        """The failed message ids. An invocation that raises fails the whole batch, as in Lambda."""
+        try:
+            response = self.handler(event, FakeLambdaContext(timeout_seconds=self.timeout_seconds))
+        except Exception:
+            return {record["messageId"] for record in event["Records"]}
+        return {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
 
     def _settle(self, messages: list[dict[str, Any]], failed_ids: set[str]) -> None:
         for message in messages:

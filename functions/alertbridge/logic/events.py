@@ -162,7 +162,7 @@ def truncate(text: str, limit: int) -> str:
 
 def summary_for(alert: Alert) -> str:
     """What a responder reads first: state, alarm, what happened, where."""
-    if alert.source is AlertSource.RAW:
+    if alert.source in {AlertSource.RAW, AlertSource.PAGERDUTY_EVENT}:
         return _one_line(alert.reason or alert.alarm_name)
     if alert.source is AlertSource.GENERIC:
         return _one_line(_generic_summary(alert))

@@ -14,7 +14,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from alertbridge.errors import AlertBridgeError, Rejected
-from alertbridge.logic.events import build_event, event_action_for, minimal_event
+from alertbridge.logic.events import build_event, event_action_for, minimal_event, summary_for
 from alertbridge.logic.lifecycle import Decision, decide, routing_key_fingerprint
 from alertbridge.logic.maintenance import window_for
 from alertbridge.logic.policy import Routing, route_alert
@@ -87,7 +87,6 @@ class Pipeline:
         action: EventAction | None,
         now: datetime,
     ) -> Decision:
-        event = build_event(alert, routing, action, self.config) if action else None
         window = None
         if action == EventAction.TRIGGER:
             window = window_for(alert, routing.route, self.maintenance.list_active(now), now)
@@ -98,7 +97,7 @@ class Pipeline:
             route=routing.route,
             routing_key_id=self._fingerprint(routing.route) if action == EventAction.TRIGGER else "",
             severity=routing.severity,
-            summary=_summary_of(event, alert),
+            summary=_summary_of(stored, alert, action),
             suppressed_by=window,
             now=now,
             ttl_days=self.config.closed_item_ttl_days,
@@ -144,7 +143,8 @@ class Pipeline:
         return outcome.model_copy(update={"sent": event.event_action, "attempts": response.attempts})
 
 
-def _summary_of(event: EventV2 | None, alert: Alert) -> str:
-    if event is not None and event.payload is not None:
-        return event.payload.summary
-    return alert.alarm_name
+def _summary_of(stored: StateItem | None, alert: Alert, action: EventAction | None) -> str:
+    """A resolve carries no summary: the incident table keeps the one the trigger sent."""
+    if action != EventAction.TRIGGER and stored is not None and stored.summary:
+        return stored.summary
+    return summary_for(alert)

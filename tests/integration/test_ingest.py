@@ -1,0 +1,192 @@
+"""The ingest Lambda in-process: moto SNS -> SQS -> handler (as Lambda's event source) -> emulator on loopback."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from alertbridge import wiring
+from alertbridge.handlers import ingest
+from alertbridge.local.bridge import LocalBridge, local_routing_key
+from alertbridge.local.emulator import PagerDutyEmulator
+from alertbridge.local.emulator_state import Fault
+from alertbridge.local.scenario import Metric, alarm_arn, metric_alarm_message
+from alertbridge.models.config import BridgeConfig
+from tests.integration.aws_fixtures import AwsContext
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+METRIC = Metric("AWS/Lambda", "Errors", {"FunctionName": "checkout"}, threshold=5)
+CONFIG = BridgeConfig.model_validate(
+    {
+        "routes": {"default": {}, "payments": {}, "orphan": {}},
+        "rules": [
+            {"match": {"alarm_name": "payments-*"}, "route": "payments"},
+            {"match": {"alarm_name": "orphan-*"}, "route": "orphan"},
+        ],
+    }
+)
+
+
+@pytest.fixture
+def bridge(
+    aws: AwsContext, emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LocalBridge]:
+    local = LocalBridge.create(CONFIG, emulator.url, max_receive_count=3, name="itest")
+    for name, value in local.environment(ALERTBRIDGE_MAX_ATTEMPTS="4", ALERTBRIDGE_READ_TIMEOUT="1").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    wiring.reset()
+    yield local
+    wiring.reset()
+
+
+def fire(bridge: LocalBridge, name: str, state: str, at: datetime) -> None:
+    old = "OK" if state == "ALARM" else "ALARM"
+    bridge.publish(metric_alarm_message(name, state, old, at, METRIC, f"{name} went {state}"))
+
+
+def drain(bridge: LocalBridge) -> None:
+    bridge.event_source(ingest.lambda_handler).drain(max_batches=50)
+
+
+def test_alarm_then_ok_opens_then_closes_the_incident(
+    bridge: LocalBridge, emulator: PagerDutyEmulator
+) -> None:
+    fire(bridge, "checkout-errors", "ALARM", T0)
+    drain(bridge)
+    opened = emulator.open_alert(alarm_arn("checkout-errors"))
+    assert opened is not None and "checkout-errors" in opened.summary
+    fire(bridge, "checkout-errors", "OK", T0 + timedelta(minutes=5))
+    drain(bridge)
+    assert emulator.open_alert(alarm_arn("checkout-errors")) is None
+    assert [r.outcome for r in emulator.requests] == ["opened", "resolved"]
+    items = {item["alarm_name"]: item for item in bridge.state_items()}
+    assert items["checkout-errors"]["status"] == "resolved"
+
+
+def test_a_duplicate_notification_sends_one_trigger(bridge: LocalBridge, emulator: PagerDutyEmulator) -> None:
+    fire(bridge, "checkout-errors", "ALARM", T0)
+    fire(bridge, "checkout-errors", "ALARM", T0)
+    drain(bridge)
+    assert [r.outcome for r in emulator.requests] == ["opened"]
+
+
+def test_an_ok_overtaking_its_alarm_leaves_nothing_open(
+    bridge: LocalBridge, emulator: PagerDutyEmulator
+) -> None:
+    fire(bridge, "web-5xx", "OK", T0 + timedelta(minutes=3))
+    fire(bridge, "web-5xx", "ALARM", T0 + timedelta(minutes=1))
+    drain(bridge)
+    assert emulator.requests == []
+    assert emulator.open_alert(alarm_arn("web-5xx")) is None
+
+
+def test_the_resolve_goes_out_with_the_opening_routing_key_after_the_rules_change(
+    bridge: LocalBridge, emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fire(bridge, "payments-api", "ALARM", T0)
+    drain(bridge)
+    no_rules = BridgeConfig.model_validate({"routes": {"default": {}, "payments": {}, "orphan": {}}})
+    monkeypatch.setenv("ALERTBRIDGE_CONFIG", no_rules.to_json_text())
+    wiring.reset()  # a new container with the new configuration
+    fire(bridge, "payments-api", "OK", T0 + timedelta(minutes=2))
+    drain(bridge)
+    trigger, resolve = emulator.requests
+    assert trigger.routing_key == resolve.routing_key == local_routing_key("payments")
+    assert resolve.outcome == "resolved"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.rate_limited(retry_after=0.05), Fault.rate_limited(), Fault.server_error(503), Fault.reset()],
+    ids=["429-retry-after", "429-bare", "503", "connection-reset"],
+)
+def test_transient_failures_delay_the_page_but_never_lose_it(
+    bridge: LocalBridge, emulator: PagerDutyEmulator, fault: Fault
+) -> None:
+    emulator.inject(fault, times=2)
+    fire(bridge, "checkout-errors", "ALARM", T0)
+    drain(bridge)
+    assert emulator.open_alert(alarm_arn("checkout-errors")) is not None
+    assert len(emulator.requests) == 3
+    assert bridge.dead_letter_count() == 0
+
+
+def test_an_outage_longer_than_the_record_budget_returns_the_record_to_the_queue(
+    bridge: LocalBridge, emulator: PagerDutyEmulator
+) -> None:
+    emulator.inject(Fault.server_error(502), times=4)  # every attempt of the first delivery fails
+    fire(bridge, "checkout-errors", "ALARM", T0)
+    source = bridge.event_source(ingest.lambda_handler)
+    first = source.poll_once()
+    assert first is not None and first.failed == 1
+    assert emulator.open_alert(alarm_arn("checkout-errors")) is None
+    second = source.poll_once()
+    assert second is not None and second.failed == 0 and second.receive_counts == [2]
+    assert emulator.open_alert(alarm_arn("checkout-errors")) is not None
+
+
+def test_a_body_pagerduty_rejects_is_paged_again_with_the_minimal_body(
+    bridge: LocalBridge, emulator: PagerDutyEmulator
+) -> None:
+    event = {
+        "routing_key": "ignored-by-the-bridge",
+        "event_action": "trigger",
+        "dedup_key": "app-event-7",
+        "payload": {"summary": "Checkout latency high", "source": "checkout", "severity": "critical"},
+        "images": [{"src": "http://insecure.example.com/graph.png"}],  # PagerDuty wants https
+    }
+    bridge.publish(json.dumps(event))
+    drain(bridge)
+    assert [r.status for r in emulator.requests] == [400, 202]
+    alert = emulator.open_alert("app-event-7")
+    assert alert is not None and alert.summary == "Checkout latency high"
+
+
+def test_a_record_that_cannot_be_delivered_fails_alone_and_ends_in_the_dlq(
+    bridge: LocalBridge, emulator: PagerDutyEmulator
+) -> None:
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    without_orphan = {route: local_routing_key(route) for route in ("default", "payments")}
+    secrets.put_secret_value(SecretId=bridge.routing_keys_secret, SecretString=json.dumps(without_orphan))
+    fire(bridge, "checkout-errors", "ALARM", T0)
+    fire(bridge, "orphan-job", "ALARM", T0)
+    fire(bridge, "payments-api", "ALARM", T0)
+    source = bridge.event_source(ingest.lambda_handler)
+    first = source.poll_once()
+    assert first is not None and (first.received, first.failed) == (3, 1)
+    assert {r.dedup_key for r in emulator.requests} == {
+        alarm_arn("checkout-errors"),
+        alarm_arn("payments-api"),
+    }
+    source.drain(max_batches=10)
+    assert bridge.dead_letter_count() == 1
+
+
+def test_routing_keys_never_reach_the_logs(
+    bridge: LocalBridge,
+    emulator: PagerDutyEmulator,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Our loggers and the HTTP client's at DEBUG (botocore's own wire logging is not ours to police).
+    for name in ("alertbridge", "httpx", "httpcore"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    ingest.logger.setLevel("DEBUG")
+    try:
+        emulator.inject(Fault.server_error(500), Fault.rate_limited(), Fault.reset(), times=1)
+        fire(bridge, "checkout-errors", "ALARM", T0)
+        fire(bridge, "payments-api", "ALARM", T0)
+        drain(bridge)
+    finally:
+        ingest.logger.setLevel("INFO")
+    output = capsys.readouterr()
+    logged = output.out + output.err + caplog.text
+    assert "alert processed" in logged  # the handler did log
+    for route in ("default", "payments", "orphan"):
+        assert local_routing_key(route) not in logged

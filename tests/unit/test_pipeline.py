@@ -1,0 +1,176 @@
+"""The pipeline with fakes at every port: what it sends, with which key, and what it commits."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from alertbridge.errors import Rejected, RoutingKeyMissing, ServerError
+from alertbridge.local.scenario import Metric, metric_alarm_message
+from alertbridge.logic.parsers import parse_sqs_body
+from alertbridge.logic.pipeline import Pipeline, StateConflict
+from alertbridge.models.alert import Alert
+from alertbridge.models.config import BridgeConfig
+from alertbridge.models.maintenance import MaintenanceWindow
+from alertbridge.models.state import KeyStatus
+from tests.fakes import FakeEvents, FakeKeys, FakeMaintenance, FakeStateStore, ListCounter
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+KEYS = {"default": "D" * 32, "payments": "P" * 32}
+LAMBDA_ERRORS = Metric("AWS/Lambda", "Errors", {"FunctionName": "checkout"}, threshold=5)
+ROUTED = BridgeConfig.model_validate(
+    {
+        "routes": {"default": {}, "payments": {}},
+        "rules": [{"match": {"alarm_name": "payments-*"}, "route": "payments"}],
+    }
+)
+
+
+def alert(name: str, state: str, at: datetime) -> Alert:
+    old = "OK" if state == "ALARM" else "ALARM"
+    message = metric_alarm_message(name, state, old, at, LAMBDA_ERRORS, f"went {state}")
+    envelope = {
+        "Type": "Notification",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:alarms",
+        "Message": message,
+    }
+    return parse_sqs_body(json.dumps(envelope), received_at=at)
+
+
+def pipeline(config: BridgeConfig = ROUTED, **ports: object) -> Pipeline:
+    parts: dict[str, object] = {
+        "config": config,
+        "state": FakeStateStore(),
+        "events": FakeEvents(),
+        "keys": FakeKeys(KEYS),
+        "maintenance": FakeMaintenance(),
+        "counter": ListCounter(),
+    }
+    parts.update(ports)
+    return Pipeline(**parts)  # type: ignore[arg-type]
+
+
+def test_trigger_goes_out_with_the_routes_real_key_and_opens_the_key() -> None:
+    bridge = pipeline()
+    outcome = bridge.process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
+    sent = bridge.events.sent  # type: ignore[attr-defined]
+    assert [body["event_action"] for body in sent] == ["trigger"]
+    assert sent[0]["routing_key"] == KEYS["payments"]
+    assert outcome.sent == "trigger" and outcome.route == "payments"
+    item = bridge.state.get(outcome.dedup_key)
+    assert item is not None and item.status == KeyStatus.OPEN and item.route == "payments"
+
+
+def test_a_duplicate_delivery_sends_nothing_and_writes_nothing() -> None:
+    bridge = pipeline()
+    fired = alert("payments-api", "ALARM", T0)
+    bridge.process(fired, now=T0, deadline=None)
+    writes = bridge.state.writes  # type: ignore[attr-defined]
+    outcome = bridge.process(fired, now=T0 + timedelta(seconds=5), deadline=None)
+    assert outcome.sent is None and outcome.reason == "duplicate"
+    assert len(bridge.events.sent) == 1  # type: ignore[attr-defined]
+    assert bridge.state.writes == writes  # type: ignore[attr-defined]
+
+
+def test_resolve_uses_the_key_that_opened_the_incident_even_after_the_rules_change() -> None:
+    store, events = FakeStateStore(), FakeEvents()
+    pipeline(state=store, events=events).process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
+    everything_to_default = BridgeConfig.model_validate({"routes": {"default": {}, "payments": {}}})
+    later = T0 + timedelta(minutes=5)
+    bridge = pipeline(everything_to_default, state=store, events=events)
+    outcome = bridge.process(alert("payments-api", "OK", later), now=later, deadline=None)
+    assert outcome.sent == "resolve"
+    assert events.sent[-1] == {
+        "routing_key": KEYS["payments"],
+        "event_action": "resolve",
+        "dedup_key": outcome.dedup_key,
+    }
+
+
+def test_ok_before_its_alarm_leaves_the_key_closed_and_the_late_alarm_is_stale() -> None:
+    bridge = pipeline()
+    assert bridge.process(alert("web", "OK", T0 + timedelta(minutes=3)), now=T0, deadline=None).sent is None
+    late = bridge.process(alert("web", "ALARM", T0 + timedelta(minutes=1)), now=T0, deadline=None)
+    assert late.sent is None and late.reason == "stale"
+    assert bridge.events.sent == []  # type: ignore[attr-defined]
+
+
+def test_a_rejected_trigger_is_sent_once_more_as_the_minimal_body() -> None:
+    events = FakeEvents()
+    events.failures = [Rejected(["payload.custom_details is invalid"])]
+    counter = ListCounter()
+    bridge = pipeline(events=events, counter=counter)
+    outcome = bridge.process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
+    assert outcome.fallback and outcome.sent == "trigger"
+    minimal = events.sent[0]
+    assert set(minimal) <= {"routing_key", "event_action", "dedup_key", "payload", "client", "client_url"}
+    assert set(minimal["payload"]) >= {"summary", "source", "severity"}
+    assert "custom_details" not in minimal["payload"]
+    assert counter.counts["Rejected"] == 1
+
+
+def test_a_second_rejection_fails_the_record_so_it_reaches_the_dead_letter_queue() -> None:
+    events = FakeEvents()
+    events.failures = [Rejected(["bad"]), Rejected(["still bad"])]
+    bridge = pipeline(events=events)
+    with pytest.raises(Rejected):
+        bridge.process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
+    assert bridge.state.get(alert("payments-api", "ALARM", T0).dedup_key) is None
+
+
+def test_a_failed_send_commits_nothing_so_the_redelivery_sends_again() -> None:
+    events = FakeEvents()
+    events.failures = [ServerError(503)]
+    bridge = pipeline(events=events)
+    fired = alert("payments-api", "ALARM", T0)
+    with pytest.raises(ServerError):
+        bridge.process(fired, now=T0, deadline=None)
+    assert bridge.state.get(fired.dedup_key) is None
+    assert bridge.process(fired, now=T0, deadline=None).sent == "trigger"
+
+
+def test_a_missing_routing_key_fails_the_record_without_sending() -> None:
+    bridge = pipeline(keys=FakeKeys({"default": "D" * 32}))
+    with pytest.raises(RoutingKeyMissing):
+        bridge.process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
+    assert bridge.events.sent == []  # type: ignore[attr-defined]
+
+
+def test_a_trigger_during_a_maintenance_window_is_recorded_not_sent() -> None:
+    window = MaintenanceWindow(
+        id="w1", start=T0 - timedelta(hours=1), end=T0 + timedelta(hours=1), route="payments"
+    )
+    bridge = pipeline(maintenance=FakeMaintenance([window]))
+    outcome = bridge.process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
+    assert outcome.sent is None
+    item = bridge.state.get(outcome.dedup_key)
+    assert item is not None and item.status == KeyStatus.SUPPRESSED
+
+
+class LosingStore(FakeStateStore):
+    """Another writer wins the first `losses` conditional writes."""
+
+    def __init__(self, losses: int) -> None:
+        super().__init__()
+        self.losses = losses
+
+    def save(self, item, *, expected_version):  # type: ignore[no-untyped-def]
+        if self.losses:
+            self.losses -= 1
+            return False
+        return super().save(item, expected_version=expected_version)
+
+
+def test_a_lost_conditional_write_is_decided_again_on_fresh_state() -> None:
+    counter = ListCounter()
+    bridge = pipeline(state=LosingStore(losses=1), counter=counter)
+    outcome = bridge.process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
+    assert outcome.sent == "trigger" and counter.counts["StateConflict"] == 1
+
+
+def test_endless_conflicts_give_up_so_the_queue_redelivers() -> None:
+    bridge = pipeline(state=LosingStore(losses=100))
+    with pytest.raises(StateConflict):
+        bridge.process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
