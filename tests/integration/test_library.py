@@ -1,0 +1,110 @@
+"""Issue 7: application code raises and clears alerts through the bridge with the public API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from alertbridge import AlertMessage, InvalidInput, publish_alert, resolve_alert, wiring
+from alertbridge.handlers import ingest
+from alertbridge.local.bridge import LocalBridge
+from alertbridge.local.emulator import PagerDutyEmulator
+from alertbridge.models.config import BridgeConfig
+from tests.integration.aws_fixtures import AwsContext
+
+PUBLIC_NAMES = [
+    "AlertMessage",
+    "publish_alert",
+    "resolve_alert",
+    "EventsClient",
+    "PagerDutyError",
+    "RateLimited",
+    "RequestTimeout",
+    "ConnectionFailed",
+    "Rejected",
+    "ServerError",
+]
+
+
+@pytest.fixture
+def bridge(
+    aws: AwsContext, emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LocalBridge]:
+    local = LocalBridge.create(BridgeConfig(), emulator.url, name="library")
+    for name, value in local.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    wiring.reset()
+    yield local
+    wiring.reset()
+
+
+def deliver(bridge: LocalBridge) -> None:
+    bridge.event_source(ingest.lambda_handler).drain(max_batches=10)
+
+
+def test_publish_then_resolve_by_the_same_dedup_id_opens_then_closes_the_incident(
+    bridge: LocalBridge, emulator: PagerDutyEmulator
+) -> None:
+    alert = AlertMessage.model_validate(
+        {
+            "severity": "HIGH",
+            "alarmName": "checkout-failure-rate",
+            "metricName": "FailedOrders",
+            "threshold": 5,
+            "currentValue": 17,
+            "environment": "production",
+            "description": "Orders are failing",
+            "recommendations": ["Check the payment provider status page"],
+            "links": [{"href": "https://grafana.example.com/d/checkout", "text": "Checkout dashboard"}],
+            "dedupId": "checkout-failure-rate",
+        }
+    )
+    assert publish_alert(bridge.topic_arn, alert)
+    deliver(bridge)
+    opened = emulator.open_alert("checkout-failure-rate")
+    assert opened is not None and opened.severity == "error"  # HIGH on seed 002's scale
+    trigger = emulator.requests[0].body
+    assert (
+        trigger["payload"]["custom_details"]["recommendations"][0] == "Check the payment provider status page"
+    )
+    assert {"href": "https://grafana.example.com/d/checkout", "text": "Checkout dashboard"} in trigger[
+        "links"
+    ]
+
+    assert resolve_alert(bridge.topic_arn, "checkout-failure-rate")
+    deliver(bridge)
+    assert emulator.open_alert("checkout-failure-rate") is None
+    assert emulator.requests[-1].outcome == "resolved"
+
+
+def test_a_plain_dict_is_validated_before_anything_is_published(bridge: LocalBridge) -> None:
+    with pytest.raises(InvalidInput, match="alarmName"):
+        publish_alert(bridge.topic_arn, {"severity": "CRITICAL"})
+    attributes = boto3.client("sqs", region_name="us-east-1").get_queue_attributes(
+        QueueUrl=bridge.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_resolve_needs_a_dedup_id(bridge: LocalBridge) -> None:
+    with pytest.raises(InvalidInput, match="dedup_id"):
+        resolve_alert(bridge.topic_arn, "  ")
+
+
+def test_importing_the_package_root_is_cheap_and_exposes_the_public_names() -> None:
+    code = (
+        "import sys, json, alertbridge; "
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'boto3','botocore','httpx','moto','aws_cdk'}); "
+        f"names = {PUBLIC_NAMES!r}; "
+        "missing = [n for n in names if not hasattr(alertbridge, n)]; "
+        "print(json.dumps({'heavy_before': heavy, 'missing': missing}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    report = json.loads(result.stdout)
+    assert report == {"heavy_before": [], "missing": []}
