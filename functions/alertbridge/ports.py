@@ -90,6 +90,13 @@ class SuppressedKeys(Protocol):
         ...
 
 
+class UnconfirmedResolves(Protocol):
+    def list_unconfirmed_resolves(self, since: datetime) -> Iterator[StateItem]:
+        """Keys the bridge resolved since `since` whose PagerDuty incident was not yet seen closed
+        (the reconciler re-sends resolves PagerDuty dropped), without scanning."""
+        ...
+
+
 class MaintenanceStore(Protocol):
     def put(self, window: MaintenanceWindow) -> None:
         """Create or replace a window."""

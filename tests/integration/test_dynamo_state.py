@@ -21,7 +21,13 @@ from alertbridge.models.alert import AlarmState, Alert, AlertSource
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import EventAction, Severity
 from alertbridge.models.state import KeyStatus, StateItem
-from alertbridge.models.table import INDEX_PARTITION_KEY, INDEX_SORT_KEY, KEY_PREFIX, PARTITION_KEY
+from alertbridge.models.table import (
+    INDEX_PARTITION_KEY,
+    INDEX_SORT_KEY,
+    KEY_PREFIX,
+    PARTITION_KEY,
+    UNCONFIRMED_INDEX_VALUE,
+)
 from tests.integration import aws_fixtures
 from tests.integration.aws_fixtures import AwsContext
 
@@ -214,9 +220,14 @@ def test_closing_removes_the_item_from_the_index(store: DynamoStateStore, aws: A
     resolve = apply(store, alert(name, AlarmState.OK, T0 + timedelta(minutes=1)))
     assert resolve.send == EventAction.RESOLVE
     stored = raw(aws, name)
+    # It leaves the open partition; it waits under UNCONFIRMED until PagerDuty is seen closing the incident.
+    assert stored[INDEX_PARTITION_KEY] == {"S": UNCONFIRMED_INDEX_VALUE}
+    assert list(store.list_open()) == []
+    confirmed = resolve.new_item.model_copy(update={"pd_status": "resolved", "version": 3})  # type: ignore[union-attr]
+    assert store.save(confirmed, expected_version=2)
+    stored = raw(aws, name)
     assert INDEX_PARTITION_KEY not in stored
     assert INDEX_SORT_KEY not in stored
-    assert list(store.list_open()) == []
 
 
 def test_suppressed_keys_have_their_own_index_partition(store: DynamoStateStore) -> None:

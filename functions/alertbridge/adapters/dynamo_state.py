@@ -29,6 +29,7 @@ from alertbridge.models.table import (
     PARTITION_KEY,
     SUPPRESSED_INDEX_VALUE,
     TTL_ATTRIBUTE,
+    UNCONFIRMED_INDEX_VALUE,
     WEBHOOK_PREFIX,
 )
 
@@ -97,14 +98,29 @@ def from_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
 
 
 def state_item_to_dynamo(item: StateItem) -> dict[str, Any]:
-    """Open and suppressed items carry the sparse index keys; closed ones carry none, so they leave it."""
+    """Open and suppressed items carry the sparse index keys; so does a key the bridge resolved until
+    PagerDuty confirms the incident closed (the reconciler re-sends resolves PagerDuty dropped). Other
+    closed items carry none, so they leave it."""
     document = item.model_dump(mode="json", exclude_none=True)
     document[PARTITION_KEY] = KEY_PREFIX + item.dedup_key
     index_value = _INDEX_VALUE_BY_STATUS.get(item.status)
     if index_value is not None:
         document[INDEX_PARTITION_KEY] = index_value
         document[INDEX_SORT_KEY] = f"{_sortable(item.opened_at or item.first_seen)}#{item.dedup_key}"
+    elif awaits_resolve_confirmation(item):
+        document[INDEX_PARTITION_KEY] = UNCONFIRMED_INDEX_VALUE
+        document[INDEX_SORT_KEY] = f"{_sortable(item.last_seen)}#{item.dedup_key}"
     return to_attributes(document)
+
+
+def awaits_resolve_confirmation(item: StateItem) -> bool:
+    """Resolved by the bridge (an incident was opened, no person closed it) and PagerDuty not yet seen closed."""
+    return (
+        item.status == KeyStatus.RESOLVED
+        and item.opened_at is not None
+        and not item.resolved_by_human
+        and item.pd_status != "resolved"
+    )
 
 
 def state_item_from_dynamo(attributes: dict[str, Any]) -> StateItem:
@@ -165,8 +181,11 @@ class _Table:
         attributes: dict[str, Any] | None = response.get("Item")
         return None if attributes is None or _expired(attributes, self._clock()) else attributes
 
-    def query_index(self, index_value: str, page_size: int | None) -> Iterator[dict[str, Any]]:
-        """Every live item under one sparse-index partition, page by page (a Query, never a Scan)."""
+    def query_index(
+        self, index_value: str, page_size: int | None, sort_from: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every live item under one sparse-index partition, page by page (a Query, never a Scan).
+        `sort_from` ({"#isk": name, ":since": value}) keeps only sort keys >= the value."""
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": INDEX_NAME,
@@ -174,6 +193,10 @@ class _Table:
             "ExpressionAttributeNames": {"#ipk": INDEX_PARTITION_KEY},
             "ExpressionAttributeValues": {":value": {"S": index_value}},
         }
+        if sort_from is not None:
+            request["KeyConditionExpression"] += " AND #isk >= :since"
+            request["ExpressionAttributeNames"]["#isk"] = sort_from["#isk"]
+            request["ExpressionAttributeValues"][":since"] = sort_from[":since"]
         if page_size is not None:
             request["Limit"] = page_size
         while True:
@@ -237,6 +260,12 @@ class DynamoStateStore:
 
     def list_suppressed(self) -> Iterator[StateItem]:
         return self._list(SUPPRESSED_INDEX_VALUE)
+
+    def list_unconfirmed_resolves(self, since: datetime) -> Iterator[StateItem]:
+        """Keys resolved since `since` whose incident PagerDuty has not been seen closing (a Query)."""
+        lower = {"#isk": INDEX_SORT_KEY, ":since": {"S": _sortable(since)}}
+        for attributes in self._table.query_index(UNCONFIRMED_INDEX_VALUE, self._page_size, lower):
+            yield state_item_from_dynamo(attributes)
 
     def _list(self, index_value: str) -> Iterator[StateItem]:
         for attributes in self._table.query_index(index_value, self._page_size):
@@ -316,3 +345,8 @@ class DynamoWebhookDeliveries:
             "received_at": now.isoformat(),
         }
         return self._table.put_absent_or_expired(to_attributes(document), now.timestamp())
+
+    def seen(self, webhook_id: str, now: datetime) -> bool:
+        """True when this `X-Webhook-Id` was recorded and has not expired (a read: recording comes later)."""
+        attributes = self._table.get_live(WEBHOOK_PREFIX + bounded_key(webhook_id))
+        return attributes is not None and not _expired(attributes, now.timestamp())

@@ -17,3 +17,4 @@ MAINTENANCE_PREFIX = "MAINT#"  # one item per maintenance window
 OPEN_INDEX_VALUE = "OPEN"  # gsi1pk of open state items (removed when they close)
 MAINTENANCE_INDEX_VALUE = "MAINT"  # gsi1pk of maintenance windows
 SUPPRESSED_INDEX_VALUE = "SUPPRESSED"  # gsi1pk of keys whose trigger a maintenance window held back
+UNCONFIRMED_INDEX_VALUE = "UNCONFIRMED"  # gsi1pk of keys the bridge resolved, until PagerDuty confirms it

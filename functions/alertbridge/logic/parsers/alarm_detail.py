@@ -3,10 +3,15 @@
 Both carry the same camelCase detail: `state`/`previousState` (value, reason, reasonData as a JSON string,
 timestamp) and `configuration` (description, metrics with dimensions as a map, or `alarmRule` for
 composites, whose triggering children sit in `reasonData.triggeringAlarms`).
+
+A "CloudWatch Alarm Configuration Change" with `detail.operation == "delete"` (same source, same ARN) becomes
+an OK for the alarm's key with reason "alarm deleted": a deleted alarm never sends its OK, so without this
+its incident would stay open forever.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from alertbridge.logic.dedup import account_from_arn, region_from_arn
@@ -25,13 +30,26 @@ from alertbridge.logic.parsers._common import (
     reason_data,
     triggering_children,
 )
-from alertbridge.models.alert import AlarmKind, Alert, AlertSource, Evaluation, MetricRef
+from alertbridge.models.alert import AlarmKind, AlarmState, Alert, AlertSource, Evaluation, MetricRef
 
 STATE_CHANGE = "CloudWatch Alarm State Change"
+CONFIG_CHANGE = "CloudWatch Alarm Configuration Change"
+DELETED_REASON = "alarm deleted"
 
 
 def is_eventbridge(doc: dict[str, Any]) -> bool:
-    return doc.get("detail-type") == STATE_CHANGE and isinstance(doc.get("detail"), dict)
+    return isinstance(doc.get("detail"), dict) and (
+        doc.get("detail-type") == STATE_CHANGE or is_deletion(doc)
+    )
+
+
+def is_deletion(doc: dict[str, Any]) -> bool:
+    detail = doc.get("detail")
+    return (
+        doc.get("detail-type") == CONFIG_CHANGE
+        and isinstance(detail, dict)
+        and detail.get("operation") == "delete"
+    )
 
 
 def is_lambda_action(doc: dict[str, Any]) -> bool:
@@ -41,7 +59,32 @@ def is_lambda_action(doc: dict[str, Any]) -> bool:
 def parse_eventbridge(doc: dict[str, Any], ctx: Context) -> Alert:
     resources = [item for item in as_list(doc.get("resources")) if isinstance(item, str)]
     arn = resources[0] if resources else None
-    return _alert(AlertSource.EVENTBRIDGE, doc, doc["detail"], arn, ctx)
+    if not is_deletion(doc):
+        return _alert(AlertSource.EVENTBRIDGE, doc, doc["detail"], arn, ctx)
+    return _as_deleted(_alert(AlertSource.EVENTBRIDGE, doc, _with_state(doc["detail"]), arn, ctx), doc)
+
+
+def _with_state(detail: dict[str, Any]) -> dict[str, Any]:
+    """A deletion event without a readable last state still closes the key."""
+    state = as_dict(detail.get("state"))
+    return detail if optional_state(state.get("value")) else {**detail, "state": {**state, "value": "OK"}}
+
+
+def _as_deleted(alert: Alert, doc: dict[str, Any]) -> Alert:
+    """The deletion as the alarm's last transition, to OK. Its time is the event's, and at least just after
+    the last recorded state change, so the lifecycle never takes it for an older (stale) notification."""
+    last_change = alert.state_changed_at + timedelta(milliseconds=1)
+    deleted_at = parse_time(doc.get("time"))
+    changed_at = max(last_change, deleted_at) if isinstance(deleted_at, datetime) else last_change
+    return alert.model_copy(
+        update={
+            "state": AlarmState.OK,
+            "previous_state": alert.state,
+            "state_changed_at": changed_at,
+            "reason": DELETED_REASON,
+            "reason_data": None,
+        }
+    )
 
 
 def parse_lambda_action(doc: dict[str, Any], ctx: Context) -> Alert:

@@ -1,0 +1,51 @@
+"""Reconciler Lambda (scheduled): closes incidents whose alarm is gone or already OK, auto-resolves timed-out
+generic alerts, triggers what a maintenance window held back once it ends, and re-sends resolves PagerDuty
+dropped. The work is in logic/reconcile.py; this only wires it and bounds it by the invocation's time."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from alertbridge import wiring_reconcile
+from alertbridge.logic.reconcile import AlarmHome
+from alertbridge.observability import logger, metrics
+
+# Leave this much of the invocation for the last send's answer, the log line and the metrics flush.
+SAFETY_MARGIN_SECONDS = 5.0
+
+
+class _MetricsCounter:
+    def add(self, name: str, value: int = 1) -> None:
+        metrics.add_metric(name=name, unit="Count", value=value)
+
+
+metrics_counter = _MetricsCounter()
+
+
+def _log(message: str, fields: dict[str, Any]) -> None:
+    logger.info(message, extra=fields)
+
+
+def home_of(context: LambdaContext) -> AlarmHome:
+    """The function's own account and region (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`): the only
+    alarms DescribeAlarms can see."""
+    parts = str(getattr(context, "invoked_function_arn", "") or "").split(":")
+    region = parts[3] if len(parts) > 4 and parts[3] else None
+    account = parts[4] if len(parts) > 4 and parts[4] else None
+    return AlarmHome(region=region, account=account)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000.0 - SAFETY_MARGIN_SECONDS
+    reconciler = wiring_reconcile.reconciler(metrics_counter, home_of(context))
+    reconciler.log = _log
+    report = reconciler.run(now=datetime.now(UTC), deadline=deadline)
+    summary = report.model_dump(mode="json")
+    logger.info("reconcile run", extra=summary)
+    return summary
