@@ -41,7 +41,16 @@ def record_handler(record: SqsRecordModel) -> None:
     body = record.body if isinstance(record.body, str) else str(record.body)
     alert = parse_sqs_body(body, received_at=now, max_raw_chars=pipeline.config.max_raw_message_chars)
     logger.set_correlation_id(alert.dedup_key)
-    outcome = pipeline.process(alert, now=now, deadline=_record_deadline())
+    try:
+        outcome = pipeline.process(alert, now=now, deadline=_record_deadline())
+    except Exception as exc:
+        # The record goes back to the queue (and, if it keeps failing, to the DLQ, which has an alarm).
+        metrics_counter.add("Failed")
+        logger.warning(
+            "record failed; it returns to the queue",
+            extra={"error": type(exc).__name__, "detail": str(exc)[:500], "message_id": record.messageId},
+        )
+        raise
     logger.info("alert processed", extra=outcome.model_dump(mode="json", exclude={"dedup_key"}))
 
 
