@@ -1,0 +1,59 @@
+"""Webhook Lambda behind a Function URL (payload 2.0): PagerDuty incident changes mirrored into the state
+table. No PagerDuty call on this path, so it answers well inside PagerDuty's 5 s.
+
+Logs and metrics carry the reason of every answer, never a secret or a signature.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from alertbridge import wiring_webhook
+from alertbridge.logic.webhook import EXPLANATIONS, Reason, WebhookResult, handle_function_url_event, refusal
+from alertbridge.observability import NAMESPACE, SERVICE, logger, metrics
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = _handle(event)
+    _report(result)
+    return result.response().to_lambda()
+
+
+def _handle(event: dict[str, Any]) -> WebhookResult:
+    try:
+        parts = wiring_webhook.webhook_handler_parts()
+        return handle_function_url_event(event, parts, now=datetime.now(UTC))
+    except Exception:  # answer 500 so PagerDuty retries, rather than a bare Function URL 502
+        logger.exception("webhook processing failed; PagerDuty will deliver it again")
+        return refusal(Reason.ERROR)
+
+
+def _report(result: WebhookResult) -> None:
+    fields = result.model_dump(mode="json", exclude_none=True)
+    message = EXPLANATIONS.get(result.reason, f"webhook {result.reason}")
+    if result.status_code >= 500:
+        logger.error(message, extra=fields)
+    elif not result.accepted:
+        logger.warning(message, extra=fields)
+    else:
+        logger.info(message, extra=fields)
+    _count(result)
+
+
+def _count(result: WebhookResult) -> None:
+    if result.reason == Reason.REPLAY:
+        metrics.add_metric(name="WebhookReplay", unit=MetricUnit.Count, value=1)
+    elif result.accepted:
+        metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
+    else:
+        with single_metric(
+            name="WebhookRejected", unit=MetricUnit.Count, value=1, namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE},
+        ) as metric:  # fmt: skip
+            metric.add_dimension(name="reason", value=result.reason.value)

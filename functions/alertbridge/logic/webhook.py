@@ -1,0 +1,361 @@
+"""PagerDuty Webhooks V3 deliveries mirrored into the state table: pure, ports only, `now` passed in.
+
+Order of checks, each answering before the next costs anything:
+method (405) -> size (413, before any HMAC) -> base64 (400) -> signing secret configured (500, unless
+unsigned deliveries are explicitly allowed) -> signature (401) -> JSON envelope (400) -> event type
+(unknown: 200) -> incident_key (none: 200) -> replayed `X-Webhook-Id` (200, nothing written) -> mirror
+(conditional save, retried on conflict) -> record the delivery id.
+
+The delivery id is recorded only after the state write succeeded: if processing fails PagerDuty's retry
+(same `X-Webhook-Id`) is processed again instead of being mistaken for a replay. Status codes follow
+PagerDuty's delivery rules: 2xx stops retries, 5xx and 429 are retried for 48 h, other 4xx are dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from alertbridge.errors import AlertBridgeError, ConfigError
+from alertbridge.logic.lifecycle import apply_incident_update
+from alertbridge.logic.signature import SIGNATURE_HEADER, signatures, verify
+from alertbridge.models.state import StateItem
+from alertbridge.models.webhook import (
+    FunctionUrlRequest,
+    FunctionUrlResponse,
+    IncidentData,
+    IncidentUpdate,
+    WebhookEnvelope,
+    WebhookEvent,
+)
+from alertbridge.ports import StateStore
+
+MAX_BODY_BYTES = 256 * 1024
+WEBHOOK_ID_HEADER = "X-Webhook-Id"
+MAX_SAVE_TRIES = 4
+DELIVERY_TTL_HOURS = 48  # PagerDuty retries a delivery for up to 48 h
+MIRRORED_EVENT_TYPES = frozenset(
+    f"incident.{name}"
+    for name in (
+        "triggered",
+        "acknowledged",
+        "unacknowledged",
+        "resolved",
+        "reopened",
+        "escalated",
+        "reassigned",
+        "delegated",
+        "annotated",
+        "priority_updated",
+    )
+)
+
+
+class Reason(StrEnum):
+    """Why a delivery got its answer: stable values for logs and the WebhookRejected `reason` dimension."""
+
+    MIRRORED = "mirrored"
+    UNCHANGED = "unchanged"  # older than the newest update applied, or about another incident of the key
+    NO_STATE = "no-state"  # no state item for this incident_key (not opened by this bridge, or expired)
+    NO_INCIDENT_KEY = "no-incident-key"
+    UNKNOWN_TYPE = "unknown-type"
+    REPLAY = "replay"
+    METHOD = "method-not-allowed"
+    TOO_LARGE = "too-large"
+    BAD_ENCODING = "bad-encoding"
+    NOT_CONFIGURED = "not-configured"
+    SECRET_UNREADABLE = "secret-unreadable"
+    MISSING_SIGNATURE = "missing-signature"
+    BAD_SIGNATURE = "bad-signature"
+    MALFORMED = "malformed"
+    CONFLICT = "conflict"
+    ERROR = "error"
+
+
+_STATUS = {
+    Reason.METHOD: 405,
+    Reason.TOO_LARGE: 413,
+    Reason.BAD_ENCODING: 400,
+    Reason.NOT_CONFIGURED: 500,
+    Reason.SECRET_UNREADABLE: 500,
+    Reason.MISSING_SIGNATURE: 401,
+    Reason.BAD_SIGNATURE: 401,
+    Reason.MALFORMED: 400,
+    Reason.CONFLICT: 500,
+    Reason.ERROR: 500,
+}
+
+EXPLANATIONS = {
+    Reason.NOT_CONFIGURED: "refusing webhooks: no signing secret is configured (put webhook_secrets in the "
+    "webhook secret, or set ALERTBRIDGE_ALLOW_UNSIGNED_WEBHOOKS=true to accept unsigned deliveries)",
+    Reason.SECRET_UNREADABLE: "refusing webhooks: the webhook secret cannot be read",
+    Reason.MISSING_SIGNATURE: "webhook rejected: no v1 X-PagerDuty-Signature",
+    Reason.BAD_SIGNATURE: "webhook rejected: X-PagerDuty-Signature matches no configured secret",
+    Reason.TOO_LARGE: f"webhook rejected: body larger than {MAX_BODY_BYTES} bytes",
+    Reason.MALFORMED: "webhook rejected: signed body is not a Webhooks V3 envelope",
+    Reason.CONFLICT: "state item kept changing while mirroring; PagerDuty will retry",
+}
+
+
+class MirrorConflict(AlertBridgeError):
+    """Concurrent writers kept winning: answer 5xx so PagerDuty delivers again."""
+
+
+class SigningSecrets(Protocol):
+    def current(self) -> Sequence[str]:
+        """The configured secrets (cached). Raises ConfigError when they cannot be read."""
+        ...
+
+    def refreshed(self) -> Sequence[str]:
+        """Read again (a rotation may be newer than the cache); rate-limited by the implementation."""
+        ...
+
+
+class DeliveryLog(Protocol):
+    def seen(self, webhook_id: str, now: datetime) -> bool: ...
+
+    def first_delivery(self, webhook_id: str, now: datetime, ttl_hours: int = 48) -> bool: ...
+
+
+@dataclass(frozen=True)
+class WebhookParts:
+    """Everything a delivery needs; built once per container (wiring_webhook) or from fakes in tests."""
+
+    state: StateStore
+    deliveries: DeliveryLog
+    secrets: SigningSecrets
+    allow_unsigned: bool
+    ttl_days: int
+
+
+class WebhookResult(BaseModel):
+    """The answer and what to log about it. Never holds a secret or a signature."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status_code: int
+    reason: Reason
+    webhook_id: str | None = None
+    event_id: str | None = None
+    event_type: str | None = None
+    dedup_key: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    def response(self) -> FunctionUrlResponse:
+        status = "accepted" if self.accepted else "rejected" if self.status_code < 500 else "error"
+        return FunctionUrlResponse(
+            status_code=self.status_code, body={"status": status, "reason": self.reason}
+        )
+
+
+def refusal(reason: Reason, **context: Any) -> WebhookResult:
+    return WebhookResult(status_code=_STATUS.get(reason, 200), reason=reason, **context)
+
+
+# --- The delivery ---------------------------------------------------------------------------------------
+
+
+def handle_function_url_event(
+    event: Mapping[str, Any], parts: WebhookParts, *, now: datetime
+) -> WebhookResult:
+    try:
+        request = FunctionUrlRequest.model_validate(event)
+    except ValidationError:
+        return refusal(Reason.MALFORMED)
+    return handle_delivery(request, parts, now=now)
+
+
+def handle_delivery(request: FunctionUrlRequest, parts: WebhookParts, *, now: datetime) -> WebhookResult:
+    webhook_id = request.header(WEBHOOK_ID_HEADER)
+    problem = _transport_problem(request)
+    if problem is not None:
+        return refusal(problem, webhook_id=webhook_id)
+    raw = request.raw_body()
+    problem = verified_problem(request.header(SIGNATURE_HEADER), raw, parts)
+    if problem is not None:
+        return refusal(problem, webhook_id=webhook_id)
+    try:
+        event = parse_envelope(raw).event
+        update = incident_update(event) if event.event_type in MIRRORED_EVENT_TYPES else None
+    except ValueError:  # pydantic's ValidationError included: bad JSON, or a field of the wrong type
+        return refusal(Reason.MALFORMED, webhook_id=webhook_id)
+    context = {"webhook_id": webhook_id, "event_id": event.id, "event_type": event.event_type}
+    if update is None:
+        return refusal(Reason.UNKNOWN_TYPE, **context)
+    return _mirror_delivery(update, webhook_id, parts, now, context)
+
+
+def _transport_problem(request: FunctionUrlRequest) -> Reason | None:
+    """Checks that cost no HMAC: method, size (before decoding, and after), base64."""
+    if request.method != "POST":
+        return Reason.METHOD
+    if request.encoded_size() > MAX_BODY_BYTES * 4 // 3 + 4:
+        return Reason.TOO_LARGE
+    try:
+        size = len(request.raw_body())
+    except ValueError:
+        return Reason.BAD_ENCODING
+    return Reason.TOO_LARGE if size > MAX_BODY_BYTES else None
+
+
+def _mirror_delivery(
+    update: IncidentUpdate,
+    webhook_id: str | None,
+    parts: WebhookParts,
+    now: datetime,
+    context: dict[str, Any],
+) -> WebhookResult:
+    if update.dedup_key is None:
+        return refusal(Reason.NO_INCIDENT_KEY, **context)
+    context["dedup_key"] = update.dedup_key
+    if webhook_id and parts.deliveries.seen(webhook_id, now):
+        return refusal(Reason.REPLAY, **context)
+    try:
+        reason = mirror_update(update, parts.state, now=now, ttl_days=parts.ttl_days)
+    except MirrorConflict:
+        return refusal(Reason.CONFLICT, **context)
+    if webhook_id:
+        parts.deliveries.first_delivery(webhook_id, now, DELIVERY_TTL_HOURS)
+    return refusal(reason, **context)
+
+
+# --- Signature --------------------------------------------------------------------------------------------
+
+
+def signature_problem(
+    header: str | None, body: bytes, secrets: Sequence[str], *, allow_unsigned: bool
+) -> Reason | None:
+    """The pure decision: None when the delivery may be processed."""
+    if not any(secrets):
+        return None if allow_unsigned else Reason.NOT_CONFIGURED
+    if not signatures(header):
+        return Reason.MISSING_SIGNATURE
+    return None if verify(header, body, secrets) else Reason.BAD_SIGNATURE
+
+
+def verified_problem(header: str | None, body: bytes, parts: WebhookParts) -> Reason | None:
+    """`signature_problem` with the cached secrets, then once more with freshly read ones: a secret
+    rotated in Secrets Manager must not be refused for the cache's lifetime."""
+    try:
+        problem = signature_problem(
+            header, body, parts.secrets.current(), allow_unsigned=parts.allow_unsigned
+        )
+        if problem in {Reason.BAD_SIGNATURE, Reason.NOT_CONFIGURED}:
+            fresh = parts.secrets.refreshed()
+            problem = signature_problem(header, body, fresh, allow_unsigned=parts.allow_unsigned)
+    except ConfigError:
+        return Reason.SECRET_UNREADABLE
+    return problem
+
+
+class SigningSecretsCache:
+    """SigningSecrets over a loader: cached `max_age` seconds; `refreshed()` reads again at most once per
+    `min_refresh` seconds, so a flood of forged requests cannot turn into a flood of Secrets Manager calls."""
+
+    def __init__(
+        self,
+        load: Callable[[], Sequence[str]],
+        *,
+        max_age: float,
+        min_refresh: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load, self._max_age, self._min_refresh, self._clock = load, max_age, min_refresh, clock
+        self._value: tuple[str, ...] | None = None
+        self._loaded_at = 0.0
+
+    def current(self) -> Sequence[str]:
+        if self._value is None or self._clock() - self._loaded_at >= self._max_age:
+            return self._reload()
+        return self._value
+
+    def refreshed(self) -> Sequence[str]:
+        if self._value is None or self._clock() - self._loaded_at >= self._min_refresh:
+            return self._reload()
+        return self._value
+
+    def _reload(self) -> Sequence[str]:
+        self._value = tuple(secret for secret in self._load() if secret)
+        self._loaded_at = self._clock()
+        return self._value
+
+
+# --- Envelope ----------------------------------------------------------------------------------------------
+
+
+def parse_envelope(raw: bytes) -> WebhookEnvelope:
+    """Raises ValueError (pydantic's ValidationError) for anything but a Webhooks V3 envelope."""
+    return WebhookEnvelope.model_validate_json(raw)
+
+
+def incident_update(event: WebhookEvent) -> IncidentUpdate:
+    incident = IncidentData.model_validate(_incident_part(event.data))
+    assignees = None if incident.assignees is None else tuple(a.label for a in incident.assignees if a.label)
+    agent = event.agent
+    return IncidentUpdate(
+        event_type=event.event_type,
+        event_id=event.id,
+        dedup_key=incident.incident_key or None,
+        incident_id=incident.id,
+        number=incident.number,
+        url=incident.html_url,
+        status=incident.status,
+        assignees=assignees,
+        actor=agent.label if agent is not None else None,
+        actor_type=agent.type if agent is not None else None,
+        occurred_at=event.occurred_at,
+    )
+
+
+def _incident_part(data: dict[str, Any]) -> dict[str, Any]:
+    """incident.annotated carries a note whose incident sits under `data.incident`."""
+    nested = data.get("incident")
+    if data.get("type") != "incident" and isinstance(nested, dict):
+        return nested
+    return data
+
+
+# --- Mirror -----------------------------------------------------------------------------------------------
+
+
+def mirror(stored: StateItem, update: IncidentUpdate, *, now: datetime, ttl_days: int) -> StateItem:
+    """The item after this update; `stored` itself when nothing should be written."""
+    return apply_incident_update(
+        stored,
+        event_type=update.event_type,
+        incident_id=update.incident_id,
+        number=update.number,
+        url=update.url,
+        status=update.status,
+        assignees=update.assignees,
+        actor=update.actor,
+        actor_type=update.actor_type,
+        occurred_at=update.occurred_at,
+        now=now,
+        ttl_days=ttl_days,
+    )
+
+
+def mirror_update(update: IncidentUpdate, state: StateStore, *, now: datetime, ttl_days: int) -> Reason:
+    """Read, mirror, save conditionally on the version read; on a lost race read again."""
+    if update.dedup_key is None:
+        return Reason.NO_INCIDENT_KEY
+    for _ in range(MAX_SAVE_TRIES):
+        stored = state.get(update.dedup_key)
+        if stored is None or stored.expired(now):
+            return Reason.NO_STATE
+        mirrored = mirror(stored, update, now=now, ttl_days=ttl_days)
+        if mirrored is stored:
+            return Reason.UNCHANGED
+        if state.save(mirrored, expected_version=stored.version):
+            return Reason.MIRRORED
+    raise MirrorConflict(f"state for {update.dedup_key!r} kept changing")
