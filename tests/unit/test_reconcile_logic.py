@@ -1,0 +1,410 @@
+"""The reconciler's plan (pure) and its execution through fakes at the ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from alertbridge.errors import BadToken, ServerError
+from alertbridge.logic.notes import ResolveNotes, resolve_note
+from alertbridge.logic.reconcile import (
+    ActionKind,
+    AlarmHome,
+    ReconcileLimits,
+    Reconciler,
+    plan,
+    plan_open,
+    plan_suppressed,
+    plan_unconfirmed,
+    trigger_from_item,
+)
+from alertbridge.models.alert import AlarmState, AlertSource
+from alertbridge.models.config import BridgeConfig, Route
+from alertbridge.models.maintenance import MaintenanceWindow
+from alertbridge.models.pagerduty import Severity
+from alertbridge.models.state import KeyStatus, StateItem
+from alertbridge.ports import Incident
+from tests.fakes import FakeEvents, FakeKeys, FakeMaintenance, FakeStateStore, ListCounter
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+HOME = AlarmHome(region="eu-west-1", account="111122223333")
+CONFIG = BridgeConfig(routes={"default": Route(), "payments": Route()})
+KEYS = {"default": "D" * 32, "payments": "P" * 32}
+
+
+def item(name: str, **fields: Any) -> StateItem:
+    values: dict[str, Any] = {
+        "dedup_key": f"arn:aws:cloudwatch:eu-west-1:111122223333:alarm:{name}",
+        "alarm_arn": f"arn:aws:cloudwatch:eu-west-1:111122223333:alarm:{name}",
+        "alarm_name": name,
+        "source": AlertSource.CLOUDWATCH_SNS.value,
+        "status": KeyStatus.OPEN,
+        "alarm_state": AlarmState.ALARM,
+        "state_changed_at": NOW - timedelta(hours=1),
+        "route": "default",
+        "routing_key_id": "fp",
+        "summary": f"[ALARM] {name}: threshold crossed",
+        "severity": Severity.CRITICAL,
+        "first_seen": NOW - timedelta(hours=1),
+        "last_seen": NOW - timedelta(hours=1),
+        "opened_at": NOW - timedelta(hours=1),
+        "version": 3,
+    }
+    values.update(fields)
+    return StateItem.model_validate(values)
+
+
+def generic(name: str, **fields: Any) -> StateItem:
+    return item(name, dedup_key=f"app:{name}", alarm_arn=None, source=AlertSource.GENERIC.value, **fields)
+
+
+def kinds(actions: list[Any]) -> dict[str, ActionKind]:
+    return {action.item.alarm_name: action.kind for action in actions}
+
+
+# --- plan_open ------------------------------------------------------------------------------------------
+
+
+def test_open_keys_of_deleted_and_ok_alarms_are_resolved_the_firing_ones_left_alone() -> None:
+    items = [item("gone"), item("recovered"), item("firing"), item("no-data")]
+    states = {"recovered": AlarmState.OK, "firing": AlarmState.ALARM, "no-data": AlarmState.INSUFFICIENT_DATA}
+    assert kinds(plan_open(items, states, NOW, HOME)) == {
+        "gone": ActionKind.RESOLVE_DELETED,
+        "recovered": ActionKind.RESOLVE_OK,
+    }
+
+
+def test_only_cloudwatch_alarms_of_the_home_account_and_region_are_looked_up() -> None:
+    other_region = item("x", alarm_arn="arn:aws:cloudwatch:us-east-1:111122223333:alarm:x")
+    other_account = item("y", alarm_arn="arn:aws:cloudwatch:eu-west-1:999999999999:alarm:y")
+    no_arn = item("z", alarm_arn=None)
+    assert plan_open([other_region, other_account, no_arn, generic("app")], {}, NOW, HOME) == []
+
+
+def test_generic_alerts_past_their_auto_resolve_time_are_resolved() -> None:
+    due = generic("due", auto_resolve_at=NOW - timedelta(seconds=1))
+    later = generic("later", auto_resolve_at=NOW + timedelta(minutes=5))
+    assert kinds(plan_open([due, later], {}, NOW, HOME)) == {"due": ActionKind.AUTO_RESOLVE}
+
+
+def test_auto_resolve_wins_over_the_alarm_check() -> None:
+    firing = item("firing", auto_resolve_at=NOW)
+    assert kinds(plan_open([firing], {"firing": AlarmState.ALARM}, NOW, HOME)) == {
+        "firing": ActionKind.AUTO_RESOLVE
+    }
+
+
+# --- plan_suppressed ----------------------------------------------------------------------------------------
+
+
+def window(ends: datetime, **fields: Any) -> MaintenanceWindow:
+    return MaintenanceWindow(id="mw-1", start=NOW - timedelta(hours=2), end=ends, reason="deploy", **fields)
+
+
+def held(name: str, **fields: Any) -> StateItem:
+    return item(name, status=KeyStatus.SUPPRESSED, maintenance_window_id="mw-1", opened_at=None, **fields)
+
+
+def test_after_the_window_ends_firing_alarms_are_triggered_recovered_ones_cleared() -> None:
+    items = [held("firing"), held("recovered"), held("gone"), generic("app", status=KeyStatus.SUPPRESSED)]
+    states = {"firing": AlarmState.ALARM, "recovered": AlarmState.OK}
+    actions = plan_suppressed(items, [window(NOW - timedelta(minutes=1))], states, NOW, HOME)
+    assert kinds(actions) == {
+        "firing": ActionKind.TRIGGER_AFTER_MAINTENANCE,
+        "recovered": ActionKind.CLEAR_SUPPRESSED,
+        "gone": ActionKind.CLEAR_SUPPRESSED,
+        "app": ActionKind.TRIGGER_AFTER_MAINTENANCE,  # no alarm to ask: still paged
+    }
+
+
+def test_nothing_is_triggered_while_a_window_still_covers_the_key() -> None:
+    states = {"firing": AlarmState.ALARM}
+    assert plan_suppressed([held("firing")], [window(NOW + timedelta(hours=1))], states, NOW, HOME) == []
+    other_route = window(NOW + timedelta(hours=1), route="payments")
+    assert kinds(plan_suppressed([held("firing")], [other_route], states, NOW, HOME)) == {
+        "firing": ActionKind.TRIGGER_AFTER_MAINTENANCE
+    }
+
+
+# --- plan_unconfirmed -----------------------------------------------------------------------------------------
+
+
+def test_a_resolved_key_whose_incident_is_still_open_gets_its_resolve_again() -> None:
+    resolved = item("r", status=KeyStatus.RESOLVED)
+    still_open = Incident(id="P1", status="acknowledged")
+    action = plan_unconfirmed(resolved, still_open)
+    assert action is not None and action.kind == ActionKind.RESEND_RESOLVE and action.incident == still_open
+    closed = plan_unconfirmed(resolved, Incident(id="P1", status="resolved"))
+    assert closed is not None and closed.kind == ActionKind.CONFIRM_RESOLVED
+    none = plan_unconfirmed(resolved, None)
+    assert none is not None and none.kind == ActionKind.CONFIRM_RESOLVED
+    assert plan_unconfirmed(item("reopened"), still_open) is None  # opened again meanwhile
+
+
+def test_plan_puts_closing_before_opening() -> None:
+    actions = plan(
+        open_items=[item("gone")],
+        suppressed_items=[held("firing")],
+        unconfirmed=[(item("r", status=KeyStatus.RESOLVED), Incident(id="P", status="triggered"))],
+        alarm_states={"firing": AlarmState.ALARM},
+        windows=[],
+        now=NOW,
+        home=HOME,
+    )
+    assert [a.kind for a in actions] == [
+        ActionKind.RESOLVE_DELETED,
+        ActionKind.TRIGGER_AFTER_MAINTENANCE,
+        ActionKind.RESEND_RESOLVE,
+    ]
+
+
+# --- trigger_from_item -------------------------------------------------------------------------------------------
+
+
+def test_the_trigger_after_maintenance_is_rebuilt_from_the_item() -> None:
+    event = trigger_from_item(held("cpu high", route="payments"), CONFIG)
+    body = event.with_routing_key("P" * 32).to_body()
+    assert body["event_action"] == "trigger"
+    assert body["routing_key"] == "P" * 32
+    assert body["dedup_key"] == "arn:aws:cloudwatch:eu-west-1:111122223333:alarm:cpu high"
+    assert body["payload"]["summary"] == "[ALARM] cpu high: threshold crossed"
+    assert body["payload"]["severity"] == "critical"
+    assert body["payload"]["source"] == "111122223333/eu-west-1"
+    assert body["payload"]["custom_details"]["held_back_by_maintenance_window"] == "mw-1"
+    assert body["links"][0]["href"].endswith("#alarmsV2:alarm/cpu%20high")
+
+
+def test_a_sparse_item_still_makes_a_valid_trigger() -> None:
+    bare = generic("app", summary="", severity=None, maintenance_window_id=None)
+    body = trigger_from_item(bare, CONFIG).to_body()
+    assert body["payload"] == {
+        "summary": "[ALARM] app",
+        "source": "alertbridge",
+        "severity": "error",
+        "timestamp": bare.state_changed_at.isoformat(),
+        "custom_details": body["payload"]["custom_details"],
+    }
+    assert "links" not in body
+
+
+# --- Reconciler.run -------------------------------------------------------------------------------------------
+
+
+class Store(FakeStateStore):
+    def list_suppressed(self) -> Iterator[StateItem]:
+        return iter([i for i in self.items.values() if i.status == KeyStatus.SUPPRESSED])
+
+    def list_unconfirmed_resolves(self, since: datetime) -> Iterator[StateItem]:
+        return iter(
+            [i for i in self.items.values() if i.status == KeyStatus.RESOLVED and i.pd_status != "resolved"]
+        )
+
+
+class Alarms:
+    def __init__(self, states: dict[str, AlarmState]) -> None:
+        self.states_by_name = states
+        self.asked: list[list[str]] = []
+
+    def states(self, alarm_names: Any) -> dict[str, AlarmState]:
+        self.asked.append(list(alarm_names))
+        return {n: s for n, s in self.states_by_name.items() if n in alarm_names}
+
+
+class Incidents:
+    def __init__(self) -> None:
+        self.incidents: dict[str, Incident] = {}
+        self.notes: list[tuple[str, str]] = []
+        self.note_error: Exception | None = None
+
+    def find_by_dedup_key(self, dedup_key: str) -> Incident | None:
+        return self.incidents.get(dedup_key)
+
+    def acknowledge(self, incident_id: str) -> Incident:
+        raise NotImplementedError
+
+    def resolve(self, incident_id: str, resolution: str | None = None) -> Incident:
+        raise NotImplementedError
+
+    def add_note(self, incident_id: str, content: str) -> None:
+        if self.note_error is not None:
+            raise self.note_error
+        self.notes.append((incident_id, content))
+
+
+class Windows(FakeMaintenance):
+    def put(self, window: MaintenanceWindow) -> None: ...
+    def get(self, window_id: str) -> MaintenanceWindow | None: ...
+    def list_all(self) -> list[MaintenanceWindow]: ...
+    def end(self, window_id: str, now: datetime) -> MaintenanceWindow | None: ...
+
+
+def reconciler(
+    items: list[StateItem], states: dict[str, AlarmState], *, incidents: Incidents | None = None, **kw: Any
+) -> tuple[Reconciler, Store, FakeEvents, ListCounter]:
+    store, events, counter = Store(), FakeEvents(), ListCounter()
+    for stored in items:
+        store.items[stored.dedup_key] = stored
+    run = Reconciler(
+        config=CONFIG, state=store, suppressed=store, unconfirmed=store, alarms=Alarms(states),
+        maintenance=Windows(kw.pop("windows", [])), events=events, keys=FakeKeys(KEYS), counter=counter,
+        home=HOME, incidents=incidents, **kw,
+    )  # fmt: skip
+    return run, store, events, counter
+
+
+def test_a_resolve_goes_out_with_the_opening_routes_key_then_the_state_is_committed() -> None:
+    gone = item("gone", route="payments")
+    run, store, events, counter = reconciler([gone], {})
+    report = run.run(now=NOW)
+    assert events.sent == [{"routing_key": "P" * 32, "event_action": "resolve", "dedup_key": gone.dedup_key}]
+    stored = store.items[gone.dedup_key]
+    assert stored.status == KeyStatus.RESOLVED and stored.version == 4 and stored.expires_at is not None
+    assert report.done == {"alarm-deleted": 1}
+    assert counter.counts["Reconcile.alarm-deleted"] == 1 and counter.counts["Sent.resolve"] == 1
+
+
+def test_one_key_failing_never_stops_the_others() -> None:
+    run, store, events, counter = reconciler([item("a"), item("b"), item("c")], {})
+    events.failures = [ServerError(503)]  # the first send fails
+    report = run.run(now=NOW)
+    assert report.failed == {"alarm-deleted": 1}
+    assert report.done == {"alarm-deleted": 2}
+    statuses = sorted(i.status.value for i in store.items.values())
+    assert statuses == ["open", "resolved", "resolved"]  # the failed one stays open for the next run
+    assert counter.counts["Reconcile.Failed"] == 1
+
+
+def test_a_key_without_a_routing_key_fails_alone() -> None:
+    run, _store, _events, _ = reconciler([item("a", route="gone-route"), item("b")], {})
+    report = run.run(now=NOW)
+    assert report.failed == {"alarm-deleted": 1} and report.done == {"alarm-deleted": 1}
+
+
+def test_a_concurrent_write_wins_and_nothing_is_forced() -> None:
+    run, store, _events, counter = reconciler([item("a")], {})
+
+    def lose(stored: StateItem, *, expected_version: int | None) -> bool:
+        return False
+
+    store.save = lose  # type: ignore[method-assign]
+    report = run.run(now=NOW)
+    assert report.conflicts == 1 and report.done == {}
+    assert counter.counts["Reconcile.Conflict"] == 1
+
+
+def test_the_run_stops_starting_work_when_its_time_is_spent() -> None:
+    ticks = iter([0.0, 5.0, 5.0])  # read once before each action
+    run, _store, events, _ = reconciler([item("a"), item("b"), item("c")], {}, clock=lambda: next(ticks))
+    report = run.run(now=NOW, deadline=4.0)
+    assert len(events.sent) == 1 and report.skipped == 2
+
+
+def test_at_most_max_actions_per_run() -> None:
+    items = [item(f"a{i}") for i in range(5)]
+    run, _, events, _ = reconciler(items, {}, limits=ReconcileLimits(max_actions=2))
+    report = run.run(now=NOW)
+    assert len(events.sent) == 2 and report.skipped == 3 and report.planned == 5
+
+
+def test_with_a_rest_token_a_note_says_why_and_a_failed_note_never_blocks() -> None:
+    incidents = Incidents()
+    incidents.incidents[item("gone").dedup_key] = Incident(id="PINC1", status="triggered")
+    run, store, events, counter = reconciler([item("gone")], {}, incidents=incidents)
+    run.run(now=NOW)
+    ((incident_id, text),) = incidents.notes
+    assert incident_id == "PINC1"
+    assert text.startswith("Resolved by alertbridge: alarm gone at 2025-06-01T12:00:00+00:00:")
+    assert "deleted" in text
+
+    failing = Incidents()
+    failing.note_error = BadToken("refused")
+    run, _store, _events, counter = reconciler([item("gone", incident_id="PX")], {}, incidents=failing)
+    report = run.run(now=NOW)
+    assert report.done == {"alarm-deleted": 1} and counter.counts["NoteFailed"] == 1
+
+
+def test_dropped_resolves_are_sent_again_and_confirmed_ones_leave_the_list() -> None:
+    dropped = item("dropped", status=KeyStatus.RESOLVED, route="payments")
+    closed = item("closed", status=KeyStatus.RESOLVED)
+    incidents = Incidents()
+    incidents.incidents[dropped.dedup_key] = Incident(id="P1", status="triggered")
+    incidents.incidents[closed.dedup_key] = Incident(id="P2", status="resolved")
+    run, store, events, _ = reconciler([dropped, closed], {}, incidents=incidents)
+    report = run.run(now=NOW)
+    assert events.sent == [
+        {"routing_key": "P" * 32, "event_action": "resolve", "dedup_key": dropped.dedup_key}
+    ]
+    assert store.items[closed.dedup_key].pd_status == "resolved"
+    assert store.items[dropped.dedup_key] == dropped  # checked again next run
+    assert report.done == {"resolve-resent": 1, "resolve-confirmed": 1}
+
+
+def test_without_a_rest_token_resolved_keys_are_not_checked() -> None:
+    run, _, events, _ = reconciler([item("r", status=KeyStatus.RESOLVED)], {})
+    assert run.run(now=NOW).planned == 0 and events.sent == []
+
+
+def test_maintenance_end_triggers_with_the_recorded_route_and_opens_the_key() -> None:
+    firing = held("firing", route="payments")
+    ended = window(NOW - timedelta(minutes=1))
+    run, store, events, _ = reconciler([firing], {"firing": AlarmState.ALARM}, windows=[ended])
+    run.run(now=NOW)
+    (body,) = events.sent
+    assert body["event_action"] == "trigger" and body["routing_key"] == "P" * 32
+    stored = store.items[firing.dedup_key]
+    assert (
+        stored.status == KeyStatus.OPEN and stored.opened_at == NOW and stored.maintenance_window_id is None
+    )
+
+
+def test_a_recovered_suppressed_key_is_cleared_without_a_page() -> None:
+    run, store, events, _ = reconciler([held("ok")], {"ok": AlarmState.OK})
+    run.run(now=NOW)
+    assert events.sent == []
+    stored = store.items[held("ok").dedup_key]
+    assert stored.status == KeyStatus.IGNORED and stored.expires_at is not None
+
+
+def test_alarms_are_looked_up_once_per_run_and_only_when_needed() -> None:
+    run, _, _, _ = reconciler([item("a"), item("b"), generic("app")], {"a": AlarmState.ALARM})
+    run.run(now=NOW)
+    assert run.alarms.asked == [["a", "b"]]  # type: ignore[attr-defined]
+    run, _, _, _ = reconciler([generic("app")], {})
+    run.run(now=NOW)
+    assert run.alarms.asked == []  # type: ignore[attr-defined]
+
+
+# --- ResolveNotes ---------------------------------------------------------------------------------------------
+
+
+def test_resolve_notes_without_a_token_do_nothing() -> None:
+    assert ResolveNotes(None, ListCounter()).after_resolve(item("a"), "why") is False
+
+
+def test_resolve_notes_find_the_incident_when_the_item_does_not_know_it() -> None:
+    incidents, counter = Incidents(), ListCounter()
+    notes = ResolveNotes(incidents, counter)
+    assert notes.after_resolve(item("a"), "why") is False  # no incident at all
+    assert counter.counts == {"NoteNoIncident": 1}
+    incidents.incidents[item("a").dedup_key] = Incident(id="P9", status="triggered")
+    assert notes.after_resolve(item("a"), "returned to OK") is True
+    assert incidents.notes[0][0] == "P9"
+
+
+@pytest.mark.parametrize("error", [ServerError(500), BadToken("x"), RuntimeError("boom")])
+def test_resolve_notes_never_raise(error: Exception) -> None:
+    incidents, counter = Incidents(), ListCounter()
+    incidents.note_error = error
+    assert ResolveNotes(incidents, counter).after_resolve(item("a", incident_id="P1"), "why") is False
+    assert counter.counts == {"NoteFailed": 1}
+
+
+def test_the_note_text_names_the_alarm_the_time_and_the_reason() -> None:
+    text = resolve_note(item("cpu"), "Threshold Crossed: 0 > 90", NOW)
+    assert (
+        text == "Resolved by alertbridge: alarm cpu at 2025-06-01T12:00:00+00:00: Threshold Crossed: 0 > 90"
+    )
+    assert resolve_note(item("", dedup_key="k"), "x", NOW).startswith("Resolved by alertbridge: alert k at")
