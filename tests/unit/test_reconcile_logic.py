@@ -312,7 +312,7 @@ def test_at_most_max_actions_per_run() -> None:
 def test_with_a_rest_token_a_note_says_why_and_a_failed_note_never_blocks() -> None:
     incidents = Incidents()
     incidents.incidents[item("gone").dedup_key] = Incident(id="PINC1", status="triggered")
-    run, store, events, counter = reconciler([item("gone")], {}, incidents=incidents)
+    run, _, _, _ = reconciler([item("gone")], {}, incidents=incidents)
     run.run(now=NOW)
     ((incident_id, text),) = incidents.notes
     assert incident_id == "PINC1"
