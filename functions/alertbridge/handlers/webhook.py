@@ -52,6 +52,7 @@ def _count(result: WebhookResult) -> None:
     elif result.accepted:
         metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
     else:
+        metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)  # the total, to alarm on
         with single_metric(
             name="WebhookRejected", unit=MetricUnit.Count, value=1, namespace=NAMESPACE,
             default_dimensions={"service": SERVICE},

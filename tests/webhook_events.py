@@ -1,0 +1,53 @@
+"""Real-shaped webhook deliveries: the Function URL event files under tests/events/webhook/, re-signed."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from alertbridge.logic.signature import signature_header
+
+EVENTS = Path(__file__).resolve().parent / "events" / "webhook"
+SECRET = "whsec-current-0123456789"
+OLD_SECRET = "whsec-previous-9876543210"
+KEY = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:prod-api-5xx"
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text("utf-8"))  # type: ignore[no-any-return]
+
+
+def envelope_of(event: dict[str, Any]) -> dict[str, Any]:
+    body = event["body"]
+    text = base64.b64decode(body).decode() if event["isBase64Encoded"] else body
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def with_body(
+    event: dict[str, Any],
+    body: bytes,
+    *,
+    secrets: Sequence[str] = (SECRET,),
+    b64: bool = False,
+    webhook_id: str = "wh-1",
+) -> dict[str, Any]:
+    """The event carrying `body`, signed with `secrets` (no signature header when empty)."""
+    headers = {k: v for k, v in event["headers"].items() if k != "x-pagerduty-signature"}
+    headers["x-webhook-id"] = webhook_id
+    if secrets:
+        headers["x-pagerduty-signature"] = signature_header(secrets, body)
+    encoded = base64.b64encode(body).decode() if b64 else body.decode()
+    return {**event, "headers": headers, "body": encoded, "isBase64Encoded": b64}
+
+
+def delivery(event_type: str = "incident.acknowledged", **changes: Any) -> dict[str, Any]:
+    """The acknowledged event file's envelope, re-typed and re-signed."""
+    template = load("function-url-incident-acknowledged.json")
+    envelope = envelope_of(template)
+    envelope["event"]["event_type"] = event_type
+    envelope["event"]["data"].update(changes.pop("data", {}))
+    envelope["event"].update(changes.pop("event", {}))
+    return with_body(template, json.dumps(envelope).encode(), **changes)
