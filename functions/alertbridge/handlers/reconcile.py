@@ -45,6 +45,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000.0 - SAFETY_MARGIN_SECONDS
     reconciler = wiring_reconcile.reconciler(metrics_counter, home_of(context))
     reconciler.log = _log
+    metrics_counter.add("Reconcile.Run")  # a heartbeat: a run that had nothing to do still shows
     report = reconciler.run(now=datetime.now(UTC), deadline=deadline)
     summary = report.model_dump(mode="json")
     logger.info("reconcile run", extra=summary)

@@ -1,0 +1,92 @@
+"""Where a deployed bridge lives: its CloudFormation stack outputs (or a JSON file of them), and boto3
+clients with the user's credentials, region and optional endpoint (moto in tests)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alertbridge.errors import AlertBridgeError
+
+# The stack's output keys. Duplicated from infra/stack.py (the CLI must not import CDK); a test asserts
+# they are equal so they cannot drift.
+OUTPUT_KEYS = (
+    "AlarmTopicArn", "HealthTopicArn", "QueueUrl", "DeadLetterQueueUrl", "TableName",
+    "RoutingKeysSecretArn", "WebhookSecretArn", "WebhookUrl",
+    "IngestFunctionName", "WebhookFunctionName", "ReconcilerFunctionName", "DashboardName",
+)  # fmt: skip
+DEFAULT_STACK = "AlertBridge"
+
+
+class OperatorError(AlertBridgeError):
+    """An expected failure of an operator command: the message says what to fix (no traceback)."""
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    values: dict[str, str]
+    source: str  # "stack AlertBridge (eu-west-1)" or the file name, for messages
+
+    def get(self, key: str) -> str:
+        value = self.values.get(key)
+        if not value:
+            raise OperatorError(
+                f"{self.source} has no output {key!r}: deploy the current alertbridge stack (cdk deploy)"
+            )
+        return value
+
+
+@dataclass(frozen=True)
+class Aws:
+    """boto3 clients for one region and endpoint (None: boto3's own resolution, incl. AWS_ENDPOINT_URL)."""
+
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        session = boto3.session.Session(region_name=self.region)
+        return session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+    @property
+    def region_name(self) -> str:
+        return str(self.client("sts").meta.region_name)
+
+
+def load_outputs(aws: Aws, stack: str, outputs_file: str | None = None) -> StackOutputs:
+    if outputs_file:
+        return outputs_from_file(Path(outputs_file), stack)
+    return outputs_from_stack(aws, stack)
+
+
+def outputs_from_stack(aws: Aws, stack: str) -> StackOutputs:
+    from botocore.exceptions import ClientError
+
+    client = aws.client("cloudformation")
+    try:
+        stacks = client.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            raise OperatorError(
+                f"stack {stack!r} not found in region {client.meta.region_name}: pass --stack NAME and "
+                "--region REGION of the deployed bridge (or deploy it with cdk deploy)"
+            ) from None
+        raise
+    outputs = {out["OutputKey"]: out["OutputValue"] for out in stacks[0].get("Outputs", [])}
+    return StackOutputs(outputs, f"stack {stack!r} ({client.meta.region_name})")
+
+
+def outputs_from_file(path: Path, stack: str) -> StackOutputs:
+    """`{"Key": "Value"}`, or cdk deploy's `--outputs-file` shape `{"StackName": {"Key": "Value"}}`."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise OperatorError(f"cannot read outputs file {str(path)!r}: {exc}") from None
+    if isinstance(document, dict) and isinstance(document.get(stack), dict):
+        document = document[stack]
+    if not isinstance(document, dict):
+        raise OperatorError(f"outputs file {str(path)!r} must hold a JSON object of output key -> value")
+    return StackOutputs({str(k): str(v) for k, v in document.items()}, f"outputs file {str(path)!r}")

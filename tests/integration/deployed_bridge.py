@@ -1,0 +1,141 @@
+"""A 'deployed' bridge for the reconciler and operator tests: LocalBridge in moto (queues, topic, table,
+secrets) wired to the emulator, its environment set as the Lambdas' would be, a fake CloudFormation stack
+with the real output keys, and helpers to feed real-shaped alarms through the real ingest pipeline."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+
+from alertbridge import wiring, wiring_reconcile
+from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore, DynamoStateStore
+from alertbridge.local.bridge import LocalBridge, local_routing_key
+from alertbridge.local.emulator import PagerDutyEmulator
+from alertbridge.local.event_source import FakeLambdaContext
+from alertbridge.logic.parsers import parse_sqs_body
+from alertbridge.logic.pipeline import Outcome
+from alertbridge.models.config import BridgeConfig, Match, Route, Rule
+from alertbridge.models.settings import Settings
+from alertbridge.operator.stack import OUTPUT_KEYS
+from tests.fakes import ListCounter
+from tests.integration.aws_fixtures import AwsContext
+from tests.integration.emulator_fixtures import REST_TOKEN, USER_EMAIL
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STACK = "AlertBridge"
+CONFIG = BridgeConfig(
+    routes={"default": Route(), "payments": Route()},
+    rules=[Rule(match=Match(alarm_name="pay-*"), route="payments")],
+)
+
+
+@dataclass
+class Deployed:
+    bridge: LocalBridge
+    emulator: PagerDutyEmulator
+    cloudwatch: Any
+    secrets: Any
+
+    @property
+    def state(self) -> DynamoStateStore:
+        return DynamoStateStore(self.bridge.table_name, client=boto3.client("dynamodb", region_name=REGION))
+
+    @property
+    def maintenance(self) -> DynamoMaintenanceStore:
+        return DynamoMaintenanceStore(
+            self.bridge.table_name, client=boto3.client("dynamodb", region_name=REGION)
+        )
+
+    def alarm_arn(self, name: str) -> str:
+        return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
+
+    def put_alarm(self, name: str, state: str = "ALARM") -> None:
+        self.cloudwatch.put_metric_alarm(
+            AlarmName=name, Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
+            EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=[self.bridge.topic_arn], OKActions=[self.bridge.topic_arn],
+        )  # fmt: skip
+        self.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
+
+    def notify(self, name: str, state: str, at: datetime, *, reason: str = "Threshold Crossed") -> Outcome:
+        """One CloudWatch notification through the real ingest pipeline (moto state, emulator PagerDuty)."""
+        message = {
+            "AlarmName": name, "AlarmDescription": None, "AWSAccountId": ACCOUNT, "NewStateValue": state,
+            "NewStateReason": reason, "StateChangeTime": at.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
+            "Region": "US East (N. Virginia)", "AlarmArn": self.alarm_arn(name), "OldStateValue": "OK",
+            "Trigger": {"MetricName": "Errors", "Namespace": "AWS/Lambda", "Statistic": "SUM", "Period": 60,
+                        "EvaluationPeriods": 1, "ComparisonOperator": "GreaterThanThreshold", "Threshold": 1.0,
+                        "Dimensions": [{"name": "FunctionName", "value": name}]},
+        }  # fmt: skip
+        return self.ingest(json.dumps(message))
+
+    def ingest(self, body: str) -> Outcome:
+        now = datetime.now(UTC)
+        pipeline = wiring.build_ingest_pipeline(Settings.from_env(), ListCounter())
+        return pipeline.process(parse_sqs_body(body, received_at=now), now=now, deadline=None)
+
+    def routing_key(self, route: str) -> str:
+        return local_routing_key(route)
+
+    def set_secret(self, arn: str, value: dict[str, Any]) -> None:
+        self.secrets.put_secret_value(SecretId=arn, SecretString=json.dumps(value))
+
+    def reconcile(self) -> dict[str, Any]:
+        """One scheduled run of the real reconciler handler, in a fresh 'container'."""
+        from alertbridge.handlers import reconcile
+
+        wiring_reconcile.reset()
+        context = FakeLambdaContext(
+            function_name="alertbridge-reconciler",
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:alertbridge-reconciler",
+        )
+        result: dict[str, Any] = reconcile.lambda_handler({"source": "aws.events"}, context)
+        return result
+
+    def outputs(self) -> dict[str, str]:
+        bridge = self.bridge
+        values = {
+            "AlarmTopicArn": bridge.topic_arn, "HealthTopicArn": bridge.topic_arn, "QueueUrl": bridge.queue_url,
+            "DeadLetterQueueUrl": bridge.dlq_url, "TableName": bridge.table_name,
+            "RoutingKeysSecretArn": bridge.routing_keys_secret, "WebhookSecretArn": bridge.webhook_secret,
+            "WebhookUrl": "https://example.lambda-url.us-east-1.on.aws/", "IngestFunctionName": "alertbridge-ingest",
+            "WebhookFunctionName": "alertbridge-webhook", "ReconcilerFunctionName": "alertbridge-reconciler",
+            "DashboardName": "alertbridge",
+        }  # fmt: skip
+        return {key: values[key] for key in OUTPUT_KEYS}
+
+    def create_stack(self, name: str = STACK) -> None:
+        """A CloudFormation stack in moto whose outputs are the bridge's names (what DescribeStacks gives)."""
+        template = {
+            "Resources": {"Placeholder": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {key: {"Value": value} for key, value in self.outputs().items()},
+        }
+        boto3.client("cloudformation", region_name=REGION).create_stack(
+            StackName=name, TemplateBody=json.dumps(template)
+        )
+
+
+@pytest.fixture(name="deployed")
+def deployed_fixture(
+    aws: AwsContext, emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Deployed]:
+    bridge = LocalBridge.create(CONFIG, emulator.url)
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    hook = {"webhook_secrets": ["whsec"], "rest_token": REST_TOKEN, "from_email": USER_EMAIL}
+    secrets.put_secret_value(SecretId=bridge.webhook_secret, SecretString=json.dumps(hook))
+    for name, value in bridge.environment(
+        ALERTBRIDGE_REST_URL=emulator.url, ALERTBRIDGE_MAX_ATTEMPTS="2"
+    ).items():
+        monkeypatch.setenv(name, value)
+    wiring.reset()
+    wiring_reconcile.reset()
+    yield Deployed(bridge, emulator, boto3.client("cloudwatch", region_name=REGION), secrets)
+    wiring.reset()
+    wiring_reconcile.reset()
