@@ -177,8 +177,13 @@ class Clock:
 
 def test_the_secrets_cache_reads_once_per_max_age() -> None:
     reads: list[int] = []
+
+    def load() -> list[str]:
+        reads.append(1)
+        return [SECRET]
+
     clock = Clock()
-    cache = SigningSecretsCache(lambda: reads.append(1) or [SECRET], max_age=300, clock=clock)
+    cache = SigningSecretsCache(load, max_age=300, clock=clock)
     assert list(cache.current()) == [SECRET]
     clock.now += 299
     cache.current()
