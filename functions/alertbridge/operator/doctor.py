@@ -167,7 +167,7 @@ def _check_alarms(target: Target, config_file: str | None) -> list[Check]:
         return [Check("alarms", WARN, f"no alarm in this region notifies {_name(topic)}: wire alarms to it")]
     missing = [alarm for alarm in alarms if alarm.lacks_ok_action_for(topic)]
     checks = [Check("alarms", OK, f"{len(alarms)} alarm(s) notify the topic")]
-    detail = "pages but has no OK action to the topic: its incidents never close; add the OK action"
+    detail = "no OK action to the topic: its incidents never close; add one"
     checks += [Check(f"alarm {alarm.name}", WARN, detail) for alarm in missing]
     checks += [
         Check(f"alarm {a.name}", WARN, "actions are disabled") for a in alarms if not a.actions_enabled

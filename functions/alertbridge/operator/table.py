@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-MAX_CELL = 80
+MAX_CELL = 120
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
