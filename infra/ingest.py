@@ -17,7 +17,10 @@ HANDLER = "alertbridge.handlers.ingest.lambda_handler"
 
 
 class IngestFunction(Construct):
-    """Consumes the ingest queue; may read/write the table and read the routing-keys secret, nothing else."""
+    """Consumes the ingest queue; may read/write the table and read the two secrets, nothing else.
+
+    The webhook secret holds the REST token: with it, an auto-resolved incident gets a note saying why.
+    """
 
     def __init__(
         self,
@@ -31,6 +34,7 @@ class IngestFunction(Construct):
         queue: sqs.IQueue,
         table: StateTable,
         routing_keys: secretsmanager.ISecret,
+        webhook_secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, id)
         options = settings.ingest
@@ -40,7 +44,11 @@ class IngestFunction(Construct):
             handler=HANDLER,
             code=code,
             layer=layer,
-            environment={**environment, "ALERTBRIDGE_ROUTING_KEYS_SECRET": routing_keys.secret_arn},
+            environment={
+                **environment,
+                "ALERTBRIDGE_ROUTING_KEYS_SECRET": routing_keys.secret_arn,
+                "ALERTBRIDGE_WEBHOOK_SECRET": webhook_secret.secret_arn,
+            },
             timeout_seconds=options.timeout_seconds,
             memory_mb=options.memory_mb,
             settings=settings,
@@ -57,6 +65,7 @@ class IngestFunction(Construct):
         )
         table.grant_read_write(self.function, self.handler.role)
         routing_keys.grant_read(self.function)
+        webhook_secret.grant_read(self.function)
 
 
 def _window(seconds: int) -> Duration | None:

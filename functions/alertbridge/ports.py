@@ -121,3 +121,9 @@ class WebhookDeliveries(Protocol):
     def first_delivery(self, webhook_id: str, now: datetime, ttl_hours: int = 48) -> bool:
         """Record an `X-Webhook-Id`; False when it was already recorded (a redelivery) and not expired."""
         ...
+
+
+class Notes(Protocol):
+    """Adds a note to the incident after the bridge resolved it; never raises."""
+
+    def after_resolve(self, item: StateItem, reason_text: str, *, at: datetime | None = None) -> bool: ...

@@ -9,8 +9,12 @@ from typing import TYPE_CHECKING
 from alertbridge.models.settings import Settings, settings
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from alertbridge.logic.notes import ResolveNotes
     from alertbridge.logic.pipeline import Pipeline
-    from alertbridge.ports import Counter
+    from alertbridge.models.state import StateItem
+    from alertbridge.ports import Counter, IncidentsApi
 
 
 @lru_cache(maxsize=1)
@@ -37,6 +41,49 @@ def build_ingest_pipeline(current: Settings, counter: Counter) -> Pipeline:
         keys=SecretsRoutingKeys(current.routing_keys_secret, config, max_age=current.secrets_max_age),
         maintenance=DynamoMaintenanceStore(current.table_name),
         counter=counter,
+        notes=ConfiguredNotes(current, counter),
+    )
+
+
+class ConfiguredNotes:
+    """Resolve notes through the REST API, if the webhook secret holds a REST token and a From e-mail.
+
+    The secret is read at the first resolve, not at start-up: most invocations never need it.
+    """
+
+    def __init__(self, current: Settings, counter: Counter) -> None:
+        self._settings = current
+        self._counter = counter
+        self._notes: ResolveNotes | None = None
+
+    def after_resolve(self, item: StateItem, reason_text: str, *, at: datetime | None = None) -> bool:
+        if self._notes is None:
+            from alertbridge.logic.notes import ResolveNotes
+
+            self._notes = ResolveNotes(rest_incidents(self._settings), self._counter)
+        return self._notes.after_resolve(item, reason_text, at=at)
+
+
+def rest_incidents(current: Settings) -> IncidentsApi | None:
+    """The REST adapter when a token and a From e-mail are configured; None otherwise."""
+    from alertbridge.adapters.pagerduty_rest import PagerDutyRestAdapter
+    from alertbridge.adapters.secrets import SecretsWebhookCredentials
+    from alertbridge.errors import ConfigError
+
+    try:
+        credentials = SecretsWebhookCredentials(
+            current.webhook_secret_id, max_age=current.secrets_max_age
+        ).credentials()
+    except ConfigError:
+        return None  # no webhook secret value yet: notes are optional
+    if not (credentials.rest_token and credentials.from_email):
+        return None
+    return PagerDutyRestAdapter(
+        credentials.rest_token,
+        credentials.from_email,
+        base_url=current.rest_url,
+        connect_timeout=current.connect_timeout,
+        read_timeout=current.read_timeout,
     )
 
 

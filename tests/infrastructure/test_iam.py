@@ -71,12 +71,15 @@ def test_wildcard_resources_only_for_xray_and_describe_alarms(synth: Synth) -> N
                 }
 
 
-def test_ingest_consumes_its_queue_uses_its_table_and_reads_only_routing_keys(synth: Synth) -> None:
+def test_ingest_consumes_its_queue_uses_its_table_and_reads_only_its_two_secrets(synth: Synth) -> None:
     i = ids(synth)
     services = resources_by_service(synth, synth.stack.bridge.ingest)
     assert set(services) == {"logs", "xray", "sqs", "dynamodb", "secretsmanager"}
     assert services["sqs"] == {json.dumps({"Fn::GetAtt": [i["queue"], "Arn"]})}
-    assert services["secretsmanager"] == {json.dumps({"Ref": i["routing"]})}
+    assert services["secretsmanager"] == {
+        json.dumps({"Ref": i["routing"]}),
+        json.dumps({"Ref": i["webhook"]}),
+    }
     assert all(i["table"] in resource for resource in services["dynamodb"])
     send = {
         a for s in statements(synth, synth.stack.bridge.ingest) for a in actions(s) if a.startswith("sqs:")

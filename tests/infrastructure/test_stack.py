@@ -220,7 +220,8 @@ def test_each_function_is_told_only_its_own_secrets(synth: Synth) -> None:
     ingest = function(synth, "ingest")["Environment"]["Variables"]
     hook = function(synth, "webhook")["Environment"]["Variables"]
     reconcile = function(synth, "reconcile")["Environment"]["Variables"]
-    assert ingest["ALERTBRIDGE_ROUTING_KEYS_SECRET"] == routing and "ALERTBRIDGE_WEBHOOK_SECRET" not in ingest
+    assert ingest["ALERTBRIDGE_ROUTING_KEYS_SECRET"] == routing
+    assert ingest["ALERTBRIDGE_WEBHOOK_SECRET"] == webhook  # its REST token writes resolve notes
     assert hook["ALERTBRIDGE_WEBHOOK_SECRET"] == webhook and "ALERTBRIDGE_ROUTING_KEYS_SECRET" not in hook
     assert hook["ALERTBRIDGE_ALLOW_UNSIGNED_WEBHOOKS"] == "false"
     assert reconcile["ALERTBRIDGE_ROUTING_KEYS_SECRET"] == routing

@@ -14,7 +14,7 @@ from alertbridge import wiring
 from alertbridge.handlers import ingest
 from alertbridge.local.bridge import LocalBridge, local_routing_key
 from alertbridge.local.emulator import PagerDutyEmulator
-from alertbridge.local.emulator_state import Fault
+from alertbridge.local.emulator_state import Fault, RecordedRequest
 from alertbridge.local.scenario import Metric, alarm_arn, metric_alarm_message
 from alertbridge.models.config import BridgeConfig
 from tests.integration.aws_fixtures import AwsContext
@@ -50,6 +50,11 @@ def fire(bridge: LocalBridge, name: str, state: str, at: datetime) -> None:
     bridge.publish(metric_alarm_message(name, state, old, at, METRIC, f"{name} went {state}"))
 
 
+def events_requests(emulator: PagerDutyEmulator) -> list[RecordedRequest]:
+    """What reached the Events API (the REST calls for resolve notes are left out)."""
+    return [request for request in emulator.requests if request.path.startswith("/v2/")]
+
+
 def drain(bridge: LocalBridge) -> None:
     bridge.event_source(ingest.lambda_handler).drain(max_batches=50)
 
@@ -64,7 +69,7 @@ def test_alarm_then_ok_opens_then_closes_the_incident(
     fire(bridge, "checkout-errors", "OK", T0 + timedelta(minutes=5))
     drain(bridge)
     assert emulator.open_alert(alarm_arn("checkout-errors")) is None
-    assert [r.outcome for r in emulator.requests] == ["opened", "resolved"]
+    assert [r.outcome for r in events_requests(emulator)] == ["opened", "resolved"]
     items = {item["alarm_name"]: item for item in bridge.state_items()}
     assert items["checkout-errors"]["status"] == "resolved"
 
@@ -96,7 +101,7 @@ def test_the_resolve_goes_out_with_the_opening_routing_key_after_the_rules_chang
     wiring.reset()  # a new container with the new configuration
     fire(bridge, "payments-api", "OK", T0 + timedelta(minutes=2))
     drain(bridge)
-    trigger, resolve = emulator.requests
+    trigger, resolve = events_requests(emulator)
     assert trigger.routing_key == resolve.routing_key == local_routing_key("payments")
     assert resolve.outcome == "resolved"
 
@@ -190,3 +195,30 @@ def test_routing_keys_never_reach_the_logs(
     assert "alert processed" in logged  # the handler did log
     for route in ("default", "payments", "orphan"):
         assert local_routing_key(route) not in logged
+
+
+def test_an_auto_resolved_incident_gets_a_note_saying_why(
+    bridge: LocalBridge, emulator: PagerDutyEmulator
+) -> None:
+    fire(bridge, "checkout-errors", "ALARM", T0)
+    drain(bridge)
+    fire(bridge, "checkout-errors", "OK", T0 + timedelta(minutes=5))
+    drain(bridge)
+    closed = emulator.latest_alert(alarm_arn("checkout-errors"))
+    assert closed is not None and not closed.is_open
+    [note] = closed.notes
+    assert "Resolved by alertbridge" in str(note) and "checkout-errors went OK" in str(note)
+
+
+def test_a_failing_note_never_blocks_the_resolve(
+    bridge: LocalBridge, emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    wrong = {"webhook_secrets": ["s"], "rest_token": "revoked-token", "from_email": "oncall@example.com"}
+    secrets.put_secret_value(SecretId=bridge.webhook_secret, SecretString=json.dumps(wrong))
+    fire(bridge, "checkout-errors", "ALARM", T0)
+    fire(bridge, "checkout-errors", "OK", T0 + timedelta(minutes=5))
+    drain(bridge)
+    closed = emulator.latest_alert(alarm_arn("checkout-errors"))
+    assert closed is not None and not closed.is_open and closed.notes == []
+    assert bridge.dead_letter_count() == 0

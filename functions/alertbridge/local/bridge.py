@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 
 from alertbridge import wiring
+from alertbridge.local.emulator import DEFAULT_TOKEN, DEFAULT_USER
 from alertbridge.local.event_source import Handler, SqsEventSource
 from alertbridge.models.config import BridgeConfig
 
@@ -80,8 +81,8 @@ class LocalBridge:
         keys_secret = secrets.create_secret(Name=f"{name}/routing-keys", SecretString=json.dumps(keys))["ARN"]
         hook = {
             "webhook_secrets": list(webhook_secrets),
-            "rest_token": "local-token",
-            "from_email": "oncall@example.com",
+            "rest_token": DEFAULT_TOKEN,
+            "from_email": DEFAULT_USER,
         }
         hook_secret = secrets.create_secret(Name=f"{name}/webhook", SecretString=json.dumps(hook))["ARN"]
         return cls(
@@ -95,6 +96,7 @@ class LocalBridge:
             "ALERTBRIDGE_WEBHOOK_SECRET": self.webhook_secret,
             "ALERTBRIDGE_CONFIG": self.config.to_json_text(),
             "ALERTBRIDGE_EVENTS_URL": self.events_url,
+            "ALERTBRIDGE_REST_URL": self.events_url,  # the emulator serves both APIs
             "ALERTBRIDGE_ALARM_TOPIC_ARN": self.topic_arn,
             "ALERTBRIDGE_QUEUE_URL": self.queue_url,
             "ALERTBRIDGE_DLQ_URL": self.dlq_url,

@@ -22,7 +22,7 @@ from alertbridge.models.alert import Alert
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.pagerduty import EventAction, EventV2
 from alertbridge.models.state import StateItem
-from alertbridge.ports import Counter, EventsApi, MaintenanceStore, RoutingKeys, StateStore
+from alertbridge.ports import Counter, EventsApi, MaintenanceStore, Notes, RoutingKeys, StateStore
 
 MAX_COMMIT_TRIES = 4
 
@@ -52,6 +52,7 @@ class Pipeline:
         keys: RoutingKeys,
         maintenance: MaintenanceStore,
         counter: Counter,
+        notes: Notes | None = None,
     ) -> None:
         self.config = config
         self.state = state
@@ -59,6 +60,7 @@ class Pipeline:
         self.keys = keys
         self.maintenance = maintenance
         self.counter = counter
+        self.notes = notes
         # Local runs (demo, soak) watch outcomes here; Lambda has none.
         self.observers: list[Callable[[Outcome], None]] = []
 
@@ -73,6 +75,7 @@ class Pipeline:
                 decision.new_item, expected_version=decision.expected_version
             ):
                 self.counter.add(f"Outcome.{decision.reason}")
+                self._note_resolve(decision, alert, outcome)
                 for observe in self.observers:
                     observe(outcome)
                 return outcome
@@ -101,6 +104,16 @@ class Pipeline:
             suppressed_by=window,
             now=now,
             ttl_days=self.config.closed_item_ttl_days,
+        )
+
+    def _note_resolve(self, decision: Decision, alert: Alert, outcome: Outcome) -> None:
+        """Tell the responders why the incident closed (only when a REST token is configured)."""
+        if self.notes is None or outcome.sent != EventAction.RESOLVE or decision.new_item is None:
+            return
+        when = alert.state_changed_at.isoformat(timespec="seconds")
+        reason = f"{alert.state.value} at {when}" + (f": {alert.reason}" if alert.reason else "")
+        self.notes.after_resolve(
+            decision.new_item, f"the alarm returned to {reason}", at=alert.state_changed_at
         )
 
     def _fingerprint(self, route: str) -> str:
