@@ -11,6 +11,8 @@ from alertbridge.models.settings import Settings, settings
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
+    from alertbridge.adapters.secrets import SecretsRoutingKeys
     from alertbridge.logic.notes import ResolveNotes
     from alertbridge.logic.pipeline import Pipeline
     from alertbridge.models.state import StateItem
@@ -24,25 +26,34 @@ def ingest_pipeline(counter: Counter) -> Pipeline:
 
 def build_ingest_pipeline(current: Settings, counter: Counter) -> Pipeline:
     from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore, DynamoStateStore
-    from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
-    from alertbridge.adapters.secrets import SecretsRoutingKeys
     from alertbridge.logic.pipeline import Pipeline
 
-    config = current.config
     return Pipeline(
-        config=config,
+        config=current.config,
         state=DynamoStateStore(current.table_name),
-        events=PagerDutyEventsAdapter(
-            current.events_url,
-            connect_timeout=current.connect_timeout,
-            read_timeout=current.read_timeout,
-            max_attempts=current.max_attempts,
-        ),
-        keys=SecretsRoutingKeys(current.routing_keys_secret, config, max_age=current.secrets_max_age),
+        events=events_adapter(current),
+        keys=routing_keys(current),
         maintenance=DynamoMaintenanceStore(current.table_name),
         counter=counter,
         notes=ConfiguredNotes(current, counter),
     )
+
+
+def events_adapter(current: Settings) -> PagerDutyEventsAdapter:
+    from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
+
+    return PagerDutyEventsAdapter(
+        current.events_url,
+        connect_timeout=current.connect_timeout,
+        read_timeout=current.read_timeout,
+        max_attempts=current.max_attempts,
+    )
+
+
+def routing_keys(current: Settings) -> SecretsRoutingKeys:
+    from alertbridge.adapters.secrets import SecretsRoutingKeys
+
+    return SecretsRoutingKeys(current.routing_keys_secret, current.config, max_age=current.secrets_max_age)
 
 
 class ConfiguredNotes:
@@ -65,7 +76,8 @@ class ConfiguredNotes:
 
 
 def rest_incidents(current: Settings) -> IncidentsApi | None:
-    """The REST adapter when a token and a From e-mail are configured; None otherwise."""
+    """The REST adapter when the webhook secret holds a REST token and a From e-mail; None otherwise
+    (notes and dropped-resolve detection are then skipped; an unreadable secret must not stop resolves)."""
     from alertbridge.adapters.pagerduty_rest import PagerDutyRestAdapter
     from alertbridge.adapters.secrets import SecretsWebhookCredentials
     from alertbridge.errors import ConfigError

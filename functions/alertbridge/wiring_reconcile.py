@@ -7,10 +7,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from alertbridge.models.settings import Settings, settings
+from alertbridge.wiring import events_adapter, rest_incidents, routing_keys
 
 if TYPE_CHECKING:
     from alertbridge.logic.reconcile import AlarmHome, Reconciler
-    from alertbridge.ports import Counter, IncidentsApi
+    from alertbridge.ports import Counter
 
 
 @lru_cache(maxsize=1)
@@ -23,52 +24,21 @@ def build_reconciler(
 ) -> Reconciler:
     from alertbridge.adapters.cloudwatch import CloudWatchAlarms
     from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore, DynamoStateStore
-    from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
-    from alertbridge.adapters.secrets import SecretsRoutingKeys
     from alertbridge.logic.reconcile import Reconciler
 
-    config = current.config
     store = DynamoStateStore(current.table_name)
     return Reconciler(
-        config=config,
+        config=current.config,
         state=store,
         suppressed=store,
         unconfirmed=store,
         alarms=CloudWatchAlarms(cloudwatch_client),
         maintenance=DynamoMaintenanceStore(current.table_name),
-        events=PagerDutyEventsAdapter(
-            current.events_url,
-            connect_timeout=current.connect_timeout,
-            read_timeout=current.read_timeout,
-            max_attempts=current.max_attempts,
-        ),
-        keys=SecretsRoutingKeys(current.routing_keys_secret, config, max_age=current.secrets_max_age),
+        events=events_adapter(current),
+        keys=routing_keys(current),
         counter=counter,
         home=home,
-        incidents=incidents_api(current),
-    )
-
-
-def incidents_api(current: Settings) -> IncidentsApi | None:
-    """The REST adapter when the webhook secret holds a REST token and From e-mail; else None (the
-    reconciler then skips what needs PagerDuty's REST API: notes and dropped-resolve detection)."""
-    from alertbridge.adapters.pagerduty_rest import PagerDutyRestAdapter
-    from alertbridge.adapters.secrets import SecretsWebhookCredentials
-    from alertbridge.errors import ConfigError
-
-    credentials = SecretsWebhookCredentials(current.webhook_secret_id, max_age=current.secrets_max_age)
-    try:
-        found = credentials.credentials()
-    except ConfigError:  # an unreadable webhook secret must not stop the resolves (doctor reports it)
-        return None
-    if not found.rest_token or not found.from_email:
-        return None
-    return PagerDutyRestAdapter(
-        found.rest_token,
-        found.from_email,
-        base_url=current.rest_url,
-        connect_timeout=current.connect_timeout,
-        read_timeout=current.read_timeout,
+        incidents=rest_incidents(current),
     )
 
 
