@@ -23,21 +23,10 @@ EVENTBRIDGE: dict[str, Any] = json.loads(
     (Path(__file__).parent / "corpus" / "valid-eventbridge.json").read_text()
 )
 HANDLER_EXAMPLES = 40
-# Known bridge bugs this corpus finds (strict: when fixed, the xfail fails and the marker must go).
-SURROGATE_BUG = (
-    "known bug: parse_sqs_body raises UnicodeEncodeError (outside the handler's logged try) for text with "
-    "lone surrogates (invalid UTF-8) that falls back to the raw parser: dedup.content_key encodes strictly"
-)
-KNOWN_BUGS = {"not-json-invalid-utf8.bin": SURROGATE_BUG, "invalid-utf8-unrecognized-json.bin": SURROGATE_BUG}
 
 
 def corpus_cases(kind: str) -> list[Any]:
-    return [
-        pytest.param(path, id=path.name, marks=pytest.mark.xfail(reason=KNOWN_BUGS[path.name], strict=True))
-        if path.name in KNOWN_BUGS
-        else pytest.param(path, id=path.name)
-        for path in corpus_files(kind)
-    ]
+    return [pytest.param(path, id=path.name) for path in corpus_files(kind)]
 
 
 @pytest.fixture(scope="module")

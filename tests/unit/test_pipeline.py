@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alertbridge.errors import Rejected, RoutingKeyMissing, ServerError
+from alertbridge.errors import Rejected, RequestTimeout, RoutingKeyMissing, ServerError
 from alertbridge.local.scenario import Metric, metric_alarm_message
 from alertbridge.logic.parsers import parse_sqs_body
 from alertbridge.logic.pipeline import Pipeline, StateConflict
@@ -117,18 +117,38 @@ def test_a_second_rejection_fails_the_record_so_it_reaches_the_dead_letter_queue
     bridge = pipeline(events=events)
     with pytest.raises(Rejected):
         bridge.process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
-    assert bridge.state.get(alert("payments-api", "ALARM", T0).dedup_key) is None
+    intent = bridge.state.get(alert("payments-api", "ALARM", T0).dedup_key)
+    assert intent is not None and intent.trigger_pending  # the DLQ redrive sends it again
 
 
-def test_a_failed_send_commits_nothing_so_the_redelivery_sends_again() -> None:
+def test_a_failed_trigger_leaves_its_intent_so_the_redelivery_sends_again() -> None:
     events = FakeEvents()
     events.failures = [ServerError(503)]
     bridge = pipeline(events=events)
     fired = alert("payments-api", "ALARM", T0)
     with pytest.raises(ServerError):
         bridge.process(fired, now=T0, deadline=None)
-    assert bridge.state.get(fired.dedup_key) is None
-    assert bridge.process(fired, now=T0, deadline=None).sent == "trigger"
+    intent = bridge.state.get(fired.dedup_key)
+    assert intent is not None and intent.is_open and intent.trigger_pending
+    retried = bridge.process(fired, now=T0, deadline=None)
+    assert (retried.sent, retried.reason) == ("trigger", "retry-pending-trigger")
+    item = bridge.state.get(fired.dedup_key)
+    assert item is not None and item.is_open and not item.trigger_pending
+    assert bridge.process(fired, now=T0, deadline=None).reason == "duplicate"
+
+
+def test_an_ok_after_a_timed_out_trigger_still_resolves_what_pagerduty_may_have_opened() -> None:
+    events = FakeEvents()
+    events.failures = [RequestTimeout("PagerDuty did not answer in time")]  # it may have applied it
+    bridge = pipeline(events=events)
+    with pytest.raises(RequestTimeout):
+        bridge.process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
+    later = T0 + timedelta(minutes=5)
+    outcome = bridge.process(alert("payments-api", "OK", later), now=later, deadline=None)
+    assert outcome.sent == "resolve"
+    assert events.sent[-1]["routing_key"] == KEYS["payments"]
+    # the ALARM's redelivery is now stale: nothing more goes out
+    assert bridge.process(alert("payments-api", "ALARM", T0), now=later, deadline=None).reason == "stale"
 
 
 def test_a_missing_routing_key_fails_the_record_without_sending() -> None:

@@ -39,9 +39,9 @@ def record_handler(record: SqsRecordModel) -> None:
     now = datetime.now(UTC)
     pipeline = wiring.ingest_pipeline(metrics_counter)
     body = record.body if isinstance(record.body, str) else str(record.body)
-    alert = parse_sqs_body(body, received_at=now, max_raw_chars=pipeline.config.max_raw_message_chars)
-    logger.set_correlation_id(alert.dedup_key)
     try:
+        alert = parse_sqs_body(body, received_at=now, max_raw_chars=pipeline.config.max_raw_message_chars)
+        logger.set_correlation_id(alert.dedup_key)
         outcome = pipeline.process(alert, now=now, deadline=_record_deadline())
     except Exception as exc:
         # The record goes back to the queue (and, if it keeps failing, to the DLQ, which has an alarm).

@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from alertbridge import wiring
 from alertbridge.local.bridge import LocalBridge, local_routing_key
@@ -222,21 +222,6 @@ def dedup_key_of(transition: Transition) -> str:
     return parse_sqs_body(sns_alarm_message(transition), received_at=transition.at).dedup_key
 
 
-def redrive_dead_letters(sqs: Any, dlq_url: str, queue_url: str) -> int:
-    """Move every dead-lettered message back to the ingest queue (receive, send, delete); returns how many.
-
-    A local stand-in for `alertbridge redrive` used when the operator command offers no callable."""
-    moved = 0
-    while True:
-        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return moved
-        for message in messages:
-            sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"])
-            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
-            moved += 1
-
-
 @dataclass
 class SoakStats:
     deliveries: int = 0
@@ -320,8 +305,12 @@ class Soak:
     def drain(self) -> None:
         self.source.drain(on_batch=self.stats.count_batch)
 
-    def redrive(self, mover: Callable[[Any, str, str], int] = redrive_dead_letters) -> int:
-        return mover(self._sqs, self.bridge.dlq_url, self.bridge.queue_url)
+    def redrive(self) -> int:
+        """`alertbridge redrive`'s own move: the DLQ back to the ingest queue; returns how many moved."""
+        from alertbridge.operator.commands import redrive_queue
+
+        _, moved, _ = redrive_queue(self._sqs, self.bridge.dlq_url, self.bridge.queue_url)
+        return moved
 
     def dead_letters(self) -> int:
         return self.bridge.dead_letter_count()
@@ -350,20 +339,6 @@ class Soak:
             if isinstance(request.body, dict) and request.body.get("dedup_key") == dedup_key
         ]
         return f"bridge decided {self.stats.decisions.get(dedup_key, [])}; PagerDuty saw {requests}"
-
-    def orphaned_by_unknown_outcome(self, problem_alarm: str, transitions: Iterable[Transition]) -> bool:
-        """True when PagerDuty applied more triggers for this alarm than the bridge knows it sent: a trigger
-        answered too late (a slow fault) was applied, the bridge saw a timeout and did not record it, and a
-        newer OK then found the key closed in the bridge's state, so no resolve went out."""
-        newest = newest_transitions(t for t in transitions if t.alarm == problem_alarm)
-        key = dedup_key_of(next(iter(newest.values())))
-        applied = sum(
-            1
-            for request in self.emulator.requests
-            if request.dedup_key == key and request.event_action == "trigger" and request.outcome in APPLIED
-        )
-        known = sum(1 for decision in self.stats.decisions.get(key, []) if decision.endswith("->trigger"))
-        return applied > known and self.emulator.open_alert(key) is not None
 
     def request_outcomes(self) -> dict[str, int]:
         counts: dict[str, int] = {}

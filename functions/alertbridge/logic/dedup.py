@@ -19,7 +19,7 @@ def bounded_key(identity: str) -> str:
     """
     if len(identity) <= MAX_DEDUP_KEY_CHARS:
         return identity
-    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:_HASH_CHARS]
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
     keep = MAX_DEDUP_KEY_CHARS - _HASH_CHARS - len(_SEPARATOR)
     return f"{identity[:keep]}{_SEPARATOR}{digest}"
 
@@ -36,7 +36,7 @@ def generic_key(dedup_id: str) -> str:
 
 def content_key(*parts: str) -> str:
     """A key for input with no identity of its own (plain text): identical content dedupes."""
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:_HASH_CHARS]
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
     return f"alertbridge:raw:{digest}"
 
 

@@ -67,6 +67,7 @@ class Reason(StrEnum):
     AUTO_RESOLVED = "auto-resolved"
     NOT_OPEN = "not-open"
     NOT_SUPPRESSED = "not-suppressed"
+    RETRY_PENDING = "retry-pending-trigger"
 
 
 class Decision(BaseModel):
@@ -124,6 +125,8 @@ def decide(
     change = _Change(alert, route, routing_key_id, severity, summary, suppressed_by, now, ttl_days, expected)
     current = None if stored is None or stored.expired(now) else stored
     if current is not None and _is_duplicate(current, alert):
+        if current.trigger_pending and current.is_open and action == EventAction.TRIGGER:
+            return _resend_pending(current, change)
         return Decision(reason=Reason.DUPLICATE)
     if current is not None and not _is_newer(current, alert):
         return Decision(reason=Reason.STALE)
@@ -134,6 +137,12 @@ def decide(
     if action == EventAction.ACKNOWLEDGE:
         return _on_acknowledge(current, change)
     return _on_ignore(current, change)
+
+
+def _resend_pending(current: StateItem, change: _Change) -> Decision:
+    """The redelivery of a trigger whose send failed after its intent was committed: send it again."""
+    item = current.model_copy(update={"last_seen": change.now, "version": current.version + 1})
+    return _sending(EventAction.TRIGGER, current, item, change, Reason.RETRY_PENDING)
 
 
 def _is_duplicate(current: StateItem, alert: Alert) -> bool:
@@ -271,6 +280,7 @@ def _next_item(current: StateItem | None, change: _Change, status: KeyStatus, **
         last_seen=change.now,
         version=(change.expected_version or 0) + 1,
         expires_at=_expiry(status, change.now, change.ttl_days),
+        trigger_pending=False,
     )
     values.update(fields)
     return StateItem.model_validate(values)

@@ -1,9 +1,9 @@
 """One alert's journey: route, decide against the stored state, send, commit.
 
 Takes ports only (no boto3, no httpx, no environment), so every reliability rule is testable with fakes.
-Sending happens before the commit: if the send fails the record goes back to the queue with nothing
-written, and a redelivery retries it; if the commit loses a race the decision is made again on fresh state
-(PagerDuty's dedup absorbs a repeated trigger for an open key).
+A resolve is sent before its commit: if the send fails nothing is written and the redelivery sends it
+again. A trigger's intent is committed before the send (see `_trigger_with_intent`). When a commit loses
+a race the decision is made again on fresh state (PagerDuty's dedup absorbs a repeated trigger).
 """
 
 from __future__ import annotations
@@ -70,17 +70,45 @@ class Pipeline:
         for _ in range(MAX_COMMIT_TRIES):
             stored = self.state.get(alert.dedup_key)
             decision = self._decide(stored, alert, routing, action, now)
-            outcome = self._carry_out(decision, alert, routing, deadline)
-            if decision.new_item is None or self.state.save(
-                decision.new_item, expected_version=decision.expected_version
-            ):
-                self.counter.add(f"Outcome.{decision.reason}")
-                self._note_resolve(decision, alert, outcome)
-                for observe in self.observers:
-                    observe(outcome)
+            outcome = self._apply(decision, alert, routing, deadline)
+            if outcome is not None:
+                self._finish(decision, alert, outcome)
                 return outcome
             self.counter.add("StateConflict")
         raise StateConflict(f"state for {alert.dedup_key!r} kept changing; will retry")
+
+    def _apply(
+        self, decision: Decision, alert: Alert, routing: Routing, deadline: float | None
+    ) -> Outcome | None:
+        """Send and commit; None when another writer got there first (decide again on fresh state)."""
+        if decision.send == EventAction.TRIGGER and decision.new_item is not None:
+            return self._trigger_with_intent(decision, decision.new_item, alert, routing, deadline)
+        outcome = self._carry_out(decision, alert, routing, deadline)
+        if decision.new_item is None or self.state.save(
+            decision.new_item, expected_version=decision.expected_version
+        ):
+            return outcome
+        return None
+
+    def _trigger_with_intent(
+        self, decision: Decision, item: StateItem, alert: Alert, routing: Routing, deadline: float | None
+    ) -> Outcome | None:
+        """Commit the open key before sending: PagerDuty may apply a trigger whose answer timed out, and a
+        later OK must then find the key open to send its resolve. A failed send leaves the intent, so the
+        redelivered ALARM sends the trigger again."""
+        intent = item.model_copy(update={"trigger_pending": True})
+        if not self.state.save(intent, expected_version=decision.expected_version):
+            return None
+        outcome = self._carry_out(decision, alert, routing, deadline)
+        sent = intent.model_copy(update={"trigger_pending": False, "version": intent.version + 1})
+        self.state.save(sent, expected_version=intent.version)  # a newer change may already have moved on
+        return outcome
+
+    def _finish(self, decision: Decision, alert: Alert, outcome: Outcome) -> None:
+        self.counter.add(f"Outcome.{decision.reason}")
+        self._note_resolve(decision, alert, outcome)
+        for observe in self.observers:
+            observe(outcome)
 
     def _decide(
         self,

@@ -37,6 +37,9 @@ class StateItem(BaseModel):
     first_seen: datetime
     last_seen: datetime
     version: int = 0
+    # Set (committed) before a trigger is sent and cleared after PagerDuty accepted it: a trigger that
+    # timed out may still have been applied, so a later OK must find the key open and send its resolve.
+    trigger_pending: bool = False
     auto_resolve_at: datetime | None = None
     opened_at: datetime | None = None  # when the bridge opened the current incident (sent its first trigger)
     account_id: str | None = None  # the alarm's account, for maintenance windows matched by account

@@ -224,16 +224,28 @@ def _who() -> str | None:
 def redrive(target: Target, *, max_messages: int = 10_000) -> str:
     sqs = target.aws.client("sqs")
     dlq, queue = target.outputs.get("DeadLetterQueueUrl"), target.outputs.get("QueueUrl")
-    waiting = _queue_depth(sqs, dlq)
-    if waiting == 0:
+    if _queue_depth(sqs, dlq) == 0:
         return "The dead-letter queue is empty: nothing to redrive."
-    task = _start_move_task(sqs, _queue_arn(sqs, dlq), _queue_arn(sqs, queue))
+    method, moved, task = redrive_queue(sqs, dlq, queue, max_messages=max_messages)
+    table = render_table(["METHOD", "MESSAGES", "TASK"], [[method, moved, task]])
+    if task:
+        return table + "\nSQS moves them in the background."
+    return (
+        table
+        + "\nThis endpoint does not support SQS StartMessageMoveTask: moved by receive/send/delete instead."
+    )
+
+
+def redrive_queue(
+    sqs: Any, dlq_url: str, queue_url: str, *, max_messages: int = 10_000
+) -> tuple[str, int, str]:
+    """Dead-letter queue back to the ingest queue: SQS's own move task, or receive/send/delete where the
+    endpoint lacks it. Returns (method, messages, task handle or "")."""
+    waiting = _queue_depth(sqs, dlq_url)
+    task = _start_move_task(sqs, _queue_arn(sqs, dlq_url), _queue_arn(sqs, queue_url))
     if task is not None:
-        rows = [["StartMessageMoveTask", waiting, task]]
-        return render_table(["METHOD", "MESSAGES", "TASK"], rows) + "\nSQS moves them in the background."
-    moved = _move_by_hand(sqs, dlq, queue, max_messages)
-    note = "\nThis endpoint does not support SQS StartMessageMoveTask: moved by receive/send/delete instead."
-    return render_table(["METHOD", "MESSAGES", "TASK"], [["receive/send/delete", moved, ""]]) + note
+        return "StartMessageMoveTask", waiting, task
+    return "receive/send/delete", _move_by_hand(sqs, dlq_url, queue_url, max_messages), ""
 
 
 def _queue_arn(sqs: Any, url: str) -> str:
