@@ -503,3 +503,24 @@ def test_routing_key_fingerprint_identifies_without_revealing() -> None:
     assert fingerprint == routing_key_fingerprint(key)
     assert fingerprint != routing_key_fingerprint(key[:-1] + "x")
     assert fingerprint not in key
+
+
+def test_a_redelivered_alarm_whose_trigger_intent_is_pending_is_sent_again() -> None:
+    fired = alert()
+    opened = run(None, fired)
+    assert opened.new_item is not None
+    pending = opened.new_item.model_copy(update={"trigger_pending": True})
+    retried = run(pending, fired, route="default", key_id="key-default")
+    assert (retried.send, retried.reason) == (EventAction.TRIGGER, "retry-pending-trigger")
+    assert (retried.route_for_send, retried.routing_key_id_for_send) == ("payments", "key-payments")
+    assert retried.expected_version == pending.version
+    assert run(opened.new_item, fired).send is None  # once the trigger went out: a plain duplicate
+
+
+def test_a_newer_transition_clears_a_pending_trigger() -> None:
+    opened = run(None, alert())
+    assert opened.new_item is not None
+    pending = opened.new_item.model_copy(update={"trigger_pending": True})
+    resolved = run(pending, alert(AlarmState.OK, T0 + timedelta(minutes=1)))
+    assert resolved.send == EventAction.RESOLVE and resolved.new_item is not None
+    assert not resolved.new_item.trigger_pending
