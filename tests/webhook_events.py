@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alertbridge.logic.signature import signature_header
+from alertbridge.models.alert import AlarmState
+from alertbridge.models.state import KeyStatus, StateItem
 
 EVENTS = Path(__file__).resolve().parent / "events" / "webhook"
 SECRET = "whsec-current-0123456789"
@@ -51,3 +54,21 @@ def delivery(event_type: str = "incident.acknowledged", **changes: Any) -> dict[
     envelope["event"]["data"].update(changes.pop("data", {}))
     envelope["event"].update(changes.pop("event", {}))
     return with_body(template, json.dumps(envelope).encode(), **changes)
+
+
+def open_item() -> StateItem:
+    """The state item of an incident the bridge opened for KEY, as the webhook tests start from."""
+    opened = datetime(2025, 6, 1, 11, 55, tzinfo=UTC)
+    return StateItem(
+        dedup_key=KEY,
+        status=KeyStatus.OPEN,
+        alarm_state=AlarmState.ALARM,
+        state_changed_at=opened,
+        route="default",
+        routing_key_id="0123456789ab",
+        alarm_name="prod-api-5xx",
+        first_seen=opened,
+        last_seen=opened,
+        opened_at=opened,
+        version=1,
+    )

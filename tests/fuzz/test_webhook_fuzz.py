@@ -22,11 +22,10 @@ pytest.importorskip("alertbridge.handlers.webhook", reason="the webhook handler 
 from alertbridge import wiring, wiring_webhook
 from alertbridge.adapters.dynamo_state import DynamoStateStore
 from alertbridge.local.event_source import FakeLambdaContext
-from alertbridge.models.alert import AlarmState
-from alertbridge.models.state import KeyStatus, StateItem
+from alertbridge.models.state import StateItem
 from tests.fuzz.rig import corpus_files
 from tests.integration.aws_fixtures import AwsContext, aws  # noqa: F401
-from tests.webhook_events import KEY, SECRET, delivery, envelope_of, load, with_body
+from tests.webhook_events import SECRET, delivery, envelope_of, load, open_item, with_body
 
 TEMPLATE = load("function-url-incident-acknowledged.json")
 REMOVABLE = {"event", "data", "event_type", "incident_key"}
@@ -65,29 +64,10 @@ def hook(aws: AwsContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hook]:  #
     wiring.reset()
     wiring_webhook.reset()
     store = DynamoStateStore(aws.table_name, aws.dynamodb)
-    store.save(_open_item(), expected_version=None)
+    store.save(open_item(), expected_version=None)
     yield Hook(store)
     wiring.reset()
     wiring_webhook.reset()
-
-
-def _open_item() -> StateItem:
-    from datetime import UTC, datetime
-
-    opened = datetime(2025, 6, 1, 11, 55, tzinfo=UTC)
-    return StateItem(
-        dedup_key=KEY,
-        status=KeyStatus.OPEN,
-        alarm_state=AlarmState.ALARM,
-        state_changed_at=opened,
-        route="default",
-        routing_key_id="0123456789ab",
-        alarm_name="prod-api-5xx",
-        first_seen=opened,
-        last_seen=opened,
-        opened_at=opened,
-        version=1,
-    )
 
 
 def assert_harmless(hook: Hook, event: Any) -> None:

@@ -19,11 +19,10 @@ from alertbridge import wiring, wiring_webhook
 from alertbridge.adapters.dynamo_state import DynamoStateStore, DynamoWebhookDeliveries
 from alertbridge.local.event_source import FakeLambdaContext
 from alertbridge.logic.webhook import MAX_BODY_BYTES, MIRRORED_EVENT_TYPES
-from alertbridge.models.alert import AlarmState
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.observability import logger
 from tests.integration.aws_fixtures import AwsContext
-from tests.webhook_events import KEY, OLD_SECRET, SECRET, delivery, envelope_of, load, with_body
+from tests.webhook_events import KEY, OLD_SECRET, SECRET, delivery, envelope_of, load, open_item, with_body
 
 SECRET_NAME = "alertbridge/webhook-test"
 REST_TOKEN = "u+rest-token-never-logged"
@@ -83,23 +82,6 @@ def webhook(aws: AwsContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhoo
     hook.store.save(open_item(), expected_version=None)
     yield hook
     new_container()
-
-
-def open_item() -> StateItem:
-    opened = datetime(2025, 6, 1, 11, 55, tzinfo=UTC)
-    return StateItem(
-        dedup_key=KEY,
-        status=KeyStatus.OPEN,
-        alarm_state=AlarmState.ALARM,
-        state_changed_at=opened,
-        route="default",
-        routing_key_id="0123456789ab",
-        alarm_name="prod-api-5xx",
-        first_seen=opened,
-        last_seen=opened,
-        opened_at=opened,
-        version=1,
-    )
 
 
 def status_and_reason(response: dict[str, Any]) -> tuple[int, str]:
