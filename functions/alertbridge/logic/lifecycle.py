@@ -253,12 +253,19 @@ def _record(
 def _sending(
     action: EventAction, identity: StateItem, item: StateItem, change: _Change, reason: Reason
 ) -> Decision:
+    return _send_decision(action, identity, item, change.expected_version, reason)
+
+
+def _send_decision(
+    action: EventAction, identity: StateItem, item: StateItem, expected_version: int | None, reason: str
+) -> Decision:
+    """Send `action` with the identity that opened the incident, then write `item`."""
     return Decision(
         send=action,
         route_for_send=identity.route,
         routing_key_id_for_send=identity.routing_key_id,
         new_item=item,
-        expected_version=change.expected_version,
+        expected_version=expected_version,
         reason=reason,
     )
 
@@ -366,14 +373,7 @@ def resolve_open_item(
 
 def _carried_out(action: EventAction, item: StateItem, updated: StateItem, reason: str) -> Decision:
     bumped = updated.model_copy(update={"version": item.version + 1})
-    return Decision(
-        send=action,
-        route_for_send=item.route,
-        routing_key_id_for_send=item.routing_key_id,
-        new_item=bumped,
-        expected_version=item.version,
-        reason=reason,
-    )
+    return _send_decision(action, item, bumped, item.version, reason)
 
 
 # --- Webhook mirror ---------------------------------------------------------------------------------
