@@ -37,6 +37,7 @@ from alertbridge.models.pagerduty import (
     Payload,
     Severity,
 )
+from alertbridge.models.settings import US_EVENTS_URL
 
 LinkLike = Link | Mapping[str, str]
 ImageLike = Image | Mapping[str, str]
@@ -48,7 +49,7 @@ class EventsClient:
         self,
         routing_key: str,
         *,
-        base_url: str = "https://events.pagerduty.com",
+        base_url: str = US_EVENTS_URL,
         timeout: float = 10.0,
         max_attempts: int = 3,
         sleep: Callable[[float], None] = time.sleep,

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from alertbridge.adapters.pagerduty_events import EU_EVENTS_URL, PagerDutyEventsAdapter
+from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
 from alertbridge.errors import (
     ConfigError,
     ConnectionFailed,
@@ -26,6 +26,7 @@ from alertbridge.errors import (
     ServerError,
 )
 from alertbridge.local.emulator import Fault, PagerDutyEmulator
+from alertbridge.models.settings import EU_EVENTS_URL
 from tests.integration.emulator_fixtures import (
     ROUTING_KEY,
     emulator,  # noqa: F401

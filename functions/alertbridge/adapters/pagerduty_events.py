@@ -33,10 +33,9 @@ from alertbridge.errors import (
     ServerError,
 )
 from alertbridge.logic.retry import RetryPolicy, next_wait, parse_retry_after, remaining
+from alertbridge.models.settings import US_EVENTS_URL
 from alertbridge.ports import EventsResponse
 
-US_EVENTS_URL = "https://events.pagerduty.com"
-EU_EVENTS_URL = "https://events.eu.pagerduty.com"
 USER_AGENT = "alertbridge/0.1 (+https://github.com/alertbridge)"
 _MIN_USEFUL_TIMEOUT = 0.05  # seconds; less than this left before the deadline and a request cannot succeed
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")

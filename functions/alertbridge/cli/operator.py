@@ -13,8 +13,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from alertbridge.adapters.pagerduty_rest import US_REST_URL
-from alertbridge.models.settings import US_EVENTS_URL
+from alertbridge.models.settings import US_EVENTS_URL, US_REST_URL
 
 EXPECTED_FAILURE = 2
 

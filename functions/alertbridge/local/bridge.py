@@ -17,6 +17,7 @@ from alertbridge import wiring
 from alertbridge.local.emulator import DEFAULT_TOKEN, DEFAULT_USER
 from alertbridge.local.event_source import Handler, SqsEventSource
 from alertbridge.models.config import BridgeConfig
+from alertbridge.operator.commands import queue_arn as arn_of_queue
 
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {
@@ -64,13 +65,13 @@ class LocalBridge:
     ) -> LocalBridge:
         sqs, sns = _client("sqs"), _client("sns")
         dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
-        dlq_arn = _queue_arn(sqs, dlq_url)
+        dlq_arn = arn_of_queue(sqs, dlq_url)
         redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
         queue_url = sqs.create_queue(
             QueueName=f"{name}-ingest",
             Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": "30"},
         )["QueueUrl"]
-        queue_arn = _queue_arn(sqs, queue_url)
+        queue_arn = arn_of_queue(sqs, queue_url)
         topic_arn = sns.create_topic(Name=f"{name}-alarms")["TopicArn"]
         attributes = {"RawMessageDelivery": "true"} if raw_delivery else {}
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes)
@@ -144,10 +145,6 @@ class LocalBridge:
 
 def _client(service: str) -> Any:
     return boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
-
-
-def _queue_arn(sqs: Any, url: str) -> str:
-    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
 
 def _create_table(table_name: str) -> None:

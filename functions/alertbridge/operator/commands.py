@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alertbridge.adapters.pagerduty_rest import US_REST_URL
 from alertbridge.adapters.secrets import WebhookCredentials, is_well_formed_routing_key
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import ROUTING_KEY_CHARS
-from alertbridge.models.settings import US_EVENTS_URL
+from alertbridge.models.settings import US_EVENTS_URL, US_REST_URL
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.operator.stack import Aws, OperatorError, StackOutputs
 from alertbridge.operator.table import age, render_table
@@ -242,13 +241,13 @@ def redrive_queue(
     """Dead-letter queue back to the ingest queue: SQS's own move task, or receive/send/delete where the
     endpoint lacks it. Returns (method, messages, task handle or "")."""
     waiting = _queue_depth(sqs, dlq_url)
-    task = _start_move_task(sqs, _queue_arn(sqs, dlq_url), _queue_arn(sqs, queue_url))
+    task = _start_move_task(sqs, queue_arn(sqs, dlq_url), queue_arn(sqs, queue_url))
     if task is not None:
         return "StartMessageMoveTask", waiting, task
     return "receive/send/delete", _move_by_hand(sqs, dlq_url, queue_url, max_messages), ""
 
 
-def _queue_arn(sqs: Any, url: str) -> str:
+def queue_arn(sqs: Any, url: str) -> str:
     return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
 

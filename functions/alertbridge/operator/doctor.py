@@ -11,7 +11,7 @@ from alertbridge.adapters.secrets import is_well_formed_routing_key
 from alertbridge.errors import AlertBridgeError, BadToken, Forbidden, NotFound, UnknownRequester
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.pagerduty import ROUTING_KEY_CHARS
-from alertbridge.operator.commands import Target
+from alertbridge.operator.commands import Target, queue_arn
 from alertbridge.operator.table import render_table
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -137,13 +137,11 @@ def _check_topic_subscription(target: Target, config_file: str | None) -> list[C
     sns, sqs = target.aws.client("sns"), target.aws.client("sqs")
     topic = target.outputs.get("AlarmTopicArn")
     queue_url = target.outputs.get("QueueUrl")
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue = queue_arn(sqs, queue_url)
     subscriptions = _subscriptions(sns, topic)
-    if any(s.get("Protocol") == "sqs" and s.get("Endpoint") == queue_arn for s in subscriptions):
-        return [Check("alarm topic", OK, f"{_name(topic)} is subscribed to {_name(queue_arn)}")]
-    detail = f"{_name(topic)} has no SQS subscription to {_name(queue_arn)}: redeploy the stack"
+    if any(s.get("Protocol") == "sqs" and s.get("Endpoint") == queue for s in subscriptions):
+        return [Check("alarm topic", OK, f"{_name(topic)} is subscribed to {_name(queue)}")]
+    detail = f"{_name(topic)} has no SQS subscription to {_name(queue)}: redeploy the stack"
     return [Check("alarm topic", FAIL, detail)]
 
 
