@@ -136,6 +136,20 @@ def test_an_outage_longer_than_the_record_budget_returns_the_record_to_the_queue
     assert emulator.open_alert(alarm_arn("checkout-errors")) is not None
 
 
+def test_a_failed_record_waits_out_its_retry_delay_before_the_next_receive(
+    bridge: LocalBridge, emulator: PagerDutyEmulator
+) -> None:
+    emulator.inject(Fault.server_error(502), times=4)
+    fire(bridge, "checkout-errors", "ALARM", T0)
+    source = bridge.event_source(ingest.lambda_handler, retry_delay_seconds=1)
+    first = source.poll_once()
+    assert first is not None and first.failed == 1
+    assert source.poll_once() is None  # invisible until its delay is over, unlike an immediate redelivery
+    assert source.drain(max_batches=5) == 1  # drain waits for it rather than stopping at an empty receive
+    assert emulator.open_alert(alarm_arn("checkout-errors")) is not None
+    assert bridge.dead_letter_count() == 0
+
+
 def test_a_body_pagerduty_rejects_is_paged_again_with_the_minimal_body(
     bridge: LocalBridge, emulator: PagerDutyEmulator
 ) -> None:

@@ -10,6 +10,7 @@ visibility timeout and the adapter's backoff compressed (see alertbridge.local.s
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import time
@@ -79,7 +80,7 @@ def soak(monkeypatch: pytest.MonkeyPatch) -> Iterator[Soak]:
         for name in bridge.environment(**MAIN_ENV):
             monkeypatch.setenv(name, "")  # restored after the test; activate() sets the values
         emulator.limit_faults_to("/v2/")
-        yield Soak(bridge, emulator)
+        yield Soak(bridge, emulator, retry_delay_seconds=math.ceil(RATE_WINDOW))
     wiring.reset()
     reset_default_client()
     logger.setLevel(level)

@@ -118,7 +118,12 @@ class LocalBridge:
         _client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body)
 
     def event_source(
-        self, handler: Handler, *, batch_size: int = 10, timeout_seconds: float = 60.0
+        self,
+        handler: Handler,
+        *,
+        batch_size: int = 10,
+        timeout_seconds: float = 60.0,
+        retry_delay_seconds: int = 0,
     ) -> SqsEventSource:
         return SqsEventSource(
             _client("sqs"),
@@ -127,6 +132,7 @@ class LocalBridge:
             handler,
             batch_size=batch_size,
             timeout_seconds=timeout_seconds,
+            retry_delay_seconds=retry_delay_seconds,
         )
 
     def dead_letter_count(self) -> int:

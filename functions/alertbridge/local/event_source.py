@@ -1,5 +1,6 @@
 """Lambda's SQS event source, played locally: poll the queue, hand batches to the handler, delete what
-succeeded, and make failures visible again (time compressed: no real visibility timeout wait).
+succeeded, and make failures visible again after `retry_delay_seconds` (time compressed: SQS's real
+visibility timeout is minutes; 0 makes a failure visible at once).
 
 Redelivery counts and the dead-letter queue are SQS's own (moto honours the redrive policy)."""
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+IDLE_POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -47,6 +50,7 @@ class SqsEventSource:
         batch_size: int = 10,
         timeout_seconds: float = 60.0,
         region: str = "us-east-1",
+        retry_delay_seconds: int = 0,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -55,6 +59,7 @@ class SqsEventSource:
         self.batch_size = batch_size
         self.timeout_seconds = timeout_seconds
         self.region = region
+        self.retry_delay_seconds = retry_delay_seconds
 
     def poll_once(self) -> BatchResult | None:
         """One batch: None when the queue had nothing visible."""
@@ -75,14 +80,28 @@ class SqsEventSource:
     def drain(
         self, *, max_batches: int = 10_000, on_batch: Callable[[BatchResult], None] | None = None
     ) -> int:
-        """Poll until the queue is empty; returns the number of batches handled."""
-        for handled in range(max_batches):
+        """Poll until the queue is empty, waiting out failed records' retry delay; returns the number of
+        batches handled."""
+        handled = 0
+        while handled < max_batches:
             result = self.poll_once()
             if result is None:
-                return handled
+                if not self._waiting_to_retry():
+                    return handled
+                time.sleep(IDLE_POLL_SECONDS)
+                continue
+            handled += 1
             if on_batch is not None:
                 on_batch(result)
         return max_batches
+
+    def _waiting_to_retry(self) -> bool:
+        if self.retry_delay_seconds == 0:
+            return False
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        return int(attributes.get("ApproximateNumberOfMessagesNotVisible", "0")) > 0
 
     def _invoke(self, event: dict[str, Any]) -> set[str]:
         """The failed message ids. An invocation that raises fails the whole batch, as in Lambda."""
@@ -96,7 +115,9 @@ class SqsEventSource:
         for message in messages:
             if message["MessageId"] in failed_ids:
                 self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self.retry_delay_seconds,
                 )
             else:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])

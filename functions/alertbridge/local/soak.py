@@ -5,8 +5,11 @@ Used by tests/soak. Everything is seeded: the same seed gives the same alarms, t
 and fault sequence (timing-dependent effects, such as which request meets the rate limit, may vary).
 
 Time is compressed twice, as Lambda's SQS event source is played locally: a failed record is visible again
-at once (no visibility timeout wait, see event_source.py), and the adapter's backoff between retries is
-scaled down (`backoff_base`), so a storm of faults does not sleep for minutes.
+after `retry_delay_seconds` (SQS's visibility timeout, minutes in production, see event_source.py), and the
+adapter's backoff between retries is scaled down (`backoff_base`), so a storm of faults does not sleep for
+minutes. The retry delay must not be shorter than the emulator's rate-limit window, as in production a
+visibility timeout of minutes outlasts PagerDuty's per-minute limit: with immediate redelivery a record
+could use up its receives inside one rate-limit window and reach the DLQ with no fault injected.
 """
 
 from __future__ import annotations
@@ -250,14 +253,19 @@ class Soak:
     """The bridge under test: publish deliveries, drain through the real handler, check the end state."""
 
     def __init__(
-        self, bridge: LocalBridge, emulator: PagerDutyEmulator, *, backoff_base: float = 0.02
+        self,
+        bridge: LocalBridge,
+        emulator: PagerDutyEmulator,
+        *,
+        backoff_base: float = 0.02,
+        retry_delay_seconds: int = 1,
     ) -> None:
         from alertbridge.handlers import ingest
 
         self.bridge = bridge
         self.emulator = emulator
         self.backoff_base = backoff_base
-        self.source = bridge.event_source(ingest.lambda_handler)
+        self.source = bridge.event_source(ingest.lambda_handler, retry_delay_seconds=retry_delay_seconds)
         self.stats = SoakStats()
         self._sqs = self.source.sqs
 
