@@ -52,10 +52,12 @@ class FakeEvents:
 class FakeKeys:
     def __init__(self, keys: dict[str, str]) -> None:
         self.keys = keys
+        self.asked_for: list[tuple[str, str | None]] = []  # (route, opened_with) per lookup
 
-    def routing_key(self, route: str) -> str:
+    def routing_key(self, route: str, *, opened_with: str | None = None) -> str:
         if route not in self.keys:
             raise RoutingKeyMissing(f"route {route!r} has no routing key")
+        self.asked_for.append((route, opened_with))
         return self.keys[route]
 
 

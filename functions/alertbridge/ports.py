@@ -44,8 +44,10 @@ class EventsApi(Protocol):
 
 
 class RoutingKeys(Protocol):
-    def routing_key(self, route: str) -> str:
-        """The route's 32-char key; raises RoutingKeyMissing. Never logged."""
+    def routing_key(self, route: str, *, opened_with: str | None = None) -> str:
+        """The route's current 32-char key; given `opened_with`, the fingerprint of the key that opened an
+        incident, that key instead while the secret still lists it (rotation), so PagerDuty does not drop
+        the resolve. Raises RoutingKeyMissing. Never logged."""
         ...
 
 

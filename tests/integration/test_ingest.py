@@ -187,6 +187,29 @@ def test_a_record_that_cannot_be_delivered_fails_alone_and_ends_in_the_dlq(
     assert bridge.dead_letter_count() == 1
 
 
+def test_an_incident_opened_before_a_key_rotation_is_closed_with_the_retired_key(
+    bridge: LocalBridge, emulator: PagerDutyEmulator
+) -> None:
+    fire(bridge, "checkout-errors", "ALARM", T0)
+    drain(bridge)
+    old, new = local_routing_key("default"), "N" * 32
+    rotated = {route: local_routing_key(route) for route in ("payments", "orphan")} | {"default": [new, old]}
+    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
+        SecretId=bridge.routing_keys_secret, SecretString=json.dumps(rotated)
+    )
+    wiring.reset()  # a new container: it reads the rotated secret
+    fire(bridge, "api-latency", "ALARM", T0 + timedelta(minutes=1))
+    fire(bridge, "checkout-errors", "OK", T0 + timedelta(minutes=2))
+    drain(bridge)
+    opened_after = emulator.open_alert(alarm_arn("api-latency"))
+    assert opened_after is not None and opened_after.routing_key == new
+    assert emulator.open_alert(alarm_arn("checkout-errors")) is None
+    assert [r.outcome for r in events_requests(emulator)][-2:] in (
+        ["opened", "resolved"],
+        ["resolved", "opened"],
+    )
+
+
 def test_routing_keys_never_reach_the_logs(
     bridge: LocalBridge,
     emulator: PagerDutyEmulator,

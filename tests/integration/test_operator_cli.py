@@ -217,6 +217,28 @@ def test_doctor_says_what_to_fix(stack: Deployed, capsys) -> None:  # type: igno
     assert code == 1 and "check(s) failed" in out
 
 
+def test_a_routing_key_rotation_from_doctor_to_send_test(stack: Deployed, capsys) -> None:  # type: ignore[no-untyped-def]
+    retired, current = stack.routing_key("default"), "N" * 32
+    opened = stack.notify("search-errors", "ALARM", T0)
+    stack.set_secret(
+        stack.bridge.routing_keys_secret,
+        {"default": [current, retired], "payments": stack.routing_key("payments")},
+    )
+    _, out, _ = cli(capsys, stack, "doctor")
+    assert doctor_rows(out)["routing key default"] == "ok"
+    assert "1 retired; 1 open incident(s) use them: keep them" in out
+    assert retired not in out and current not in out
+
+    assert stack.notify("search-errors", "OK", T0 + timedelta(minutes=1)).sent == "resolve"
+    assert stack.emulator.open_alert(opened.dedup_key) is None  # closed with the key that opened it
+    _, out, _ = cli(capsys, stack, "doctor")
+    assert "no open incident uses them: remove them" in out
+
+    code, _, _ = cli(capsys, stack, "send-test", "--route", "default")
+    tests = [alert for alert in stack.emulator.alerts if alert.summary.startswith("[TEST]")]
+    assert code == 0 and [alert.routing_key for alert in tests] == [current]
+
+
 def test_doctor_finds_an_unknown_from_email(stack: Deployed, capsys) -> None:  # type: ignore[no-untyped-def]
     from tests.integration.emulator_fixtures import REST_TOKEN
 

@@ -9,6 +9,7 @@ import pytest
 
 from alertbridge.errors import Rejected, RequestTimeout, RoutingKeyMissing, ServerError
 from alertbridge.local.scenario import Metric, metric_alarm_message
+from alertbridge.logic.lifecycle import routing_key_fingerprint
 from alertbridge.logic.parsers import parse_sqs_body
 from alertbridge.logic.pipeline import Pipeline, StateConflict
 from alertbridge.models.alert import Alert
@@ -87,6 +88,30 @@ def test_resolve_uses_the_key_that_opened_the_incident_even_after_the_rules_chan
         "event_action": "resolve",
         "dedup_key": outcome.dedup_key,
     }
+
+
+def test_resolve_asks_for_the_key_that_opened_the_incident_by_its_fingerprint() -> None:
+    store, keys = FakeStateStore(), FakeKeys(KEYS)
+    bridge = pipeline(state=store, keys=keys)
+    opened = bridge.process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
+    item = store.get(opened.dedup_key)
+    assert item is not None and item.routing_key_id == routing_key_fingerprint(KEYS["payments"])
+    keys.asked_for.clear()
+    later = T0 + timedelta(minutes=5)
+    bridge.process(alert("payments-api", "OK", later), now=later, deadline=None)
+    assert keys.asked_for == [("payments", item.routing_key_id)]
+    assert "OpeningKeyRetired" not in bridge.counter.counts  # type: ignore[attr-defined]
+
+
+def test_a_resolve_whose_opening_key_left_the_secret_goes_out_with_the_current_key_and_is_counted() -> None:
+    store, events = FakeStateStore(), FakeEvents()
+    pipeline(state=store, events=events).process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
+    rotated = {**KEYS, "payments": "Q" * 32}  # the old key removed at once, not listed as retired
+    later = T0 + timedelta(minutes=5)
+    bridge = pipeline(state=store, events=events, keys=FakeKeys(rotated))
+    bridge.process(alert("payments-api", "OK", later), now=later, deadline=None)
+    assert events.sent[-1]["routing_key"] == "Q" * 32
+    assert bridge.counter.counts["OpeningKeyRetired"] == 1  # type: ignore[attr-defined]
 
 
 def test_ok_before_its_alarm_leaves_the_key_closed_and_the_late_alarm_is_stale() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from alertbridge.errors import ConfigError, RoutingKeyMissing
+from alertbridge.logic.lifecycle import routing_key_fingerprint
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.pagerduty import ROUTING_KEY_CHARS
 
@@ -32,6 +33,15 @@ class WebhookCredentials(BaseModel):
 
 def is_well_formed_routing_key(value: object) -> bool:
     return isinstance(value, str) and bool(_ROUTING_KEY.match(value))
+
+
+def listed_routing_keys(value: object) -> list[str] | None:
+    """A route's entry in the routing-keys secret: one key, or `[current, retired, ...]` while a rotation
+    is under way (retired keys still resolve the incidents they opened). None when it is neither."""
+    keys = [value] if isinstance(value, str) else value
+    if not isinstance(keys, list) or not keys or not all(is_well_formed_routing_key(key) for key in keys):
+        return None
+    return [str(key) for key in keys]
 
 
 class _CachedSecret:
@@ -63,7 +73,8 @@ class _CachedSecret:
 
 
 class SecretsRoutingKeys:
-    """RoutingKeys port: the routing-keys secret holds {secret_field: 32-char key}."""
+    """RoutingKeys port: the routing-keys secret holds {secret_field: key} or, during a rotation,
+    {secret_field: [current key, retired key, ...]}."""
 
     def __init__(
         self, secret_id: str, config: BridgeConfig, *, max_age: int = 300, client: Any = None
@@ -71,20 +82,25 @@ class SecretsRoutingKeys:
         self._secret = _CachedSecret(secret_id, max_age=max_age, client=client)
         self._config = config
 
-    def routing_key(self, route: str) -> str:
+    def routing_key(self, route: str, *, opened_with: str | None = None) -> str:
         if route not in self._config.routes:
             raise RoutingKeyMissing(f"route {route!r} is not configured")
         field = self._config.secret_field(route)
-        key = self._secret.value().get(field)
-        if not is_well_formed_routing_key(key):
-            # A rotated or freshly set secret may not be in the cache yet: look once more before failing.
-            key = self._secret.value(force=True).get(field)
-        if not is_well_formed_routing_key(key):
+        keys = listed_routing_keys(self._secret.value().get(field))
+        if keys is None or (opened_with and _matching(keys, opened_with) is None):
+            # A rotated or freshly set secret may not be in the cache yet: look once more before failing,
+            # or before sending with a key other than the one that opened the incident.
+            keys = listed_routing_keys(self._secret.value(force=True).get(field))
+        if keys is None:
             raise RoutingKeyMissing(
                 f"secret {self._secret.secret_id!r} has no well-formed {ROUTING_KEY_CHARS}-character "
-                f"routing key under {field!r} (route {route!r})"
+                f"routing key (or list of keys, current first) under {field!r} (route {route!r})"
             )
-        return str(key)
+        return (_matching(keys, opened_with) if opened_with else None) or keys[0]
+
+
+def _matching(keys: list[str], fingerprint: str) -> str | None:
+    return next((key for key in keys if routing_key_fingerprint(key) == fingerprint), None)
 
 
 class SecretsWebhookCredentials:

@@ -162,12 +162,27 @@ class Pipeline:
         route = decision.route_for_send or routing.route
         sending = routing.model_copy(update={"route": route})
         event = build_event(alert, sending, decision.send, self.config)
-        return self._send(event, alert, sending, outcome, deadline)
+        key = self._key_for_send(route, opened_with=decision.routing_key_id_for_send)
+        return self._send(event, key, alert, sending, outcome, deadline)
+
+    def _key_for_send(self, route: str, *, opened_with: str | None) -> str:
+        """The key that opened the incident for its re-triggers and resolve (see lifecycle), else the
+        route's current key."""
+        key = self.keys.routing_key(route, opened_with=opened_with)
+        if opened_with and routing_key_fingerprint(key) != opened_with:
+            # The opening key left the secret before its incident closed: PagerDuty will drop this resolve.
+            self.counter.add("OpeningKeyRetired")
+        return key
 
     def _send(
-        self, event: EventV2, alert: Alert, routing: Routing, outcome: Outcome, deadline: float | None
+        self,
+        event: EventV2,
+        key: str,
+        alert: Alert,
+        routing: Routing,
+        outcome: Outcome,
+        deadline: float | None,
     ) -> Outcome:
-        key = self.keys.routing_key(routing.route)
         try:
             response = self.events.send(event.with_routing_key(key).to_body(), deadline=deadline)
         except Rejected:

@@ -402,7 +402,7 @@ class Reconciler:
         if action.kind == ActionKind.CLEAR_SUPPRESSED:
             return self._commit(cleared(item, now=now, ttl_days=ttl))
         if action.kind == ActionKind.RESEND_RESOLVE:
-            self._send(resolve_body(item), item.route, deadline)
+            self._send(resolve_body(item), item.route, item.routing_key_id, deadline)
             return True
         return self._commit(confirmed(item, now=now))
 
@@ -418,11 +418,15 @@ class Reconciler:
         """Send first (a failed send leaves the state as it was, so the next run tries again), then commit."""
         if decision.send is None or decision.new_item is None:
             return True
-        self._send(event, decision.route_for_send or event.routing_key, deadline)
+        self._send(
+            event, decision.route_for_send or event.routing_key, decision.routing_key_id_for_send, deadline
+        )
         return self._commit(decision)
 
-    def _send(self, event: EventV2, route: str, deadline: float | None) -> None:
-        body = event.with_routing_key(self.keys.routing_key(route)).to_body()
+    def _send(self, event: EventV2, route: str, opened_with: str | None, deadline: float | None) -> None:
+        """With the key that opened the incident while the routing-keys secret still lists it."""
+        key = self.keys.routing_key(route, opened_with=opened_with or None)
+        body = event.with_routing_key(key).to_body()
         self.events.send(body, deadline=deadline)
         self.counter.add(f"Sent.{event.event_action.value}")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alertbridge.adapters.secrets import WebhookCredentials, is_well_formed_routing_key
+from alertbridge.adapters.secrets import WebhookCredentials, listed_routing_keys
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import ROUTING_KEY_CHARS
 from alertbridge.models.settings import US_EVENTS_URL, US_REST_URL
@@ -304,13 +304,13 @@ def send_test(target: Target, route: str, *, secret_field: str | None = None, re
 
 
 def _routing_key(target: Target, secret_field: str, route: str) -> str:
-    key = target.secret("RoutingKeysSecretArn").get(secret_field)
-    if not is_well_formed_routing_key(key):
+    keys = listed_routing_keys(target.secret("RoutingKeysSecretArn").get(secret_field))
+    if keys is None:
         raise OperatorError(
             f"the routing-keys secret has no well-formed {ROUTING_KEY_CHARS}-character key under "
             f"{secret_field!r} (route {route!r}): put the service integration's key there"
         )
-    return str(key)
+    return keys[0]  # the current key; retired ones only close what they opened
 
 
 def _test_trigger(key: str, dedup_key: str, route: str, now: datetime) -> dict[str, Any]:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alertbridge.adapters.secrets import is_well_formed_routing_key
+from alertbridge.adapters.secrets import listed_routing_keys
 from alertbridge.errors import AlertBridgeError, BadToken, Forbidden, NotFound, UnknownRequester
+from alertbridge.logic.lifecycle import routing_key_fingerprint
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.pagerduty import ROUTING_KEY_CHARS
 from alertbridge.operator.commands import Target, queue_arn
@@ -60,18 +61,47 @@ def _check_routing_keys(target: Target, config_file: str | None) -> list[Check]:
         fields = {name: name for name in secret}
         if not fields:
             return [Check("routing keys", FAIL, "the routing-keys secret is empty: add {route: key} pairs")]
-    return [_routing_key_check(route, field, secret.get(field)) for route, field in sorted(fields.items())]
+    opened_by: dict[str, int] | None = None  # routing-key fingerprint -> open incidents, read when needed
+    checks = []
+    for route, field in sorted(fields.items()):
+        keys = listed_routing_keys(secret.get(field))
+        if keys is not None and len(keys) > 1:
+            opened_by = _open_incidents_by_key(target) if opened_by is None else opened_by
+            checks.append(_rotation_check(route, field, keys[1:], opened_by))
+        else:
+            checks.append(_routing_key_check(route, field, secret.get(field)))
+    return checks
 
 
 def _routing_key_check(route: str, field: str, value: object) -> Check:
     name = f"routing key {route}"
     if value is None:
         return Check(name, FAIL, f"missing: add {field!r} with the service integration's key to the secret")
-    if not is_well_formed_routing_key(value):
+    if listed_routing_keys(value) is None:
         return Check(
-            name, FAIL, f"{field!r} is not {ROUTING_KEY_CHARS} letters/digits: copy the Events v2 key"
+            name,
+            FAIL,
+            f"{field!r} is not a key of {ROUTING_KEY_CHARS} letters/digits (or a list of them, current "
+            "first): copy the Events v2 key",
         )
     return Check(name, OK, f"present and well-formed under {field!r}")
+
+
+def _rotation_check(route: str, field: str, retired: list[str], opened_by: dict[str, int]) -> Check:
+    still_open = sum(opened_by.get(routing_key_fingerprint(key), 0) for key in retired)
+    rotating = f"rotating under {field!r}: current key and {len(retired)} retired"
+    if still_open:
+        return Check(
+            f"routing key {route}", OK, f"{rotating}; {still_open} open incident(s) use them: keep them"
+        )
+    return Check(f"routing key {route}", OK, f"{rotating}; no open incident uses them: remove them")
+
+
+def _open_incidents_by_key(target: Target) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in target.state_store().list_open():
+        counts[item.routing_key_id] = counts.get(item.routing_key_id, 0) + 1
+    return counts
 
 
 def _route_fields(target: Target, config_file: str | None) -> dict[str, str] | None:
