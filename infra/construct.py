@@ -95,7 +95,7 @@ class AlertBridge(Construct):
         self.ingest = IngestFunction(
             self, "IngestFn", settings=settings, code=code, layer=layer, environment=env,
             queue=self.intake.queue, table=self.state, routing_keys=self.secrets.routing_keys,
-            webhook_secret=self.secrets.webhook,
+            webhook_secret=self.secrets.webhook, reads_alarm_tags=self.config.matches_tags,
         )  # fmt: skip
         self.webhook = WebhookFunction(
             self, "WebhookFn", settings=settings, code=code, layer=layer, environment=env,

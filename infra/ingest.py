@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -10,6 +11,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.function import BridgeFunction
+from infra.nag import acknowledge
 from infra.settings import DeploySettings
 from infra.state_table import StateTable
 
@@ -20,6 +22,8 @@ class IngestFunction(Construct):
     """Consumes the ingest queue; may read/write the table and read the two secrets, nothing else.
 
     The webhook secret holds the REST token: with it, an auto-resolved incident gets a note saying why.
+    With `reads_alarm_tags` (the configuration has tag-matching rules) it may also read the tags of this
+    account's alarms in this region: CloudWatch notifications carry none.
     """
 
     def __init__(
@@ -35,6 +39,7 @@ class IngestFunction(Construct):
         table: StateTable,
         routing_keys: secretsmanager.ISecret,
         webhook_secret: secretsmanager.ISecret,
+        reads_alarm_tags: bool = False,
     ) -> None:
         super().__init__(scope, id)
         options = settings.ingest
@@ -66,6 +71,24 @@ class IngestFunction(Construct):
         table.grant_read_write(self.function, self.handler.role)
         routing_keys.grant_read(self.function)
         webhook_secret.grant_read(self.function)
+        if reads_alarm_tags:
+            self._grant_alarm_tags()
+
+    def _grant_alarm_tags(self) -> None:
+        alarms = Stack.of(self).format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["cloudwatch:ListTagsForResource"], resources=[alarms])
+        )
+        acknowledge(
+            self.handler.role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*]",
+            "Tag-matching rules may name any alarm of this account and region; the action only reads tags.",
+        )
 
 
 def _window(seconds: int) -> Duration | None:

@@ -51,6 +51,13 @@ class RoutingKeys(Protocol):
         ...
 
 
+class AlarmTags(Protocol):
+    def tags(self, alarm_arn: str) -> dict[str, str] | None:
+        """The alarm's tags (for tag-matching rules; CloudWatch notifications carry none). None when they
+        cannot be read: another account's alarm, no permission, throttling."""
+        ...
+
+
 class Alarms(Protocol):
     def states(self, alarm_names: Sequence[str]) -> dict[str, AlarmState]:
         """Current state per existing alarm; deleted alarms are absent from the result."""

@@ -11,6 +11,7 @@ from alertbridge.models.settings import Settings, settings
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from alertbridge.adapters.cloudwatch import CloudWatchAlarmTags
     from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
     from alertbridge.adapters.secrets import SecretsRoutingKeys
     from alertbridge.logic.notes import ResolveNotes
@@ -36,7 +37,17 @@ def build_ingest_pipeline(current: Settings, counter: Counter) -> Pipeline:
         maintenance=DynamoMaintenanceStore(current.table_name),
         counter=counter,
         notes=ConfiguredNotes(current, counter),
+        alarm_tags=alarm_tags(current),
     )
+
+
+def alarm_tags(current: Settings) -> CloudWatchAlarmTags | None:
+    """Only a configuration with tag-matching rules reads alarm tags (and only it is granted to)."""
+    if not current.config.matches_tags:
+        return None
+    from alertbridge.adapters.cloudwatch import CloudWatchAlarmTags
+
+    return CloudWatchAlarmTags()
 
 
 def events_adapter(current: Settings) -> PagerDutyEventsAdapter:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,14 @@ def test_construct_in_another_app_wires_alarm_ok_and_insufficient_data() -> None
     wired = template[logical_id(alarm)]["Properties"]
     assert wired["AlarmActions"] == wired["OKActions"] == wired["InsufficientDataActions"] == [topic]
     assert "InsufficientDataActions" not in template[logical_id(plain)]["Properties"]
+    # No tag-matching rule in this configuration: the ingest role is not allowed to read alarm tags.
+    ingest_role = logical_id(bridge.ingest.handler.role)
+    (policy,) = [
+        body["Properties"]["PolicyDocument"]
+        for body in template.values()
+        if body["Type"] == "AWS::IAM::Policy" and body["Properties"]["Roles"] == [{"Ref": ingest_role}]
+    ]
+    assert "cloudwatch:" not in json.dumps(policy)
 
 
 def test_checked_in_cdk_json_synthesizes_clean(cdk_json_context: dict[str, Any], tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ def test_wildcard_resources_only_for_xray_and_describe_alarms(synth: Synth) -> N
 def test_ingest_consumes_its_queue_uses_its_table_and_reads_only_its_two_secrets(synth: Synth) -> None:
     i = ids(synth)
     services = resources_by_service(synth, synth.stack.bridge.ingest)
-    assert set(services) == {"logs", "xray", "sqs", "dynamodb", "secretsmanager"}
+    assert set(services) == {"logs", "xray", "sqs", "dynamodb", "secretsmanager", "cloudwatch"}
     assert services["sqs"] == {json.dumps({"Fn::GetAtt": [i["queue"], "Arn"]})}
     assert services["secretsmanager"] == {
         json.dumps({"Ref": i["routing"]}),
@@ -85,6 +85,16 @@ def test_ingest_consumes_its_queue_uses_its_table_and_reads_only_its_two_secrets
         a for s in statements(synth, synth.stack.bridge.ingest) for a in actions(s) if a.startswith("sqs:")
     }
     assert "sqs:SendMessage" not in send and "sqs:ReceiveMessage" in send
+
+
+def test_with_tag_rules_ingest_may_read_only_the_tags_of_this_accounts_alarms_here(synth: Synth) -> None:
+    assert synth.stack.bridge.config.matches_tags  # the example configuration routes on a tag
+    (statement,) = [
+        s for s in statements(synth, synth.stack.bridge.ingest) if any("cloudwatch" in a for a in actions(s))
+    ]
+    assert actions(statement) == {"cloudwatch:ListTagsForResource"}
+    arn = json.dumps(statement["Resource"])
+    assert all(part in arn for part in ('":cloudwatch:"', "AWS::Region", "AWS::AccountId", ':alarm:*"'))
 
 
 def test_webhook_cannot_read_routing_keys_or_touch_the_queue(synth: Synth) -> None:

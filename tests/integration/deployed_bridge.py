@@ -57,11 +57,7 @@ class Deployed:
         return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
 
     def put_alarm(self, name: str, state: str = "ALARM") -> None:
-        self.cloudwatch.put_metric_alarm(
-            AlarmName=name, Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
-            EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
-            AlarmActions=[self.bridge.topic_arn], OKActions=[self.bridge.topic_arn],
-        )  # fmt: skip
+        self.bridge.put_alarm(name)
         self.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
 
     def notify(self, name: str, state: str, at: datetime, *, reason: str = "Threshold Crossed") -> Outcome:

@@ -6,8 +6,9 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
-from alertbridge.adapters.cloudwatch import NAMES_PER_CALL, CloudWatchAlarms
+from alertbridge.adapters.cloudwatch import NAMES_PER_CALL, CloudWatchAlarms, CloudWatchAlarmTags
 from alertbridge.models.alert import AlarmState
 from tests.integration.aws_fixtures import AwsContext
 
@@ -67,3 +68,71 @@ def test_list_alarms_reports_missing_ok_actions(cw: Any) -> None:
 
 def test_the_region_is_the_clients(cw: Any) -> None:
     assert CloudWatchAlarms(cw).region == "us-east-1"
+
+
+# --- AlarmTags ---------------------------------------------------------------------------------------------
+
+
+class CountingClient:
+    """moto's client, counting ListTagsForResource calls (and failing them on demand)."""
+
+    def __init__(self, client: Any, error: Exception | None = None) -> None:
+        self.client, self.error, self.calls = client, error, 0
+
+    def list_tags_for_resource(self, **request: Any) -> Any:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return self.client.list_tags_for_resource(**request)
+
+
+def tags_adapter(client: CountingClient, clock: list[float]) -> CloudWatchAlarmTags:
+    return CloudWatchAlarmTags(max_age=300, client_for_region=lambda region: client, clock=lambda: clock[0])
+
+
+def test_alarm_tags_are_read_once_per_max_age(cw: Any) -> None:
+    cw.put_metric_alarm(
+        AlarmName="tagged", Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+        Tags=[{"Key": "team", "Value": "payments"}],
+    )  # fmt: skip
+    arn = cw.describe_alarms(AlarmNames=["tagged"])["MetricAlarms"][0]["AlarmArn"]
+    client, clock = CountingClient(cw), [0.0]
+    tags = tags_adapter(client, clock)
+    assert tags.tags(arn) == {"team": "payments"}
+    assert tags.tags(arn) == {"team": "payments"} and client.calls == 1
+    clock[0] = 301.0
+    cw.tag_resource(ResourceARN=arn, Tags=[{"Key": "team", "Value": "search"}])
+    assert tags.tags(arn) == {"team": "search"} and client.calls == 2
+
+
+def test_the_regional_client_follows_the_alarms_region(aws: AwsContext) -> None:
+    eu = boto3.client("cloudwatch", region_name="eu-west-1")
+    eu.put_metric_alarm(
+        AlarmName="eu-alarm", Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+        Tags=[{"Key": "team", "Value": "eu"}],
+    )  # fmt: skip
+    arn = eu.describe_alarms(AlarmNames=["eu-alarm"])["MetricAlarms"][0]["AlarmArn"]
+    assert CloudWatchAlarmTags().tags(arn) == {"team": "eu"}
+
+
+@pytest.mark.parametrize(
+    ("code", "cached"),
+    [("AccessDenied", True), ("ResourceNotFoundException", True), ("Throttling", False)],
+)
+def test_unreadable_tags_are_none_and_only_settled_answers_are_cached(
+    cw: Any, code: str, cached: bool
+) -> None:
+    error = ClientError({"Error": {"Code": code, "Message": "no"}}, "ListTagsForResource")
+    client, clock = CountingClient(cw, error), [0.0]
+    tags = tags_adapter(client, clock)
+    arn = "arn:aws:cloudwatch:us-east-1:999999999999:alarm:theirs"
+    assert tags.tags(arn) is None and tags.tags(arn) is None
+    assert client.calls == (1 if cached else 2)
+
+
+def test_an_arn_that_is_not_a_cloudwatch_alarm_asks_nothing(cw: Any) -> None:
+    client = CountingClient(cw)
+    assert tags_adapter(client, [0.0]).tags("arn:aws:sns:us-east-1:123456789012:topic") is None
+    assert client.calls == 0

@@ -27,6 +27,7 @@ CONFIG = BridgeConfig.model_validate(
         "rules": [
             {"match": {"alarm_name": "payments-*"}, "route": "payments"},
             {"match": {"alarm_name": "orphan-*"}, "route": "orphan"},
+            {"match": {"tags": {"team": "payments"}}, "route": "payments"},
         ],
     }
 )
@@ -208,6 +209,29 @@ def test_an_incident_opened_before_a_key_rotation_is_closed_with_the_retired_key
         ["opened", "resolved"],
         ["resolved", "opened"],
     )
+
+
+def test_an_alarm_tagged_for_a_team_pages_that_teams_service(
+    bridge: LocalBridge, emulator: PagerDutyEmulator
+) -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    cloudwatch.put_metric_alarm(
+        AlarmName="ledger-lag", Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold",
+        Tags=[{"Key": "team", "Value": "payments"}],
+    )  # fmt: skip
+    assert cloudwatch.describe_alarms(AlarmNames=["ledger-lag"])["MetricAlarms"][0]["AlarmArn"] == alarm_arn(
+        "ledger-lag"
+    )
+    fire(bridge, "ledger-lag", "ALARM", T0)
+    fire(bridge, "checkout-errors", "ALARM", T0)  # no such alarm in CloudWatch: no tags, default route
+    drain(bridge)
+    tagged, untagged = (
+        emulator.open_alert(alarm_arn("ledger-lag")),
+        emulator.open_alert(alarm_arn("checkout-errors")),
+    )
+    assert tagged is not None and tagged.routing_key == local_routing_key("payments")
+    assert untagged is not None and untagged.routing_key == local_routing_key("default")
 
 
 def test_routing_keys_never_reach_the_logs(

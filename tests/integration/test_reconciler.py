@@ -6,6 +6,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from alertbridge.errors import PagerDutyError
+from alertbridge.local.emulator_state import Fault
+from alertbridge.local.scenario import alarm_arn
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.state import KeyStatus
 from tests.integration.deployed_bridge import Deployed, deployed_fixture  # noqa: F401 - the fixture
@@ -141,3 +146,31 @@ def test_resolves_are_listed_from_the_index_within_the_lookback(deployed: Deploy
     store = deployed.state
     assert [item.dedup_key for item in store.list_unconfirmed_resolves(T0)] == [key]
     assert list(store.list_unconfirmed_resolves(datetime.now(UTC) + timedelta(minutes=1))) == []
+
+
+def test_a_trigger_that_never_got_through_is_paged_by_the_reconciler(deployed: Deployed) -> None:
+    deployed.put_alarm("disk-full", "ALARM")
+    deployed.emulator.inject(Fault.server_error(503), times=20)  # PagerDuty down for every attempt
+    with pytest.raises(PagerDutyError):
+        deployed.notify("disk-full", "ALARM", T0)
+    deployed.emulator.clear_faults()
+    pending = deployed.state.get(alarm_arn("disk-full"))
+    assert (
+        pending is not None
+        and pending.trigger_pending
+        and deployed.emulator.open_alert(pending.dedup_key) is None
+    )
+    assert deployed.reconcile()["planned"] == 0  # its record is still being retried by SQS: leave it
+
+    # The record went to the DLQ and nobody redrove it: an hour later the reconciler pages.
+    stuck = pending.model_copy(
+        update={"last_seen": pending.last_seen - timedelta(hours=1), "version": pending.version + 1}
+    )
+    assert deployed.state.save(stuck, expected_version=pending.version)
+    assert deployed.reconcile()["done"] == {"pending-trigger-resent": 1}
+    alert = deployed.emulator.open_alert(pending.dedup_key)
+    assert alert is not None and alert.routing_key == deployed.routing_key("default")
+    stored = deployed.state.get(pending.dedup_key)
+    assert stored is not None and stored.is_open and not stored.trigger_pending
+    assert deployed.notify("disk-full", "OK", T0 + timedelta(minutes=5)).sent == "resolve"
+    assert deployed.emulator.open_alert(pending.dedup_key) is None

@@ -11,6 +11,7 @@ from alertbridge.logic.lifecycle import (
     Decision,
     Reason,
     apply_incident_update,
+    complete_pending_trigger,
     decide,
     due_auto_resolves,
     open_after_maintenance,
@@ -478,6 +479,21 @@ def test_auto_resolve_is_not_due_for_a_closed_key() -> None:
     closed = run(opened, alert(AlarmState.OK, T0 + timedelta(seconds=10))).new_item
     assert closed is not None
     assert due_auto_resolves([closed], T0 + timedelta(hours=1)) == []
+
+
+def test_complete_pending_trigger_sends_with_the_opening_identity_and_clears_the_intent() -> None:
+    pending = item_after(alert()).model_copy(update={"trigger_pending": True})
+    later = T0 + timedelta(hours=1)
+    decision = complete_pending_trigger(pending, now=later, reason="pending-trigger-resent")
+    assert (decision.send, decision.route_for_send, decision.routing_key_id_for_send) == (
+        EventAction.TRIGGER,
+        "payments",
+        "key-payments",
+    )
+    assert decision.new_item is not None and decision.expected_version == pending.version
+    assert (decision.new_item.trigger_pending, decision.new_item.last_seen) == (False, later)
+    assert decision.new_item.version == pending.version + 1
+    assert complete_pending_trigger(decision.new_item, now=later, reason="x").send is None  # nothing pending
 
 
 def test_resolve_open_item_uses_the_opening_identity_and_closes_with_ttl() -> None:

@@ -219,3 +219,54 @@ def test_endless_conflicts_give_up_so_the_queue_redelivers() -> None:
     bridge = pipeline(state=LosingStore(losses=100))
     with pytest.raises(StateConflict):
         bridge.process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
+
+
+class AlarmTagsByArn:
+    def __init__(self, tags: dict[str, dict[str, str] | None]) -> None:
+        self.by_arn: dict[str, dict[str, str] | None] = tags
+        self.asked: list[str] = []
+
+    def tags(self, alarm_arn: str) -> dict[str, str] | None:
+        self.asked.append(alarm_arn)
+        return self.by_arn.get(alarm_arn, {})
+
+
+TAG_ROUTED = BridgeConfig.model_validate(
+    {
+        "routes": {"default": {}, "payments": {}},
+        "rules": [{"match": {"tags": {"team": "payments"}}, "route": "payments", "severity": "critical"}],
+    }
+)
+
+
+def test_a_tag_rule_routes_a_cloudwatch_alarm_by_the_tags_read_from_cloudwatch() -> None:
+    fired = alert("checkout-errors", "ALARM", T0)
+    assert fired.alarm_arn is not None and fired.tags == {}
+    tags = AlarmTagsByArn({fired.alarm_arn: {"team": "payments"}})
+    bridge = pipeline(TAG_ROUTED, alarm_tags=tags)
+    outcome = bridge.process(fired, now=T0, deadline=None)
+    (sent,) = bridge.events.sent  # type: ignore[attr-defined]
+    assert outcome.route == "payments" and sent["routing_key"] == KEYS["payments"]
+    assert sent["payload"]["severity"] == "critical"
+    assert sent["payload"]["custom_details"]["tags"] == {"team": "payments"}
+
+
+def test_only_triggers_ask_for_tags_and_the_resolve_keeps_the_opening_route() -> None:
+    fired = alert("checkout-errors", "ALARM", T0)
+    assert fired.alarm_arn is not None
+    tags = AlarmTagsByArn({fired.alarm_arn: {"team": "payments"}})
+    bridge = pipeline(TAG_ROUTED, alarm_tags=tags)
+    bridge.process(fired, now=T0, deadline=None)
+    later = T0 + timedelta(minutes=3)
+    outcome = bridge.process(alert("checkout-errors", "OK", later), now=later, deadline=None)
+    assert tags.asked == [fired.alarm_arn]
+    assert outcome.sent == "resolve" and bridge.events.sent[-1]["routing_key"] == KEYS["payments"]  # type: ignore[attr-defined]
+
+
+def test_tags_that_cannot_be_read_route_by_the_other_rules_and_are_counted() -> None:
+    fired = alert("checkout-errors", "ALARM", T0)
+    assert fired.alarm_arn is not None
+    bridge = pipeline(TAG_ROUTED, alarm_tags=AlarmTagsByArn({fired.alarm_arn: None}))
+    outcome = bridge.process(fired, now=T0, deadline=None)
+    assert outcome.sent == "trigger" and outcome.route == "default"
+    assert bridge.counter.counts["AlarmTagsUnavailable"] == 1  # type: ignore[attr-defined]

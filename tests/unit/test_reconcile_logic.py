@@ -11,6 +11,7 @@ import pytest
 from alertbridge.errors import BadToken, ServerError
 from alertbridge.logic.notes import ResolveNotes, resolve_note
 from alertbridge.logic.reconcile import (
+    PENDING_TRIGGER_GRACE,
     ActionKind,
     AlarmHome,
     ReconcileLimits,
@@ -94,6 +95,23 @@ def test_auto_resolve_wins_over_the_alarm_check() -> None:
     firing = item("firing", auto_resolve_at=NOW)
     assert kinds(plan_open([firing], {"firing": AlarmState.ALARM}, NOW, HOME)) == {
         "firing": ActionKind.AUTO_RESOLVE
+    }
+
+
+def test_a_trigger_pending_past_the_grace_is_sent_again_while_its_alarm_fires() -> None:
+    stuck = NOW - PENDING_TRIGGER_GRACE
+    items = [
+        item("stuck", trigger_pending=True, last_seen=stuck),
+        item("stuck-elsewhere", trigger_pending=True, last_seen=stuck, alarm_arn=None),  # cannot be looked up
+        item("recent", trigger_pending=True, last_seen=NOW - timedelta(minutes=1)),  # SQS still retries it
+        item("stuck-recovered", trigger_pending=True, last_seen=stuck),
+        item("sent", last_seen=stuck),
+    ]
+    states = dict.fromkeys(("stuck", "recent", "sent"), AlarmState.ALARM)
+    assert kinds(plan_open(items, {**states, "stuck-recovered": AlarmState.OK}, NOW, HOME)) == {
+        "stuck": ActionKind.RESEND_TRIGGER,
+        "stuck-elsewhere": ActionKind.RESEND_TRIGGER,
+        "stuck-recovered": ActionKind.RESOLVE_OK,  # PagerDuty may have applied it: resolve, never drop
     }
 
 
@@ -358,6 +376,27 @@ def test_maintenance_end_triggers_with_the_recorded_route_and_opens_the_key() ->
     assert (
         stored.status == KeyStatus.OPEN and stored.opened_at == NOW and stored.maintenance_window_id is None
     )
+
+
+def test_a_stuck_trigger_is_sent_with_the_opening_key_and_its_intent_cleared() -> None:
+    stuck = item("stuck", route="payments", trigger_pending=True, last_seen=NOW - timedelta(hours=2))
+    run, store, events, counter = reconciler([stuck], {"stuck": AlarmState.ALARM})
+    report = run.run(now=NOW)
+    (body,) = events.sent
+    assert body["event_action"] == "trigger" and body["routing_key"] == "P" * 32
+    assert body["dedup_key"] == stuck.dedup_key and body["payload"]["summary"] == stuck.summary
+    assert "never reached PagerDuty" in body["payload"]["custom_details"]["note"]
+    stored = store.items[stuck.dedup_key]
+    assert stored.status == KeyStatus.OPEN and not stored.trigger_pending and stored.version == 4
+    assert report.done == {"pending-trigger-resent": 1} and counter.counts["Sent.trigger"] == 1
+
+
+def test_a_stuck_trigger_whose_send_fails_stays_pending_for_the_next_run() -> None:
+    stuck = item("stuck", trigger_pending=True, last_seen=NOW - timedelta(hours=2))
+    run, store, events, _ = reconciler([stuck], {"stuck": AlarmState.ALARM})
+    events.failures = [ServerError(503)]
+    assert run.run(now=NOW).failed == {"pending-trigger-resent": 1}
+    assert store.items[stuck.dedup_key] == stuck
 
 
 def test_a_recovered_suppressed_key_is_cleared_without_a_page() -> None:

@@ -1,5 +1,5 @@
-"""CloudWatch alarms: the `Alarms` port (current state by name, deleted alarms absent) and, for `doctor`,
-every alarm with its actions.
+"""CloudWatch alarms: the `Alarms` port (current state by name, deleted alarms absent), the `AlarmTags`
+port (tags by ARN, cached) and, for `doctor`, every alarm with its actions.
 
 DescribeAlarms takes at most 100 names per call; metric and composite alarms are both asked for, or a
 composite alarm would look deleted and its incident would be closed.
@@ -7,7 +7,8 @@ composite alarm would look deleted and its incident would be closed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -16,6 +17,10 @@ from alertbridge.models.alert import AlarmState
 
 NAMES_PER_CALL = 100
 ALARM_TYPES = ["MetricAlarm", "CompositeAlarm"]
+# Answers that will not change on a retry soon: cached like tags. Throttling and outages are not cached.
+SETTLED_ERRORS = frozenset(
+    {"ResourceNotFound", "ResourceNotFoundException", "AccessDenied", "AccessDeniedException"}
+)
 
 
 class AlarmSummary(BaseModel):
@@ -90,3 +95,56 @@ def _summary(alarm: dict[str, Any], kind: str) -> AlarmSummary:
         ok_actions=tuple(alarm.get("OKActions", [])),
         insufficient_data_actions=tuple(alarm.get("InsufficientDataActions", [])),
     )
+
+
+class CloudWatchAlarmTags:
+    """ports.AlarmTags: ListTagsForResource in the alarm's region, cached per container for `max_age`
+    seconds (tags change rarely; a storm of one alarm's flaps costs one call)."""
+
+    def __init__(
+        self,
+        *,
+        max_age: float = 300.0,
+        client_for_region: Callable[[str], Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max_age = max_age
+        self._client_for_region = client_for_region or _regional_client
+        self._clock = clock
+        self._cache: dict[str, tuple[float, dict[str, str] | None]] = {}
+        self._clients: dict[str, Any] = {}
+
+    def tags(self, alarm_arn: str) -> dict[str, str] | None:
+        cached = self._cache.get(alarm_arn)
+        if cached is not None and self._clock() - cached[0] < self._max_age:
+            return cached[1]
+        found, settled = self._read(alarm_arn)
+        if settled:
+            self._cache[alarm_arn] = (self._clock(), found)
+        return found
+
+    def _read(self, alarm_arn: str) -> tuple[dict[str, str] | None, bool]:
+        """(tags or None, whether the answer may be cached)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        parts = alarm_arn.split(":")
+        if len(parts) < 7 or parts[2] != "cloudwatch" or not parts[3]:
+            return None, True
+        try:
+            listed = self._client(parts[3]).list_tags_for_resource(ResourceARN=alarm_arn)
+        except ClientError as exc:
+            return None, exc.response.get("Error", {}).get("Code", "") in SETTLED_ERRORS
+        except BotoCoreError:
+            return None, False
+        return {tag["Key"]: tag["Value"] for tag in listed.get("Tags", [])}, True
+
+    def _client(self, region: str) -> Any:
+        if region not in self._clients:
+            self._clients[region] = self._client_for_region(region)
+        return self._clients[region]
+
+
+def _regional_client(region: str) -> Any:
+    import boto3
+
+    return boto3.client("cloudwatch", region_name=region)

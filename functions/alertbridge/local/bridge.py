@@ -114,6 +114,17 @@ class LocalBridge:
         extra = {"Subject": subject} if subject else {}
         return str(_client("sns").publish(TopicArn=self.topic_arn, Message=message, **extra)["MessageId"])
 
+    def put_alarm(self, name: str, *, tags: dict[str, str] | None = None) -> str:
+        """A CloudWatch alarm in moto (the bridge reads tags and states from CloudWatch); its ARN."""
+        cloudwatch = _client("cloudwatch")
+        cloudwatch.put_metric_alarm(
+            AlarmName=name, Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
+            EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+            AlarmActions=[self.topic_arn], OKActions=[self.topic_arn],
+            Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()],
+        )  # fmt: skip
+        return str(cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"])
+
     def send_to_queue(self, body: str) -> None:
         _client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body)
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alertbridge import wiring
-from alertbridge.local.bridge import LocalBridge
+from alertbridge.local.bridge import LocalBridge, local_routing_key
 from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.local.scenario import Step
 from alertbridge.logic.parsers import parse_sqs_body
@@ -38,6 +38,7 @@ class DemoRun:
         self.started = time.monotonic()
         self.outcomes: list[tuple[float, Outcome]] = []
         self.expected: dict[str, tuple[str, bool]] = {}  # dedup key -> (label, should be open)
+        self.expected_routes: dict[str, str] = {}  # dedup key -> route whose service holds the incident
         self.batches = 0
         self.redelivered = 0
         wiring.ingest_pipeline(ingest.metrics_counter).observers.append(self._observe)
@@ -59,9 +60,13 @@ class DemoRun:
         """Publish each step to the alarm topic as CloudWatch would, then let the event source drain."""
         seen = len(self.outcomes)
         for step in steps:
+            if step.alarm_tags is not None and step.final_for:
+                self.bridge.put_alarm(step.final_for, tags=step.alarm_tags)
             self.bridge.publish(step.message, subject=step.subject)
             if step.expect_open is not None:
                 self.expected[self._dedup_key(step)] = (step.final_for or step.label, step.expect_open)
+            if step.expect_route is not None:
+                self.expected_routes[self._dedup_key(step)] = step.expect_route
         self.drain()
         if echo:
             for offset, outcome in self.outcomes[seen:]:
@@ -96,6 +101,12 @@ class DemoRun:
             if is_open != should_be_open:
                 want, got = ("open", "closed") if should_be_open else ("closed", "open")
                 mismatches.append(f"{label}: PagerDuty has it {got}, the alarm says {want}")
+        for dedup_key, route in self.expected_routes.items():
+            alert = self.emulator.open_alert(dedup_key)
+            if alert is not None and alert.routing_key != local_routing_key(route):
+                mismatches.append(
+                    f"{self.expected[dedup_key][0]}: open on another service than route {route}"
+                )
         if self.bridge.dead_letter_count():
             mismatches.append(
                 f"{self.bridge.dead_letter_count()} notification(s) ended in the dead-letter queue"

@@ -115,6 +115,8 @@ class Step:
     subject: str | None = None
     final_for: str | None = None  # alarm id this step decides the final state of (the newest transition)
     expect_open: bool | None = None
+    expect_route: str | None = None  # the route whose service must hold the incident
+    alarm_tags: dict[str, str] | None = None  # created as a CloudWatch alarm with these tags first
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ class Phase:
 
 
 def builtin_scenario(start: datetime, *, burst: int = 20) -> list[Phase]:
-    """ALARM, a duplicate, OK; an OK before its ALARM; a composite; a seed-002 alert; plain text; a storm.
+    """ALARM, a duplicate, OK; an OK before its ALARM; a composite; a tag-routed alarm; a seed-002 alert;
+    plain text; a storm.
 
     The queue is drained between phases, so "the OK arrives first" really arrives first.
     """
@@ -158,6 +161,8 @@ def builtin_scenario(start: datetime, *, burst: int = 20) -> list[Phase]:
         'ALARM("payments-checkout-errors") AND ALARM("web-5xx")',
     )
     text = "Disk almost full on build-agent-3\nOnly 2% left on /var."
+    ledger = Metric("AWS/DMS", "CDCLatencySource", {"ReplicationTaskIdentifier": "ledger"}, threshold=60)
+    tagged = metric_alarm_message("ledger-replication-lag", "ALARM", "OK", t, ledger, errors)
     return [
         Phase(
             "an alarm fires, and SNS delivers it twice",
@@ -176,6 +181,14 @@ def builtin_scenario(start: datetime, *, burst: int = 20) -> list[Phase]:
                 Step("...then its older ALARM", web_alarm),
                 Step("a queue is backing up", queue, final_for="prod-orders-queue-age", expect_open=True),
                 Step("a composite alarm", composite, final_for="checkout-degraded", expect_open=True),
+                Step(
+                    "an alarm tagged team=payments (a tag rule routes it)",
+                    tagged,
+                    final_for="ledger-replication-lag",
+                    expect_open=True,
+                    expect_route="payments",
+                    alarm_tags={"team": "payments"},
+                ),
                 Step(
                     "an application alert (seed 002)",
                     generic_alert_message("hybrid-routing-failure-rate", t),

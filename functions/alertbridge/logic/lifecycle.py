@@ -371,6 +371,15 @@ def resolve_open_item(
     return _carried_out(EventAction.RESOLVE, item, closed, reason)
 
 
+def complete_pending_trigger(item: StateItem, *, now: datetime, reason: str) -> Decision:
+    """Send again a trigger whose intent was committed but whose send never succeeded (its record was not
+    redelivered, e.g. it sits in the DLQ), with the opening identity; the commit clears the intent."""
+    if not (item.is_open and item.trigger_pending):
+        return Decision(reason=Reason.NOT_OPEN)
+    sent = item.model_copy(update={"trigger_pending": False, "last_seen": now})
+    return _carried_out(EventAction.TRIGGER, item, sent, reason)
+
+
 def _carried_out(action: EventAction, item: StateItem, updated: StateItem, reason: str) -> Decision:
     bumped = updated.model_copy(update={"version": item.version + 1})
     return _send_decision(action, item, bumped, item.version, reason)

@@ -22,7 +22,15 @@ from alertbridge.models.alert import Alert
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.pagerduty import EventAction, EventV2
 from alertbridge.models.state import StateItem
-from alertbridge.ports import Counter, EventsApi, MaintenanceStore, Notes, RoutingKeys, StateStore
+from alertbridge.ports import (
+    AlarmTags,
+    Counter,
+    EventsApi,
+    MaintenanceStore,
+    Notes,
+    RoutingKeys,
+    StateStore,
+)
 
 MAX_COMMIT_TRIES = 4
 
@@ -53,8 +61,10 @@ class Pipeline:
         maintenance: MaintenanceStore,
         counter: Counter,
         notes: Notes | None = None,
+        alarm_tags: AlarmTags | None = None,
     ) -> None:
         self.config = config
+        self.alarm_tags = alarm_tags
         self.state = state
         self.events = events
         self.keys = keys
@@ -65,8 +75,10 @@ class Pipeline:
         self.observers: list[Callable[[Outcome], None]] = []
 
     def process(self, alert: Alert, *, now: datetime, deadline: float | None) -> Outcome:
-        routing = route_alert(alert, self.config)
         action = event_action_for(alert, self.config)
+        if action == EventAction.TRIGGER:
+            alert = self._with_alarm_tags(alert)
+        routing = route_alert(alert, self.config)
         for _ in range(MAX_COMMIT_TRIES):
             stored = self.state.get(alert.dedup_key)
             decision = self._decide(stored, alert, routing, action, now)
@@ -76,6 +88,17 @@ class Pipeline:
                 return outcome
             self.counter.add("StateConflict")
         raise StateConflict(f"state for {alert.dedup_key!r} kept changing; will retry")
+
+    def _with_alarm_tags(self, alert: Alert) -> Alert:
+        """Tags for tag-matching rules, read from CloudWatch for an alarm that arrived without any. Only a
+        trigger is routed anew (re-triggers and resolves keep the opening route), so only it asks."""
+        if self.alarm_tags is None or alert.tags or not alert.alarm_arn:
+            return alert
+        tags = self.alarm_tags.tags(alert.alarm_arn)
+        if tags is None:
+            self.counter.add("AlarmTagsUnavailable")  # routed without them: rules on tags cannot match
+            return alert
+        return alert.model_copy(update={"tags": tags})
 
     def _apply(
         self, decision: Decision, alert: Alert, routing: Routing, deadline: float | None

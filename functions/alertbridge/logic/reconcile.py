@@ -10,6 +10,11 @@ maintenance windows, PagerDuty incidents, now) -> actions:
 - An open key whose auto-resolve time (seed 002) has passed is resolved.
 - A suppressed key no window covers any more is triggered if its alarm is still in ALARM (or cannot be
   looked up); if CloudWatch says it recovered or is gone, it is cleared without paging.
+- An open key whose trigger is still pending (its intent was committed, its send never succeeded) and that
+  no redelivery has touched for `PENDING_TRIGGER_GRACE` gets its trigger sent again while the alarm is in
+  ALARM (or cannot be looked up): its record may sit in the DLQ, and the page must not wait for a human to
+  redrive it. (An alarm back in OK or deleted is resolved as above, which also covers a trigger PagerDuty
+  applied after the client gave up.)
 - A key the bridge resolved whose PagerDuty incident is still open (a resolve PagerDuty dropped, e.g.
   during a PagerDuty maintenance window) gets its resolve sent again; once PagerDuty shows it closed the
   key is marked confirmed and leaves the list.
@@ -36,6 +41,7 @@ from alertbridge.logic.dedup import account_from_arn, region_from_arn
 from alertbridge.logic.events import MAX_FIELD_CHARS, truncate
 from alertbridge.logic.lifecycle import (
     Decision,
+    complete_pending_trigger,
     due_auto_resolves,
     open_after_maintenance,
     resolve_open_item,
@@ -64,6 +70,14 @@ CLOUDWATCH_SOURCES = frozenset(
     {AlertSource.CLOUDWATCH_SNS, AlertSource.EVENTBRIDGE, AlertSource.LAMBDA_ACTION}
 )
 OPEN_INCIDENT_STATUSES = frozenset({"triggered", "acknowledged"})
+# Longer than SQS takes to redeliver a failed record a few times (visibility timeout = 6 x the function
+# timeout): a pending trigger older than this is not being retried by its own record any more.
+PENDING_TRIGGER_GRACE = timedelta(minutes=10)
+MAINTENANCE_NOTE = "Held back by a maintenance window; the alarm was still firing when the window ended."
+PENDING_NOTE = (
+    "Sent by the reconciler: the original trigger never reached PagerDuty (outage or rate limiting) and its "
+    "notification was not redelivered; the alarm is still firing."
+)
 CONFIRMED = "resolved"  # pd_status once PagerDuty is seen without an open incident for the key
 
 
@@ -75,6 +89,7 @@ class ActionKind(StrEnum):
     AUTO_RESOLVE = "auto-resolve-timeout"
     TRIGGER_AFTER_MAINTENANCE = "maintenance-ended"
     CLEAR_SUPPRESSED = "suppressed-alarm-recovered"
+    RESEND_TRIGGER = "pending-trigger-resent"
     RESEND_RESOLVE = "resolve-resent"
     CONFIRM_RESOLVED = "resolve-confirmed"
 
@@ -138,10 +153,21 @@ def plan_open(
     due = {item.dedup_key for item in due_auto_resolves(listed, now)}
     actions = []
     for item in listed:
-        action = _auto_resolve(item) if item.dedup_key in due else _check_alarm(item, alarm_states, home)
+        if item.dedup_key in due:
+            action: Action | None = _auto_resolve(item)
+        else:
+            action = _check_alarm(item, alarm_states, home) or _stuck_trigger(item, now)
         if action is not None:
             actions.append(action)
     return actions
+
+
+def _stuck_trigger(item: StateItem, now: datetime) -> Action | None:
+    if not (item.is_open and item.trigger_pending) or now - item.last_seen < PENDING_TRIGGER_GRACE:
+        return None
+    since = item.last_seen.isoformat(timespec="seconds")
+    why = f"its trigger has been pending since {since} (never accepted by PagerDuty, no redelivery since)"
+    return Action(kind=ActionKind.RESEND_TRIGGER, item=item, why=why)
 
 
 def _auto_resolve(item: StateItem) -> Action:
@@ -198,16 +224,17 @@ def plan_unconfirmed(item: StateItem, incident: Incident | None) -> Action | Non
 # --- Bodies and items (pure) ------------------------------------------------------------------------------
 
 
-def trigger_from_item(item: StateItem, config: BridgeConfig) -> EventV2:
-    """A trigger rebuilt from what the state item kept (the original notification is gone).
-    `routing_key` holds the route name, as `events.build_event` does; the caller substitutes the key."""
+def trigger_from_item(item: StateItem, config: BridgeConfig, *, note: str = MAINTENANCE_NOTE) -> EventV2:
+    """A trigger rebuilt from what the state item kept (the original notification is gone), with `note`
+    saying why it comes from the reconciler. `routing_key` holds the route name, as
+    `events.build_event` does; the caller substitutes the key."""
     name = item.alarm_name or item.dedup_key
     payload = Payload(
         summary=truncate(item.summary or f"[ALARM] {name}", MAX_SUMMARY_CHARS),
         source=truncate(_source(item, config), MAX_FIELD_CHARS),
         severity=item.severity or config.default_severity,
         timestamp=item.state_changed_at.isoformat(),
-        custom_details=_trigger_details(item),
+        custom_details=_trigger_details(item, note),
     )
     console = console_url(item)
     return EventV2(
@@ -226,14 +253,14 @@ def _source(item: StateItem, config: BridgeConfig) -> str:
     return "/".join(part for part in parts if part) or config.client or "alertbridge"
 
 
-def _trigger_details(item: StateItem) -> dict[str, Any]:
+def _trigger_details(item: StateItem, note: str) -> dict[str, Any]:
     details = {
         "alarm_name": item.alarm_name or None,
         "alarm_arn": item.alarm_arn,
         "alarm_state": item.alarm_state.value,
         "state_changed_at": item.state_changed_at.isoformat(),
         "held_back_by_maintenance_window": item.maintenance_window_id,
-        "note": "Held back by a maintenance window; the alarm was still firing when the window ended.",
+        "note": note,
     }
     return {key: value for key, value in details.items() if value is not None}
 
@@ -399,6 +426,10 @@ class Reconciler:
         if action.kind == ActionKind.TRIGGER_AFTER_MAINTENANCE:
             decision = open_after_maintenance(item, now=now)
             return self._send_then_commit(decision, trigger_from_item(item, self.config), deadline)
+        if action.kind == ActionKind.RESEND_TRIGGER:
+            decision = complete_pending_trigger(item, now=now, reason=action.kind)
+            event = trigger_from_item(item, self.config, note=PENDING_NOTE)
+            return self._send_then_commit(decision, event, deadline)
         if action.kind == ActionKind.CLEAR_SUPPRESSED:
             return self._commit(cleared(item, now=now, ttl_days=ttl))
         if action.kind == ActionKind.RESEND_RESOLVE:

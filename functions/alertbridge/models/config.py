@@ -122,6 +122,12 @@ class BridgeConfig(BaseModel):
     def secret_field(self, route: str) -> str:
         return self.routes[route].secret_field or route
 
+    @property
+    def matches_tags(self) -> bool:
+        """Some rule matches on tags: the bridge must read CloudWatch alarms' tags (their notifications
+        carry none)."""
+        return any(rule.match.tags for rule in self.rules)
+
     @classmethod
     def from_json_text(cls, text: str) -> BridgeConfig:
         return cls.model_validate(json.loads(text))
