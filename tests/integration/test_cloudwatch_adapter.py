@@ -15,14 +15,23 @@ from tests.integration.aws_fixtures import AwsContext
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alertbridge-alarms"
 
 
-def put_alarm(cw: Any, name: str, *, ok_action: bool = True, state: str | None = None) -> None:
+def put_alarm(
+    cw: Any,
+    name: str,
+    *,
+    ok_action: bool = True,
+    state: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> str:
     cw.put_metric_alarm(
         AlarmName=name, Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
         EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
         AlarmActions=[TOPIC], OKActions=[TOPIC] if ok_action else [],
+        Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()],
     )  # fmt: skip
     if state:
         cw.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
+    return str(cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"])
 
 
 @pytest.fixture
@@ -40,14 +49,14 @@ def test_states_of_existing_alarms_and_deleted_ones_absent(cw: Any) -> None:
 
 
 def test_more_than_a_hundred_names_are_asked_in_chunks(cw: Any) -> None:
+    names = [f"alarm-{index:03d}" for index in range(NAMES_PER_CALL + 30)]
+    for name in names[::10]:
+        put_alarm(cw, name, state="ALARM")
     calls: list[int] = []
     cw.meta.events.register(
         "provide-client-params.cloudwatch.DescribeAlarms",
         lambda params, **_: calls.append(len(params.get("AlarmNames", []))),
     )
-    names = [f"alarm-{index:03d}" for index in range(NAMES_PER_CALL + 30)]
-    for name in names[::10]:
-        put_alarm(cw, name, state="ALARM")
     states = CloudWatchAlarms(cw).states(names)
     assert sorted(states) == names[::10]
     assert max(calls) <= NAMES_PER_CALL and sum(calls) == len(names)
@@ -91,12 +100,7 @@ def tags_adapter(client: CountingClient, clock: list[float]) -> CloudWatchAlarmT
 
 
 def test_alarm_tags_are_read_once_per_max_age(cw: Any) -> None:
-    cw.put_metric_alarm(
-        AlarmName="tagged", Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
-        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
-        Tags=[{"Key": "team", "Value": "payments"}],
-    )  # fmt: skip
-    arn = cw.describe_alarms(AlarmNames=["tagged"])["MetricAlarms"][0]["AlarmArn"]
+    arn = put_alarm(cw, "tagged", tags={"team": "payments"})
     client, clock = CountingClient(cw), [0.0]
     tags = tags_adapter(client, clock)
     assert tags.tags(arn) == {"team": "payments"}
@@ -108,12 +112,7 @@ def test_alarm_tags_are_read_once_per_max_age(cw: Any) -> None:
 
 def test_the_regional_client_follows_the_alarms_region(aws: AwsContext) -> None:
     eu = boto3.client("cloudwatch", region_name="eu-west-1")
-    eu.put_metric_alarm(
-        AlarmName="eu-alarm", Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
-        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
-        Tags=[{"Key": "team", "Value": "eu"}],
-    )  # fmt: skip
-    arn = eu.describe_alarms(AlarmNames=["eu-alarm"])["MetricAlarms"][0]["AlarmArn"]
+    arn = put_alarm(eu, "eu-alarm", tags={"team": "eu"})
     assert CloudWatchAlarmTags().tags(arn) == {"team": "eu"}
 
 

@@ -214,15 +214,7 @@ def test_an_incident_opened_before_a_key_rotation_is_closed_with_the_retired_key
 def test_an_alarm_tagged_for_a_team_pages_that_teams_service(
     bridge: LocalBridge, emulator: PagerDutyEmulator
 ) -> None:
-    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
-    cloudwatch.put_metric_alarm(
-        AlarmName="ledger-lag", Namespace="AWS/Lambda", MetricName="Errors", Statistic="Sum", Period=60,
-        EvaluationPeriods=1, Threshold=5, ComparisonOperator="GreaterThanThreshold",
-        Tags=[{"Key": "team", "Value": "payments"}],
-    )  # fmt: skip
-    assert cloudwatch.describe_alarms(AlarmNames=["ledger-lag"])["MetricAlarms"][0]["AlarmArn"] == alarm_arn(
-        "ledger-lag"
-    )
+    assert bridge.put_alarm("ledger-lag", tags={"team": "payments"}) == alarm_arn("ledger-lag")
     fire(bridge, "ledger-lag", "ALARM", T0)
     fire(bridge, "checkout-errors", "ALARM", T0)  # no such alarm in CloudWatch: no tags, default route
     drain(bridge)
