@@ -12,7 +12,8 @@ measured side by side in one run, printed as a table and, last, as one JSON line
   STORM_LIMIT per STORM_WINDOW s, divided by the minimum that limit allows ((ceil(N / limit) - 1) * window: the
   last batch cannot be accepted earlier). Driven through the bridge's client (PagerDutyEventsAdapter) with its
   retry and deadline rules and a per-record budget; a record that runs out of budget is requeued at the end, as
-  SQS would redeliver it. storm_lost: alarms without an open incident at the end (target 0).
+  SQS would redeliver it. The median of STORM_ROUNDS storms (one storm varies with the backoff jitter).
+  storm_lost: alarms without an open incident at the end of any storm (target 0).
 - storm_pipeline_ratio (no target): the same storm (STORM_PIPELINE_ALARMS, default 300) through the whole
   pipeline (moto SNS -> SQS -> local event source -> ingest handler -> emulator) in one container: bounded by
   moto's speed on this machine, not by the rate limit; storm_pipeline_lost must still be 0.
@@ -46,6 +47,7 @@ DELIVERY_EVENTS = int(os.environ.get("ALERTBRIDGE_BENCH_DELIVERY_EVENTS", "300")
 STORM_ALARMS = int(os.environ.get("ALERTBRIDGE_BENCH_STORM_ALARMS", "1000"))
 STORM_PIPELINE_ALARMS = int(os.environ.get("ALERTBRIDGE_BENCH_STORM_PIPELINE_ALARMS", "300"))
 STORM_LIMIT, STORM_WINDOW = 100, 1.0
+STORM_ROUNDS = 3
 TARGETS: dict[str, tuple[str, float]] = {
     "init_ratio": ("<=", 1.5),
     "render_us_per_record": ("<=", 200.0),
@@ -207,8 +209,29 @@ def _interleaved(loops: dict[str, Callable[[], None]], *, rounds: int, events: i
 
 
 def storm_ratio() -> dict[str, Any]:
+    """The median of STORM_ROUNDS storms: one storm's time swings by a third with where the backoff jitter
+    lands against the window's reset."""
+    rounds = [_storm_round() for _ in range(STORM_ROUNDS)]
+    ratios = sorted(round(elapsed / _storm_minimum(), 3) for elapsed, _, _, _ in rounds)
+    median = statistics.median(ratios)
+    elapsed, _, throttled, redelivered = min(rounds, key=lambda r: abs(r[0] / _storm_minimum() - median))
+    return {
+        "storm_ratio": round(median, 3),
+        "storm_lost": max(r[1] for r in rounds),
+        "_storm_detail": f"client + retry/deadline + requeue: median of {STORM_ROUNDS} storms {ratios}; "
+        f"median storm: {STORM_ALARMS} triggers in {elapsed:.1f}s, minimum {_storm_minimum():.1f}s at "
+        f"{STORM_LIMIT} per {STORM_WINDOW:g}s per routing key; {throttled} answers 429, {redelivered} records "
+        "requeued",
+    }
+
+
+def _storm_minimum() -> float:
+    return (math.ceil(STORM_ALARMS / STORM_LIMIT) - 1) * STORM_WINDOW
+
+
+def _storm_round() -> tuple[float, int, int, int]:
     """The bridge's client with its retry and deadline rules: a record that runs out of budget goes back to the
-    end of the queue (as SQS redelivers it), until every trigger is accepted."""
+    end of the queue (as SQS redelivers it), until every trigger is accepted. (elapsed, lost, 429s, requeued)"""
     from collections import deque
 
     from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
@@ -231,14 +254,7 @@ def storm_ratio() -> dict[str, Any]:
         adapter.close()
         lost = sum(1 for i in range(STORM_ALARMS) if emulator.open_alert(f"bench-delivery-{i}") is None)
         throttled = sum(1 for request in emulator.requests if request.status == 429)
-    minimum = (math.ceil(STORM_ALARMS / STORM_LIMIT) - 1) * STORM_WINDOW
-    return {
-        "storm_ratio": round(elapsed / minimum, 3),
-        "storm_lost": lost,
-        "_storm_detail": f"client + retry/deadline + requeue: {STORM_ALARMS} triggers in {elapsed:.1f}s, minimum "
-        f"{minimum:.1f}s at {STORM_LIMIT} per {STORM_WINDOW:g}s per routing key; {throttled} answers 429, "
-        f"{redelivered} records requeued",
-    }
+    return elapsed, lost, throttled, redelivered
 
 
 def storm_pipeline_ratio() -> dict[str, Any]:
