@@ -17,7 +17,6 @@ from alertbridge import wiring, wiring_reconcile
 from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore, DynamoStateStore
 from alertbridge.local.bridge import LocalBridge, local_routing_key
 from alertbridge.local.emulator import PagerDutyEmulator
-from alertbridge.local.event_source import FakeLambdaContext
 from alertbridge.logic.parsers import parse_sqs_body
 from alertbridge.logic.pipeline import Outcome
 from alertbridge.models.config import BridgeConfig, Match, Route, Rule
@@ -58,7 +57,7 @@ class Deployed:
 
     def put_alarm(self, name: str, state: str = "ALARM") -> None:
         self.bridge.put_alarm(name)
-        self.cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
+        self.bridge.set_alarm_state(name, state, "test")
 
     def notify(self, name: str, state: str, at: datetime, *, reason: str = "Threshold Crossed") -> Outcome:
         """One CloudWatch notification through the real ingest pipeline (moto state, emulator PagerDuty)."""
@@ -85,15 +84,7 @@ class Deployed:
 
     def reconcile(self) -> dict[str, Any]:
         """One scheduled run of the real reconciler handler, in a fresh 'container'."""
-        from alertbridge.handlers import reconcile
-
-        wiring_reconcile.reset()
-        context = FakeLambdaContext(
-            function_name="alertbridge-reconciler",
-            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:alertbridge-reconciler",
-        )
-        result: dict[str, Any] = reconcile.lambda_handler({"source": "aws.events"}, context)
-        return result
+        return self.bridge.run_reconciler()
 
     def outputs(self) -> dict[str, str]:
         bridge = self.bridge

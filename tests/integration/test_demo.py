@@ -36,6 +36,14 @@ def test_the_builtin_scenario_ends_with_pagerduty_matching_every_alarm() -> None
     assert "PagerDuty matches every alarm's final state" in result.stdout
     for outcome in ("duplicate", "stale", "resolve-without-open", "429 rate-limited"):
         assert outcome in result.stdout
+    # Two-way sync: the responder's acknowledge comes back by signed webhook and is mirrored in the table;
+    # the alarm whose OK was lost is closed by the reconciler.
+    assert "webhook incident.acknowledged (signed) -> HTTP 200" in result.stdout
+    assert "reconciler run (CloudWatch says OK): alarm-ok x1" in result.stdout
+    (acked,) = [
+        line for line in result.stdout.splitlines() if line.strip().startswith("prod-orders-queue-age")
+    ]
+    assert "acknowledged" in acked.split()
 
 
 def test_replaying_event_files_prints_what_pagerduty_received() -> None:

@@ -80,6 +80,9 @@ def _scenario(demo: Any, *, storm: int, as_json: bool) -> int:
         if not as_json:
             print(f"\n== {phase.title}")
         demo.play(phase.steps, echo=not as_json)
+    if not as_json:
+        print("\n== two-way sync: a responder acknowledges in PagerDuty; an alarm's OK is lost")
+    demo.two_way_sync(datetime.now(UTC).replace(microsecond=0), echo=not as_json)
     mismatches = demo.verify()
     if as_json:
         print(json.dumps({**demo.report(), "mismatches": mismatches}, ensure_ascii=False))

@@ -15,11 +15,13 @@ import boto3
 
 from alertbridge import wiring
 from alertbridge.local.emulator import DEFAULT_TOKEN, DEFAULT_USER
-from alertbridge.local.event_source import Handler, SqsEventSource
+from alertbridge.local.event_source import FakeLambdaContext, Handler, SqsEventSource
 from alertbridge.models.config import BridgeConfig
 from alertbridge.operator.commands import queue_arn as arn_of_queue
 
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
+LOCAL_WEBHOOK_SECRET = "local-webhook-secret"
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -61,7 +63,7 @@ class LocalBridge:
         max_receive_count: int = 5,
         raw_delivery: bool = False,
         name: str = "alertbridge",
-        webhook_secrets: tuple[str, ...] = ("local-webhook-secret",),
+        webhook_secrets: tuple[str, ...] = (LOCAL_WEBHOOK_SECRET,),
     ) -> LocalBridge:
         sqs, sns = _client("sqs"), _client("sns")
         dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
@@ -124,6 +126,22 @@ class LocalBridge:
             Tags=[{"Key": key, "Value": value} for key, value in (tags or {}).items()],
         )  # fmt: skip
         return str(cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"])
+
+    def run_reconciler(self) -> dict[str, Any]:
+        """One scheduled run of the real reconciler handler, in a fresh container; its run report."""
+        from alertbridge import wiring_reconcile
+        from alertbridge.handlers import reconcile
+
+        wiring_reconcile.reset()
+        context = FakeLambdaContext(
+            function_name="alertbridge-reconciler",
+            invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:alertbridge-reconciler",
+        )
+        return dict(reconcile.lambda_handler({"source": "aws.events"}, context))
+
+    def set_alarm_state(self, name: str, state: str, reason: str) -> None:
+        """CloudWatch's own state; moto publishes nothing, as when the notification is lost."""
+        _client("cloudwatch").set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
 
     def send_to_queue(self, body: str) -> None:
         _client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body)

@@ -11,14 +11,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from alertbridge import wiring
-from alertbridge.local.bridge import LocalBridge, local_routing_key
+from alertbridge.local.bridge import LOCAL_WEBHOOK_SECRET, LocalBridge, local_routing_key
 from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.local.scenario import Step
 from alertbridge.logic.parsers import parse_sqs_body
 from alertbridge.logic.pipeline import Outcome
+from alertbridge.logic.reconcile import CLOUDWATCH_SOURCES
+from alertbridge.models.alert import Alert
 from alertbridge.models.config import BridgeConfig
 
 REDACTED = "<redacted>"
+ACKED_ALARM = "prod-orders-queue-age"  # open after the built-in scenario: a responder acknowledges it
+ORPHANED_ALARM = "nightly-batch-failures"
 SNS_ENVELOPE_KEYS = {
     "Type": "Notification",
     "SignatureVersion": "1",
@@ -39,6 +43,9 @@ class DemoRun:
         self.outcomes: list[tuple[float, Outcome]] = []
         self.expected: dict[str, tuple[str, bool]] = {}  # dedup key -> (label, should be open)
         self.expected_routes: dict[str, str] = {}  # dedup key -> route whose service holds the incident
+        self.expected_pd_status: dict[str, str] = {}  # dedup key -> PagerDuty status the table must mirror
+        self.webhook_lines: list[str] = []
+        self.alarm_times: dict[str, datetime] = {}  # alarm name -> its newest state change published
         self.batches = 0
         self.redelivered = 0
         wiring.ingest_pipeline(ingest.metrics_counter).observers.append(self._observe)
@@ -60,17 +67,49 @@ class DemoRun:
         """Publish each step to the alarm topic as CloudWatch would, then let the event source drain."""
         seen = len(self.outcomes)
         for step in steps:
-            if step.alarm_tags is not None and step.final_for:
-                self.bridge.put_alarm(step.final_for, tags=step.alarm_tags)
+            alert = self._alert(step)
+            self._keep_cloudwatch_in_step(alert, step.alarm_tags)
             self.bridge.publish(step.message, subject=step.subject)
             if step.expect_open is not None:
-                self.expected[self._dedup_key(step)] = (step.final_for or step.label, step.expect_open)
+                self.expected[alert.dedup_key] = (step.final_for or step.label, step.expect_open)
             if step.expect_route is not None:
-                self.expected_routes[self._dedup_key(step)] = step.expect_route
+                self.expected_routes[alert.dedup_key] = step.expect_route
         self.drain()
         if echo:
             for offset, outcome in self.outcomes[seen:]:
                 print(timeline_line(offset, outcome))
+
+    def two_way_sync(self, at: datetime, *, echo: bool = False) -> None:
+        """A responder's acknowledge reaches the bridge as a signed webhook (a real HTTP server running the
+        webhook handler), and an incident whose OK notification was lost is closed by a reconciler run."""
+        from alertbridge.local.scenario import Metric, alarm_arn, metric_alarm_message
+        from alertbridge.local.webhook_server import WebhookServer
+
+        acked = alarm_arn(ACKED_ALARM)
+        with WebhookServer(observer=self._observe_webhook) as server:
+            self.emulator.human_acknowledge(acked, webhook_url=server.url, secrets=(LOCAL_WEBHOOK_SECRET,))
+        self.expected_pd_status[acked] = "acknowledged"
+        if echo:
+            print("\n".join(self.webhook_lines))
+
+        batch = Metric("AWS/Batch", "FailedJobs", {"JobQueue": "nightly"}, threshold=0)
+        fired = metric_alarm_message(
+            ORPHANED_ALARM, "ALARM", "OK", at, batch, "Threshold Crossed: 3 failed jobs"
+        )
+        self.play([Step("nightly batch alarm fires", fired, final_for=ORPHANED_ALARM)], echo=echo)
+        self.bridge.set_alarm_state(ORPHANED_ALARM, "OK", "recovered; this OK notification is lost")
+        self.expected[alarm_arn(ORPHANED_ALARM)] = (f"{ORPHANED_ALARM} (its OK was lost)", False)
+        report = self.bridge.run_reconciler()
+        if echo:
+            done = ", ".join(f"{kind} x{count}" for kind, count in report["done"].items()) or "nothing to do"
+            print(f"  +{time.monotonic() - self.started:6.2f}s  reconciler run (CloudWatch says OK): {done}")
+
+    def _observe_webhook(self, event: dict[str, Any], response: dict[str, Any]) -> None:
+        body = json.loads(event["body"]) if not event.get("isBase64Encoded") else {}
+        kind = body.get("event", {}).get("event_type", "?")
+        self.webhook_lines.append(
+            f"  +{time.monotonic() - self.started:6.2f}s  webhook {kind} (signed) -> HTTP {response['statusCode']}"
+        )
 
     def drain(self) -> None:
         def count(result: Any) -> None:
@@ -87,11 +126,22 @@ class DemoRun:
             else:
                 self.bridge.send_to_queue(payload)
 
-    def _dedup_key(self, step: Step) -> str:
+    def _alert(self, step: Step) -> Alert:
         envelope = {**SNS_ENVELOPE_KEYS, "TopicArn": self.bridge.topic_arn, "Message": step.message}
         if step.subject:
             envelope["Subject"] = step.subject
-        return parse_sqs_body(json.dumps(envelope), received_at=datetime.now(UTC)).dedup_key
+        return parse_sqs_body(json.dumps(envelope), received_at=datetime.now(UTC))
+
+    def _keep_cloudwatch_in_step(self, alert: Alert, tags: dict[str, str] | None) -> None:
+        """The alarm exists in (moto's) CloudWatch in its newest state, as the reconciler will look it up."""
+        if alert.source not in CLOUDWATCH_SOURCES or not alert.alarm_name:
+            return
+        newest = self.alarm_times.get(alert.alarm_name)
+        if newest is None:
+            self.bridge.put_alarm(alert.alarm_name, tags=tags)
+        if newest is None or alert.state_changed_at >= newest:
+            self.alarm_times[alert.alarm_name] = alert.state_changed_at
+            self.bridge.set_alarm_state(alert.alarm_name, alert.state.value, alert.reason or "demo")
 
     def verify(self) -> list[str]:
         """Where PagerDuty's open/closed state disagrees with the alarms' final states."""
@@ -107,6 +157,11 @@ class DemoRun:
                 mismatches.append(
                     f"{self.expected[dedup_key][0]}: open on another service than route {route}"
                 )
+        items = {str(item["dedup_key"]): item for item in self.bridge.state_items()}
+        for dedup_key, status in self.expected_pd_status.items():
+            mirrored = items.get(dedup_key, {}).get("pd_status")
+            if mirrored != status:
+                mismatches.append(f"{dedup_key}: the table mirrors PagerDuty status {mirrored}, not {status}")
         if self.bridge.dead_letter_count():
             mismatches.append(
                 f"{self.bridge.dead_letter_count()} notification(s) ended in the dead-letter queue"
@@ -157,7 +212,9 @@ def timeline_line(offset: float, outcome: Outcome) -> str:
 def incident_table(items: list[dict[str, Any]], emulator: PagerDutyEmulator) -> str:
     rows = [("ALARM", "STATUS", "ROUTE", "PAGERDUTY", "SUMMARY")]
     for item in sorted(items, key=lambda i: str(i.get("alarm_name"))):
-        in_pd = "open" if emulator.open_alert(str(item["dedup_key"])) else "closed"
+        in_pd = "closed"
+        if emulator.open_alert(str(item["dedup_key"])):
+            in_pd = "acknowledged" if item.get("pd_status") == "acknowledged" else "open"  # as mirrored
         summary = str(item.get("summary", ""))
         rows.append(
             (
