@@ -112,5 +112,6 @@ class AlertBridge(Construct):
             self, "Monitoring", options=options, webhook_options=self.settings.webhook, key=self.key,
             queue=self.intake.queue, dead_letter_queue=self.intake.dead_letter_queue,
             ingest=self.ingest.function, webhook=self.webhook.function, reconciler=self.reconciler.function,
+            reconcile_minutes=self.settings.reconciler.schedule_minutes,
             page=self.wire_alarm if options.page_through_bridge else None,
         )  # fmt: skip

@@ -14,6 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.alarm_intake import alarm_topic
+from infra.function import METRICS_NAMESPACE, SERVICE_NAME
 from infra.settings import MonitoringSettings, WebhookSettings
 
 PERIOD = Duration.minutes(5)
@@ -31,6 +32,18 @@ def url_metric(function: lambda_.IFunction, name: str) -> cloudwatch.Metric:
     )
 
 
+def bridge_metric(name: str, *, period: Duration = PERIOD, label: str | None = None) -> cloudwatch.Metric:
+    """One of the bridge's own metrics (Powertools EMF: namespace AlertBridge, dimension service)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": SERVICE_NAME},
+        statistic="Sum",
+        period=period,
+        label=label,
+    )
+
+
 class BridgeMonitoring(Construct):
     def __init__(
         self,
@@ -45,6 +58,7 @@ class BridgeMonitoring(Construct):
         ingest: lambda_.IFunction,
         webhook: lambda_.IFunction,
         reconciler: lambda_.IFunction,
+        reconcile_minutes: int,
         page: Callable[[cloudwatch.AlarmBase], None] | None,
     ) -> None:
         super().__init__(scope, id)
@@ -69,11 +83,40 @@ class BridgeMonitoring(Construct):
                         url_metric(webhook, "Url5xxCount"), 1),
             self._alarm("ReconcilerErrors", "The scheduled reconciler failed.",
                         reconciler.metric_errors(period=PERIOD, statistic="Sum"), 1),
+            # The bridge's own metrics: failures that never fail a whole invocation.
+            self._alarm("PagerDutyRejectedBodies", "PagerDuty refused an event body with 400; the minimal "
+                        "fallback paged instead, without details (see the ingest logs for PagerDuty's errors).",
+                        bridge_metric("Rejected"), 1),
+            self._alarm("ResolveWithRetiredKey", "A resolve went out with another routing key than the one "
+                        "that opened its incident (the key left the routing-keys secret): close it by hand.",
+                        bridge_metric("OpeningKeyRetired"), 1),
+            self._alarm("ReconcilerKeyFailures", "The reconciler could not handle some keys; it retries them "
+                        "next run (see its logs).", bridge_metric("Reconcile.Failed"), 1),
+            self._heartbeat_alarm(reconcile_minutes),
         ]  # fmt: skip
         self.dashboard = self._dashboard(queue, dead_letter_queue, ingest, webhook, reconciler)
 
+    def _heartbeat_alarm(self, reconcile_minutes: int) -> cloudwatch.Alarm:
+        """No reconciler run for three schedule periods: lost OKs and stuck triggers would go unnoticed."""
+        window = Duration.minutes(max(5, 3 * reconcile_minutes))
+        return self._alarm(
+            "ReconcilerNotRunning",
+            "The scheduled reconciler has not run for three of its periods.",
+            bridge_metric("Reconcile.Run", period=window),
+            1,
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
+
     def _alarm(
-        self, id: str, description: str, metric: cloudwatch.IMetric, threshold: float
+        self,
+        id: str,
+        description: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        *,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        missing: cloudwatch.TreatMissingData = MISSING_IS_OK,
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
@@ -82,8 +125,8 @@ class BridgeMonitoring(Construct):
             metric=metric,
             threshold=threshold,
             evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=MISSING_IS_OK,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
         )
         health = actions.SnsAction(self.health_topic)
         alarm.add_alarm_action(health)
@@ -118,5 +161,18 @@ class BridgeMonitoring(Construct):
             cloudwatch.GraphWidget(title="Reconciler", width=12, left=[
                 reconciler.metric_invocations(period=PERIOD), reconciler.metric_errors(period=PERIOD),
             ], right=[reconciler.metric_duration(period=PERIOD, statistic="Maximum")]),
+            cloudwatch.GraphWidget(title="PagerDuty deliveries (bridge metrics)", width=12, left=[
+                bridge_metric("Sent.trigger", label="triggers sent"), bridge_metric("Sent.resolve", label="resolves sent"),
+            ], right=[
+                bridge_metric("Retried", label="retries"), bridge_metric("Failed", label="records failed (retried by SQS)"),
+                bridge_metric("Rejected", label="bodies rejected (fallback sent)"),
+            ]),
+            cloudwatch.GraphWidget(title="Lifecycle and sync (bridge metrics)", width=12, left=[
+                bridge_metric("Outcome.duplicate", label="duplicates"), bridge_metric("Outcome.stale", label="stale"),
+                bridge_metric("Outcome.retry-pending-trigger", label="pending triggers re-sent"),
+            ], right=[
+                bridge_metric("Reconcile.Failed", label="reconcile failures"), bridge_metric("NoteFailed", label="notes failed"),
+                bridge_metric("AlarmTagsUnavailable", label="alarm tags unreadable"),
+            ]),
         )  # fmt: skip
         return dashboard

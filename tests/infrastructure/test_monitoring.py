@@ -36,11 +36,24 @@ def test_health_alarms_cover_the_failure_modes(synth: Synth) -> None:
     assert alarms["Url5xxCount"]["Namespace"] == "AWS/Lambda"
 
 
+def test_the_bridges_own_metrics_alarm_on_failures_no_invocation_error_shows(synth: Synth) -> None:
+    alarms = alarms_by_metric(synth)
+    for name in ("Rejected", "OpeningKeyRetired", "Reconcile.Failed"):
+        alarm = alarms[name]
+        assert alarm["Namespace"] == "AlertBridge"
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": "alertbridge"}]
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    heartbeat = alarms["Reconcile.Run"]
+    assert heartbeat["ComparisonOperator"] == "LessThanThreshold" and heartbeat["Threshold"] == 1
+    assert heartbeat["TreatMissingData"] == "breaching"  # a reconciler that never runs publishes nothing
+    assert heartbeat["Period"] == 3 * 7 * 60  # three of the configured 7-minute schedule periods
+
+
 def test_health_alarms_notify_the_health_topic_and_page_through_the_bridge(synth: Synth) -> None:
     health = {"Ref": synth.logical_id(synth.stack.bridge.health_topic)}
     bridge = {"Ref": synth.logical_id(synth.stack.bridge.alarm_topic)}
     alarms = synth.of_type("AWS::CloudWatch::Alarm").values()
-    assert len(alarms) == 7
+    assert len(alarms) == 11
     for alarm in alarms:
         for key in ("AlarmActions", "OKActions"):
             assert health in alarm["Properties"][key]
