@@ -152,7 +152,7 @@ def test_a_failed_record_waits_out_its_retry_delay_before_the_next_receive(
 
 
 def test_a_body_pagerduty_rejects_is_paged_again_with_the_minimal_body(
-    bridge: LocalBridge, emulator: PagerDutyEmulator
+    bridge: LocalBridge, emulator: PagerDutyEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     event = {
         "routing_key": "ignored-by-the-bridge",
@@ -166,6 +166,11 @@ def test_a_body_pagerduty_rejects_is_paged_again_with_the_minimal_body(
     assert [r.status for r in emulator.requests] == [400, 202]
     alert = emulator.open_alert("app-event-7")
     assert alert is not None and alert.summary == "Checkout latency high"
+    (warning,) = [
+        record for record in caplog.records if "PagerDuty rejected the event" in record.getMessage()
+    ]
+    assert warning.levelname == "WARNING" and warning.__dict__["fallback"] is True
+    assert any("images" in reason for reason in warning.__dict__["rejected"])  # PagerDuty's own words
 
 
 def test_a_record_that_cannot_be_delivered_fails_alone_and_ends_in_the_dlq(

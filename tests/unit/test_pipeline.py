@@ -129,6 +129,7 @@ def test_a_rejected_trigger_is_sent_once_more_as_the_minimal_body() -> None:
     bridge = pipeline(events=events, counter=counter)
     outcome = bridge.process(alert("payments-api", "ALARM", T0), now=T0, deadline=None)
     assert outcome.fallback and outcome.sent == "trigger"
+    assert outcome.rejected == ["payload.custom_details is invalid"]  # logged by the handler
     minimal = events.sent[0]
     assert set(minimal) <= {"routing_key", "event_action", "dedup_key", "payload", "client", "client_url"}
     assert set(minimal["payload"]) >= {"summary", "source", "severity"}

@@ -51,6 +51,11 @@ def record_handler(record: SqsRecordModel) -> None:
             extra={"error": type(exc).__name__, "detail": str(exc)[:500], "message_id": record.messageId},
         )
         raise
+    if outcome.fallback:  # paged, but without the details responders need: someone should fix the body
+        logger.warning(
+            "PagerDuty rejected the event; paged with the minimal body", extra=outcome.model_dump(mode="json")
+        )
+        return
     logger.info("alert processed", extra=outcome.model_dump(mode="json", exclude={"dedup_key"}))
 
 

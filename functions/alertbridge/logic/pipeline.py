@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from alertbridge.errors import AlertBridgeError, Rejected
 from alertbridge.logic.events import build_event, event_action_for, minimal_event, summary_for
@@ -33,6 +33,7 @@ from alertbridge.ports import (
 )
 
 MAX_COMMIT_TRIES = 4
+MAX_REJECTION_ERRORS = 10
 
 
 class StateConflict(AlertBridgeError):
@@ -47,6 +48,7 @@ class Outcome(BaseModel):
     route: str
     sent: EventAction | None = None
     fallback: bool = False
+    rejected: list[str] = Field(default_factory=list)  # PagerDuty's reasons when it refused the rich body
     attempts: int = 0
 
 
@@ -208,14 +210,15 @@ class Pipeline:
     ) -> Outcome:
         try:
             response = self.events.send(event.with_routing_key(key).to_body(), deadline=deadline)
-        except Rejected:
+        except Rejected as rejection:
             if event.event_action != EventAction.TRIGGER:
                 raise
             # A human must still be paged: PagerDuty refused the rich body, so send the minimal safe one once.
             self.counter.add("Rejected")
             fallback = minimal_event(alert, routing, self.config).with_routing_key(key)
             response = self.events.send(fallback.to_body(), deadline=deadline)
-            outcome = outcome.model_copy(update={"fallback": True})
+            rejected = rejection.errors[:MAX_REJECTION_ERRORS]
+            outcome = outcome.model_copy(update={"fallback": True, "rejected": rejected})
         self.counter.add(f"Sent.{event.event_action.value}")
         if response.attempts > 1:
             self.counter.add("Retried", response.attempts - 1)
