@@ -2,7 +2,7 @@
 
 Public API (imported lazily, so `import alertbridge` stays cheap: no boto3, httpx, CDK or moto until used)::
 
-    from alertbridge import AlertMessage, publish_alert, resolve_alert   # through the bridge (SNS)
+    from alertbridge import AlertMessage, publish_alert, acknowledge_alert, resolve_alert  # through the bridge (SNS)
     from alertbridge import EventsClient                                 # straight to PagerDuty
     from alertbridge import PagerDutyError, RateLimited, RequestTimeout, ConnectionFailed, Rejected, ServerError
 """
@@ -26,12 +26,13 @@ if TYPE_CHECKING:
         ServerError,
     )
     from alertbridge.models.generic import AlertMessage
-    from alertbridge.publish import publish_alert, resolve_alert
+    from alertbridge.publish import acknowledge_alert, publish_alert, resolve_alert
 
 _EXPORTS = {
     "AlertMessage": "alertbridge.models.generic",
     "publish_alert": "alertbridge.publish",
     "resolve_alert": "alertbridge.publish",
+    "acknowledge_alert": "alertbridge.publish",
     "EventsClient": "alertbridge.client",
     "AlertBridgeError": "alertbridge.errors",
     "PagerDutyError": "alertbridge.errors",
@@ -56,6 +57,7 @@ __all__ = [
     "Rejected",
     "RequestTimeout",
     "ServerError",
+    "acknowledge_alert",
     "publish_alert",
     "resolve_alert",
 ]

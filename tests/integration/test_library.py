@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from alertbridge import AlertMessage, InvalidInput, publish_alert, resolve_alert, wiring
+from alertbridge import AlertMessage, InvalidInput, acknowledge_alert, publish_alert, resolve_alert, wiring
+from alertbridge.adapters.dynamo_state import DynamoStateStore
 from alertbridge.handlers import ingest
 from alertbridge.local.bridge import LocalBridge
 from alertbridge.local.emulator import PagerDutyEmulator
@@ -21,6 +22,7 @@ PUBLIC_NAMES = [
     "AlertMessage",
     "publish_alert",
     "resolve_alert",
+    "acknowledge_alert",
     "EventsClient",
     "PagerDutyError",
     "RateLimited",
@@ -81,6 +83,38 @@ def test_publish_then_resolve_by_the_same_dedup_id_opens_then_closes_the_inciden
     deliver(bridge)
     assert emulator.open_alert("checkout-failure-rate") is None
     assert [r.outcome for r in emulator.requests if r.path.startswith("/v2/")][-1] == "resolved"
+
+
+def test_an_app_acknowledges_then_resolves_its_alert_by_the_same_dedup_id(
+    bridge: LocalBridge, emulator: PagerDutyEmulator
+) -> None:
+    publish_alert(
+        bridge.topic_arn, {"alarmName": "nightly-export", "severity": "WARNING", "dedupId": "export-42"}
+    )
+    deliver(bridge)
+    assert acknowledge_alert(bridge.topic_arn, "export-42")
+    deliver(bridge)
+    opened = emulator.open_alert("export-42")
+    assert opened is not None and opened.status == "acknowledged"
+    sent = [r for r in emulator.requests if r.path.startswith("/v2/")]
+    assert [r.event_action for r in sent] == ["trigger", "acknowledge"]
+    assert sent[1].routing_key == sent[0].routing_key  # the key that opened it
+    item = DynamoStateStore(bridge.table_name).get("export-42")
+    assert item is not None and (item.alarm_name, item.summary) == ("nightly-export", "[WARNING] nightly-export")
+    resolve_alert(bridge.topic_arn, "export-42")
+    deliver(bridge)
+    assert emulator.open_alert("export-42") is None
+
+
+def test_a_severity_the_bridge_would_not_understand_is_refused_before_publishing(bridge: LocalBridge) -> None:
+    with pytest.raises(InvalidInput, match=r"unknown severity 'CRTICAL'.*CRITICAL"):
+        publish_alert(bridge.topic_arn, {"alarmName": "typo", "severity": "CRTICAL"})
+    with pytest.raises(InvalidInput, match="dedup_id"):
+        acknowledge_alert(bridge.topic_arn, " ")
+    attributes = boto3.client("sqs", region_name="us-east-1").get_queue_attributes(
+        QueueUrl=bridge.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "0"
 
 
 def test_a_plain_dict_is_validated_before_anything_is_published(bridge: LocalBridge) -> None:

@@ -217,7 +217,8 @@ def _on_resolve(current: StateItem | None, change: _Change) -> Decision:
 
 def _on_acknowledge(current: StateItem | None, change: _Change) -> Decision:
     if current is not None and current.is_open:
-        item = _next_item(current, change, KeyStatus.OPEN)
+        # An acknowledge names only the dedup key: the incident keeps the alarm name it opened with.
+        item = _next_item(current, change, KeyStatus.OPEN, alarm_name=current.alarm_name)
         return _sending(EventAction.ACKNOWLEDGE, current, item, change, Reason.ACKNOWLEDGED)
     return _record(current, change, _closed_status(current), Reason.ACK_WITHOUT_OPEN)
 

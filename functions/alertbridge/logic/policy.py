@@ -56,7 +56,7 @@ class Routing(BaseModel):
     matched_rules: tuple[str, ...] = ()
 
 
-_SEVERITY_WORDS: dict[str, Severity] = {
+SEVERITY_WORDS: dict[str, Severity] = {
     "critical": Severity.CRITICAL,
     "emergency": Severity.CRITICAL,
     "fatal": Severity.CRITICAL,
@@ -86,7 +86,7 @@ _PAIR = re.compile(r"([A-Za-z_]+)\s*=\s*([^\s,;]+)")
 
 def severity_from_text(text: str | None) -> Severity | None:
     """A severity on any of the seeds' scales, or None when the word is unknown."""
-    return _SEVERITY_WORDS.get(text.strip().lower()) if text else None
+    return SEVERITY_WORDS.get(text.strip().lower()) if text else None
 
 
 def severity_from_urgency(text: str | None) -> Severity | None:
