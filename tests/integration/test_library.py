@@ -100,7 +100,10 @@ def test_an_app_acknowledges_then_resolves_its_alert_by_the_same_dedup_id(
     assert [r.event_action for r in sent] == ["trigger", "acknowledge"]
     assert sent[1].routing_key == sent[0].routing_key  # the key that opened it
     item = DynamoStateStore(bridge.table_name).get("export-42")
-    assert item is not None and (item.alarm_name, item.summary) == ("nightly-export", "[WARNING] nightly-export")
+    assert item is not None and (item.alarm_name, item.summary) == (
+        "nightly-export",
+        "[WARNING] nightly-export",
+    )
     resolve_alert(bridge.topic_arn, "export-42")
     deliver(bridge)
     assert emulator.open_alert("export-42") is None
