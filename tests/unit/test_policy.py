@@ -139,8 +139,35 @@ def test_rule_matching(match: dict[str, Any], expected: bool) -> None:
 
 def test_a_field_the_alert_lacks_does_not_match() -> None:
     bare = alert(account_id=None, region=None, metrics=(), topic_arn=None)
-    for field in ("account", "region", "namespace", "topic"):
+    for field in ("account", "region", "namespace", "topic", "severity", "environment"):
         assert not rule_matches(Match.model_validate({field: "*"}), bare)
+
+
+@pytest.mark.parametrize(
+    ("sent", "pattern", "expected"),
+    [
+        ("CRITICAL", "critical", True),
+        ("EMERGENCY", "critical", True),  # seed 002's scale, normalized first
+        ("HIGH", "critical", False),  # HIGH is error on PagerDuty's scale
+        ("HIGH", "re:^(critical|error)$", True),
+        ("bogus", "*", False),  # an unknown word is no severity: the rule does not match
+        (None, "*", False),
+    ],
+)
+def test_rules_route_by_the_alerts_own_severity(sent: str | None, pattern: str, expected: bool) -> None:
+    assert rule_matches(Match.model_validate({"severity": pattern}), alert(severity_hint=sent)) is expected
+
+
+def test_rules_route_by_environment_and_a_severity_rule_picks_the_route() -> None:
+    cfg = config(
+        routes={"default": {}, "critical-prod": {}},
+        rules=[{"match": {"severity": "critical", "environment": "prod*"}, "route": "critical-prod"}],
+    )
+    assert (
+        route_alert(alert(severity_hint="CRITICAL", environment="production"), cfg).route == "critical-prod"
+    )
+    assert route_alert(alert(severity_hint="CRITICAL", environment="staging"), cfg).route == "default"
+    assert route_alert(alert(severity_hint="WARNING", environment="production"), cfg).route == "default"
 
 
 def test_directive_syntax() -> None:

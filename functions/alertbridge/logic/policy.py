@@ -176,10 +176,17 @@ def rule_matches(match: Match, alert: Alert) -> bool:
         (match.source, [alert.source.value]),
         (match.namespace, [metric.namespace for metric in alert.metrics]),
         (match.topic, _topic_names(alert.topic_arn)),
+        (match.severity, [_own_severity(alert)]),
+        (match.environment, [alert.environment]),
     )
     if not all(pattern is None or _any_matches(pattern, values) for pattern, values in checks):
         return False
     return all(_any_matches(pattern, [alert.tags.get(key)]) for key, pattern in match.tags.items())
+
+
+def _own_severity(alert: Alert) -> str | None:
+    severity = severity_from_text(alert.severity_hint)
+    return severity.value if severity is not None else None
 
 
 def _topic_names(topic_arn: str | None) -> list[str | None]:

@@ -52,9 +52,15 @@ class Match(BaseModel):
     region: str | None = None
     topic: str | None = None  # topic ARN or topic name glob
     source: str | None = None  # an AlertSource value
+    # The alert's own severity, normalized to PagerDuty's scale (critical/error/warning/info) whatever
+    # scale it was sent on (seed 003: route critical alerts by severity); only alerts that carry one.
+    severity: str | None = None
+    environment: str | None = None  # the application alert's `environment` (seed 002)
     tags: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("alarm_name", "namespace", "account", "region", "topic", "source")
+    @field_validator(
+        "alarm_name", "namespace", "account", "region", "topic", "source", "severity", "environment"
+    )
     @classmethod
     def _pattern_compiles(cls, value: str | None) -> str | None:
         if value is not None and value.startswith("re:"):
