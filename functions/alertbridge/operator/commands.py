@@ -73,12 +73,34 @@ class Target:
 
 
 def active(target: Target) -> str:
-    items = sorted(target.state_store().list_open(), key=lambda i: i.opened_at or i.first_seen)
-    if not items:
-        return "No open incidents."
-    rows = [_active_row(item, target.now) for item in items]
-    headers = ["ALARM", "AGE", "ROUTE", "SEVERITY", "PD STATUS", "PAGERDUTY", "DEDUP KEY"]
-    return render_table(headers, rows) + f"\n{len(items)} open"
+    """Open incidents, then alerts held back by a maintenance window (suppressed, but still visible)."""
+    store = target.state_store()
+    items = sorted(store.list_open(), key=lambda i: i.opened_at or i.first_seen)
+    held = sorted(store.list_suppressed(), key=lambda i: i.first_seen)
+    text = "No open incidents."
+    if items:
+        rows = [_active_row(item, target.now) for item in items]
+        headers = ["ALARM", "AGE", "ROUTE", "SEVERITY", "PD STATUS", "PAGERDUTY", "DEDUP KEY"]
+        text = render_table(headers, rows) + f"\n{len(items)} open"
+    if held:
+        rows = [_held_row(item, target.now) for item in held]
+        headers = ["HELD BACK", "SINCE", "ROUTE", "SEVERITY", "MAINTENANCE WINDOW", "DEDUP KEY"]
+        text += (
+            f"\n\n{render_table(headers, rows)}\n{len(held)} held back by maintenance windows (paged when "
+        )
+        text += "their window ends if still in ALARM)"
+    return text
+
+
+def _held_row(item: StateItem, now: datetime) -> list[object]:
+    return [
+        item.alarm_name or item.summary,
+        age(item.state_changed_at, now),
+        item.route,
+        item.severity.value if item.severity else "",
+        item.maintenance_window_id or "",
+        item.dedup_key,
+    ]
 
 
 def _active_row(item: StateItem, now: datetime) -> list[object]:
