@@ -174,3 +174,29 @@ def test_a_trigger_that_never_got_through_is_paged_by_the_reconciler(deployed: D
     assert stored is not None and stored.is_open and not stored.trigger_pending
     assert deployed.notify("disk-full", "OK", T0 + timedelta(minutes=5)).sent == "resolve"
     assert deployed.emulator.open_alert(pending.dedup_key) is None
+
+
+def test_a_trigger_dropped_in_a_pagerduty_maintenance_window_is_paged_once_it_ends(
+    deployed: Deployed,
+) -> None:
+    deployed.emulator.set_maintenance(True)
+    key = deployed.notify("disk-full", "ALARM", T0).dedup_key
+    deployed.put_alarm("disk-full", "ALARM")
+    assert deployed.emulator.latest_alert(key) is None  # PagerDuty accepted it (202) and opened nothing
+    deployed.emulator.set_maintenance(False)
+    opened = deployed.state.get(key)
+    assert opened is not None and opened.is_open and opened.pd_status is None
+    assert deployed.reconcile()["planned"] == 0  # a webhook may still mirror it: wait for the grace
+
+    aged = opened.model_copy(
+        update={"opened_at": datetime.now(UTC) - timedelta(hours=1), "version": opened.version + 1}
+    )
+    assert deployed.state.save(aged, expected_version=opened.version)
+    assert deployed.reconcile()["done"] == {"trigger-not-opened": 1}
+    alert = deployed.emulator.open_alert(key)
+    assert alert is not None and alert.routing_key == deployed.routing_key("default")
+    assert deployed.reconcile()["done"] == {"open-confirmed": 1}  # found it: mirrored
+    stored = deployed.state.get(key)
+    assert stored is not None and stored.pd_status == "triggered" and stored.incident_id == alert.incident_id
+    lookups = len(deployed.emulator.requests)
+    assert deployed.reconcile()["planned"] == 0 and len(deployed.emulator.requests) == lookups

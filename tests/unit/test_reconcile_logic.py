@@ -11,6 +11,7 @@ import pytest
 from alertbridge.errors import BadToken, ServerError
 from alertbridge.logic.notes import ResolveNotes, resolve_note
 from alertbridge.logic.reconcile import (
+    OPEN_CHECK_GRACE,
     PENDING_TRIGGER_GRACE,
     ActionKind,
     AlarmHome,
@@ -236,8 +237,10 @@ class Incidents:
         self.incidents: dict[str, Incident] = {}
         self.notes: list[tuple[str, str]] = []
         self.note_error: Exception | None = None
+        self.looked_up: list[str] = []
 
     def find_by_dedup_key(self, dedup_key: str) -> Incident | None:
+        self.looked_up.append(dedup_key)
         return self.incidents.get(dedup_key)
 
     def acknowledge(self, incident_id: str) -> Incident:
@@ -358,6 +361,51 @@ def test_dropped_resolves_are_sent_again_and_confirmed_ones_leave_the_list() -> 
     assert store.items[closed.dedup_key].pd_status == "resolved"
     assert store.items[dropped.dedup_key] == dropped  # checked again next run
     assert report.done == {"resolve-resent": 1, "resolve-confirmed": 1}
+
+
+def test_an_open_key_pagerduty_never_showed_is_looked_up_once_then_mirrored() -> None:
+    shown = item("shown", opened_at=NOW - OPEN_CHECK_GRACE)
+    mirrored = item("mirrored", pd_status="acknowledged")  # a webhook told us already
+    recent = item("recent", opened_at=NOW - timedelta(minutes=1))  # its webhook may still be on its way
+    incidents = Incidents()
+    incidents.incidents[shown.dedup_key] = Incident(id="PSHOWN", number=7, status="triggered")
+    states = dict.fromkeys(("shown", "mirrored", "recent"), AlarmState.ALARM)
+    run, store, events, _ = reconciler([shown, mirrored, recent], states, incidents=incidents)
+    report = run.run(now=NOW)
+    assert report.done == {"open-confirmed": 1} and events.sent == []
+    stored = store.items[shown.dedup_key]
+    assert (stored.pd_status, stored.incident_id, stored.incident_number) == ("triggered", "PSHOWN", 7)
+    assert incidents.looked_up == [shown.dedup_key]
+    assert run.run(now=NOW).planned == 0 and incidents.looked_up == [shown.dedup_key]  # never again
+
+
+def test_a_trigger_pagerduty_dropped_is_sent_again_while_the_alarm_fires() -> None:
+    dropped = item("dropped", route="payments")
+    recovered = item("recovered")  # CloudWatch says OK: resolved instead, and not looked up
+    quiet = item("quiet")  # INSUFFICIENT_DATA: nothing to insist on
+    states = {"dropped": AlarmState.ALARM, "recovered": AlarmState.OK, "quiet": AlarmState.INSUFFICIENT_DATA}
+    incidents = Incidents()
+    run, store, events, _ = reconciler([dropped, recovered, quiet], states, incidents=incidents)
+    report = run.run(now=NOW)
+    assert report.done == {"alarm-ok": 1, "trigger-not-opened": 1}
+    (trigger,) = [body for body in events.sent if body["event_action"] == "trigger"]
+    assert trigger["routing_key"] == "P" * 32 and trigger["dedup_key"] == dropped.dedup_key
+    assert "no incident" in trigger["payload"]["custom_details"]["note"]
+    assert store.items[dropped.dedup_key] == dropped  # looked up again next run, until PagerDuty shows it
+    # Looked up: the dropped trigger's key, and the recovered one's only to add the resolve note to its incident.
+    assert incidents.looked_up == [dropped.dedup_key, recovered.dedup_key]
+
+
+def test_lookups_share_one_budget_per_run() -> None:
+    items = [item(f"a{i}") for i in range(5)]
+    run, _, _, _ = reconciler(
+        items,
+        {i.alarm_name: AlarmState.ALARM for i in items},
+        incidents=Incidents(),
+        limits=ReconcileLimits(max_lookups=3),
+    )
+    report = run.run(now=NOW)
+    assert report.lookups_skipped == 2 and report.done == {"trigger-not-opened": 3}
 
 
 def test_without_a_rest_token_resolved_keys_are_not_checked() -> None:

@@ -15,6 +15,11 @@ maintenance windows, PagerDuty incidents, now) -> actions:
   ALARM (or cannot be looked up): its record may sit in the DLQ, and the page must not wait for a human to
   redrive it. (An alarm back in OK or deleted is resolved as above, which also covers a trigger PagerDuty
   applied after the client gave up.)
+- An open key PagerDuty never showed an incident for (no webhook mirrored one, and `OPEN_CHECK_GRACE`
+  has passed) is looked up through the REST API when a token is configured: an incident found is
+  mirrored (and the key is not looked up again); none at all means PagerDuty dropped the trigger (during
+  a PagerDuty maintenance window new triggers open nothing), so the trigger is sent again while the
+  alarm still fires.
 - A key the bridge resolved whose PagerDuty incident is still open (a resolve PagerDuty dropped, e.g.
   during a PagerDuty maintenance window) gets its resolve sent again; once PagerDuty shows it closed the
   key is marked confirmed and leaves the list.
@@ -73,6 +78,11 @@ OPEN_INCIDENT_STATUSES = frozenset({"triggered", "acknowledged"})
 # Longer than SQS takes to redeliver a failed record a few times (visibility timeout = 6 x the function
 # timeout): a pending trigger older than this is not being retried by its own record any more.
 PENDING_TRIGGER_GRACE = timedelta(minutes=10)
+OPEN_CHECK_GRACE = timedelta(minutes=10)  # webhooks mirror an opened incident within seconds
+UNOPENED_NOTE = (
+    "Sent again by the reconciler: PagerDuty showed no incident for this alert (a trigger dropped during a "
+    "PagerDuty maintenance window, for instance), and the alarm is still firing."
+)
 MAINTENANCE_NOTE = "Held back by a maintenance window; the alarm was still firing when the window ended."
 PENDING_NOTE = (
     "Sent by the reconciler: the original trigger never reached PagerDuty (outage or rate limiting) and its "
@@ -90,6 +100,8 @@ class ActionKind(StrEnum):
     TRIGGER_AFTER_MAINTENANCE = "maintenance-ended"
     CLEAR_SUPPRESSED = "suppressed-alarm-recovered"
     RESEND_TRIGGER = "pending-trigger-resent"
+    RETRIGGER_UNOPENED = "trigger-not-opened"
+    CONFIRM_OPENED = "open-confirmed"
     RESEND_RESOLVE = "resolve-resent"
     CONFIRM_RESOLVED = "resolve-confirmed"
 
@@ -134,6 +146,7 @@ def plan(
     open_items: Iterable[StateItem],
     suppressed_items: Iterable[StateItem],
     unconfirmed: Iterable[tuple[StateItem, Incident | None]] = (),
+    unopened: Iterable[tuple[StateItem, Incident | None]] = (),
     alarm_states: Mapping[str, AlarmState],
     windows: Iterable[MaintenanceWindow],
     now: datetime,
@@ -141,6 +154,10 @@ def plan(
 ) -> list[Action]:
     """Every action of one run, in the order they should be carried out (closing before opening)."""
     actions = plan_open(open_items, alarm_states, now, home)
+    closing = {action.item.dedup_key for action in actions}
+    for item, incident in unopened:
+        if item.dedup_key not in closing and (action := plan_unopened(item, incident, alarm_states, home)):
+            actions.append(action)
     actions += plan_suppressed(suppressed_items, windows, alarm_states, now, home)
     actions += [action for item, incident in unconfirmed if (action := plan_unconfirmed(item, incident))]
     return actions
@@ -209,6 +226,30 @@ def _after_window(item: StateItem, alarm_states: Mapping[str, AlarmState], home:
         return Action(kind=ActionKind.CLEAR_SUPPRESSED, item=item, why=why)
     why = f"maintenance window {window} ended with the alarm still in ALARM"
     return Action(kind=ActionKind.TRIGGER_AFTER_MAINTENANCE, item=item, why=why)
+
+
+def needs_open_check(
+    item: StateItem, now: datetime, alarm_states: Mapping[str, AlarmState], home: AlarmHome
+) -> bool:
+    """Open, sent, never seen in PagerDuty (no webhook mirrored it) for longer than the grace, and still
+    firing as far as CloudWatch can tell (a recovered alarm is resolved instead)."""
+    opened = item.opened_at or item.first_seen
+    unseen = item.is_open and not item.trigger_pending and item.pd_status is None
+    firing = not home.can_check(item) or alarm_states.get(item.alarm_name) == AlarmState.ALARM
+    return unseen and firing and now - opened >= OPEN_CHECK_GRACE
+
+
+def plan_unopened(
+    item: StateItem, incident: Incident | None, alarm_states: Mapping[str, AlarmState], home: AlarmHome
+) -> Action | None:
+    """An open key PagerDuty never showed: mirror the incident it has, or send the trigger it dropped."""
+    if incident is not None:
+        why = f"PagerDuty incident {incident.id} is {incident.status}"
+        return Action(kind=ActionKind.CONFIRM_OPENED, item=item, why=why, incident=incident)
+    if home.can_check(item) and alarm_states.get(item.alarm_name) != AlarmState.ALARM:
+        return None  # deleted or OK: plan_open resolves it; INSUFFICIENT_DATA: no page to insist on
+    why = "PagerDuty has no incident for this key (the trigger was dropped) while the alarm still fires"
+    return Action(kind=ActionKind.RETRIGGER_UNOPENED, item=item, why=why)
 
 
 def plan_unconfirmed(item: StateItem, incident: Incident | None) -> Action | None:
@@ -294,6 +335,21 @@ def cleared(item: StateItem, *, now: datetime, ttl_days: int) -> Decision:
     )
 
 
+def opened_in_pagerduty(item: StateItem, incident: Incident) -> Decision:
+    """Mirror what the lookup found (as a webhook would have), so the key is not looked up again."""
+    update = {
+        "pd_status": incident.status,
+        "incident_id": item.incident_id or incident.id,
+        "incident_number": item.incident_number or incident.number,
+        "version": item.version + 1,
+    }
+    return Decision(
+        new_item=item.model_copy(update=update),
+        expected_version=item.version,
+        reason=ActionKind.CONFIRM_OPENED,
+    )
+
+
 def confirmed(item: StateItem, *, now: datetime) -> Decision:
     """PagerDuty has no open incident for a key the bridge resolved: stop checking it."""
     update = {"pd_status": CONFIRMED, "version": item.version + 1}
@@ -313,7 +369,7 @@ class RunReport(BaseModel):
     failed: dict[str, int] = {}
     conflicts: int = 0
     skipped: int = 0  # left for the next run: the time budget ran out
-    lookups_skipped: int = 0  # unconfirmed resolves not checked this run (lookup budget)
+    lookups_skipped: int = 0  # keys not looked up in PagerDuty this run (lookup budget)
 
     def count(self, bucket: dict[str, int], kind: str) -> None:
         bucket[kind] = bucket.get(kind, 0) + 1
@@ -341,6 +397,7 @@ class Reconciler:
     incidents: IncidentsApi | None = None
     limits: ReconcileLimits = field(default_factory=ReconcileLimits)
     clock: Callable[[], float] = time.monotonic
+    _lookups: int = field(default=0, init=False)  # REST lookups made this run (limits.max_lookups)
     log: Callable[[str, dict[str, Any]], None] = lambda message, fields: None
 
     def run(self, *, now: datetime, deadline: float | None = None) -> RunReport:
@@ -356,16 +413,25 @@ class Reconciler:
         return report
 
     def plan(self, now: datetime, deadline: float | None, report: RunReport) -> list[Action]:
+        self._lookups = 0
         open_items = list(self.state.list_open())
         suppressed = list(self.suppressed.list_suppressed())
         names = alarms_to_look_up([*open_items, *suppressed], self.home)
         states = self.alarms.states(names) if names else {}
         windows = self.maintenance.list_active(now) if suppressed else []
         unconfirmed = self._unconfirmed(now, deadline, report)
+        closing = {action.item.dedup_key for action in plan_open(open_items, states, now, self.home)}
+        to_check = [
+            i
+            for i in open_items
+            if i.dedup_key not in closing and needs_open_check(i, now, states, self.home)
+        ]
+        unopened = self._looked_up(to_check, deadline, report)
         return plan(
             open_items=open_items,
             suppressed_items=suppressed,
             unconfirmed=unconfirmed,
+            unopened=unopened,
             alarm_states=states,
             windows=windows,
             now=now,
@@ -378,11 +444,21 @@ class Reconciler:
         """Each recently resolved key with PagerDuty's incident for it (only with a REST token)."""
         if self.incidents is None:
             return []
+        since = now - self.limits.unconfirmed_lookback
+        return self._looked_up(self.unconfirmed.list_unconfirmed_resolves(since), deadline, report)
+
+    def _looked_up(
+        self, items: Iterable[StateItem], deadline: float | None, report: RunReport
+    ) -> list[tuple[StateItem, Incident | None]]:
+        """Each item with PagerDuty's incident for its key, within the run's lookup budget."""
+        if self.incidents is None:
+            return []
         found: list[tuple[StateItem, Incident | None]] = []
-        for item in self.unconfirmed.list_unconfirmed_resolves(now - self.limits.unconfirmed_lookback):
-            if len(found) >= self.limits.max_lookups or self._out_of_time(deadline):
+        for item in items:
+            if self._lookups >= self.limits.max_lookups or self._out_of_time(deadline):
                 report.lookups_skipped += 1
                 continue
+            self._lookups += 1
             try:
                 found.append((item, self.incidents.find_by_dedup_key(item.dedup_key)))
             except Exception as exc:
@@ -426,6 +502,12 @@ class Reconciler:
         if action.kind == ActionKind.TRIGGER_AFTER_MAINTENANCE:
             decision = open_after_maintenance(item, now=now)
             return self._send_then_commit(decision, trigger_from_item(item, self.config), deadline)
+        if action.kind == ActionKind.CONFIRM_OPENED and action.incident is not None:
+            return self._commit(opened_in_pagerduty(item, action.incident))
+        if action.kind == ActionKind.RETRIGGER_UNOPENED:
+            event = trigger_from_item(item, self.config, note=UNOPENED_NOTE)
+            self._send(event, item.route, item.routing_key_id, deadline)
+            return True  # nothing to commit: the next run looks it up again
         if action.kind == ActionKind.RESEND_TRIGGER:
             decision = complete_pending_trigger(item, now=now, reason=action.kind)
             event = trigger_from_item(item, self.config, note=PENDING_NOTE)
