@@ -36,7 +36,13 @@ class RateLimited(PagerDutyError):
 
 
 class RequestTimeout(PagerDutyError):
-    pass
+    """PagerDuty did not connect or answer in time; `timeout_seconds` is the limit that ran out (seed 003)."""
+
+    def __init__(
+        self, message: str = "PagerDuty did not answer in time", timeout_seconds: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.timeout_seconds = timeout_seconds
 
 
 class ConnectionFailed(PagerDutyError):

@@ -122,8 +122,9 @@ def test_server_error(emulator: PagerDutyEmulator) -> None:
 
 def test_request_timeout(emulator: PagerDutyEmulator) -> None:
     emulator.inject(Fault.slow(0.4), times=2)
-    with client(emulator, timeout=0.1) as pd, pytest.raises(RequestTimeout):
+    with client(emulator, timeout=0.1) as pd, pytest.raises(RequestTimeout) as caught:
         pd.resolve("k")
+    assert caught.value.timeout_seconds == pytest.approx(0.1)  # seed 003 reports it
 
 
 def test_connection_failed(emulator: PagerDutyEmulator) -> None:

@@ -181,7 +181,9 @@ class HttpTransport:
         try:
             return self.client().request(method, path, timeout=timeout, **kwargs)
         except httpx.TimeoutException as exc:
-            raise RequestTimeout(self._describe_timeout(exc, timeout)) from None
+            connecting = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            limit = timeout.connect if connecting else timeout.read
+            raise RequestTimeout(self._describe_timeout(exc, timeout), timeout_seconds=limit) from None
         except httpx.TransportError as exc:
             detail = redact(str(exc) or type(exc).__name__, self._secrets)
             raise ConnectionFailed(f"cannot reach PagerDuty at {self.base_url}: {detail}") from None
