@@ -11,8 +11,8 @@ maintenance windows, PagerDuty incidents, now) -> actions:
 - A suppressed key no window covers any more is triggered if its alarm is still in ALARM (or cannot be
   looked up); if CloudWatch says it recovered or is gone, it is cleared without paging.
 - An open key whose trigger is still pending (its intent was committed, its send never succeeded) and that
-  no redelivery has touched for `PENDING_TRIGGER_GRACE` gets its trigger sent again while the alarm is in
-  ALARM (or cannot be looked up): its record may sit in the DLQ, and the page must not wait for a human to
+  no redelivery has touched for `PENDING_TRIGGER_GRACE` gets its trigger sent again unless CloudWatch says
+  the alarm is OK or gone: its record may sit in the DLQ, and the page must not wait for a human to
   redrive it. (An alarm back in OK or deleted is resolved as above, which also covers a trigger PagerDuty
   applied after the client gave up.)
 - An open key PagerDuty never showed an incident for (no webhook mirrored one, and `OPEN_CHECK_GRACE`
@@ -33,7 +33,7 @@ when its time budget is spent.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -235,8 +235,24 @@ def needs_open_check(
     firing as far as CloudWatch can tell (a recovered alarm is resolved instead)."""
     opened = item.opened_at or item.first_seen
     unseen = item.is_open and not item.trigger_pending and item.pd_status is None
-    firing = not home.can_check(item) or alarm_states.get(item.alarm_name) == AlarmState.ALARM
-    return unseen and firing and now - opened >= OPEN_CHECK_GRACE
+    return unseen and _still_firing(item, alarm_states, home) and now - opened >= OPEN_CHECK_GRACE
+
+
+def open_keys_to_look_up(
+    open_items: Sequence[StateItem], alarm_states: Mapping[str, AlarmState], now: datetime, home: AlarmHome
+) -> list[StateItem]:
+    """The open keys worth a PagerDuty lookup this run: none that this run resolves anyway."""
+    closing = {action.item.dedup_key for action in plan_open(open_items, alarm_states, now, home)}
+    return [
+        item
+        for item in open_items
+        if item.dedup_key not in closing and needs_open_check(item, now, alarm_states, home)
+    ]
+
+
+def _still_firing(item: StateItem, alarm_states: Mapping[str, AlarmState], home: AlarmHome) -> bool:
+    """In ALARM in CloudWatch, or not an alarm CloudWatch can tell us about."""
+    return not home.can_check(item) or alarm_states.get(item.alarm_name) == AlarmState.ALARM
 
 
 def plan_unopened(
@@ -246,7 +262,7 @@ def plan_unopened(
     if incident is not None:
         why = f"PagerDuty incident {incident.id} is {incident.status}"
         return Action(kind=ActionKind.CONFIRM_OPENED, item=item, why=why, incident=incident)
-    if home.can_check(item) and alarm_states.get(item.alarm_name) != AlarmState.ALARM:
+    if not _still_firing(item, alarm_states, home):
         return None  # deleted or OK: plan_open resolves it; INSUFFICIENT_DATA: no page to insist on
     why = "PagerDuty has no incident for this key (the trigger was dropped) while the alarm still fires"
     return Action(kind=ActionKind.RETRIGGER_UNOPENED, item=item, why=why)
@@ -420,12 +436,7 @@ class Reconciler:
         states = self.alarms.states(names) if names else {}
         windows = self.maintenance.list_active(now) if suppressed else []
         unconfirmed = self._unconfirmed(now, deadline, report)
-        closing = {action.item.dedup_key for action in plan_open(open_items, states, now, self.home)}
-        to_check = [
-            i
-            for i in open_items
-            if i.dedup_key not in closing and needs_open_check(i, now, states, self.home)
-        ]
+        to_check = open_keys_to_look_up(open_items, states, now, self.home)
         unopened = self._looked_up(to_check, deadline, report)
         return plan(
             open_items=open_items,
