@@ -9,3 +9,13 @@ NAMESPACE = "AlertBridge"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+class MetricsCounter:
+    """ports.Counter on Powertools Metrics (flushed by each handler's `@metrics.log_metrics`)."""
+
+    def add(self, name: str, value: int = 1) -> None:
+        metrics.add_metric(name=name, unit="Count", value=value)
+
+
+metrics_counter = MetricsCounter()

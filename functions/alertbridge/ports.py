@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from alertbridge.models.delivery import AlertNotice, Observation
 
 from alertbridge.models.alert import AlarmState
 from alertbridge.models.maintenance import MaintenanceWindow
@@ -58,9 +61,20 @@ class AlarmTags(Protocol):
         ...
 
 
+class ObservedAlarm(BaseModel):
+    """An alarm as CloudWatch describes it now: its state and when it entered that state."""
+
+    state: AlarmState
+    updated_at: datetime | None = None
+
+
 class Alarms(Protocol):
     def states(self, alarm_names: Sequence[str]) -> dict[str, AlarmState]:
         """Current state per existing alarm; deleted alarms are absent from the result."""
+        ...
+
+    def observed(self, alarm_names: Sequence[str]) -> dict[str, ObservedAlarm]:
+        """Like `states`, with the time of each alarm's last state update."""
         ...
 
 
@@ -81,6 +95,13 @@ class IncidentsApi(Protocol):
     def resolve(self, incident_id: str, resolution: str | None = None) -> Incident: ...
 
     def add_note(self, incident_id: str, content: str) -> None: ...
+
+
+class DeliveryQueue(Protocol):
+    def send(self, message: AlertNotice | Observation) -> None:
+        """Put `message` on the FIFO delivery queue in its dedup key's message group. Raises on failure
+        (the caller's record then returns to its own queue)."""
+        ...
 
 
 class Clock(Protocol):

@@ -1,11 +1,17 @@
 """Builds the adapters once per container from the settings. The only module that knows which adapter
-serves which port; tests build pipelines with fakes instead."""
+serves which port; tests build pipelines with fakes instead.
+
+The intake function needs the configuration and the delivery queue; the delivery function the whole
+pipeline (state, Events API, routing keys, maintenance windows, notes, alarm tags)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from alertbridge.errors import ConfigError
+from alertbridge.models.config import BridgeConfig
 from alertbridge.models.settings import Settings, settings
 
 if TYPE_CHECKING:
@@ -17,15 +23,35 @@ if TYPE_CHECKING:
     from alertbridge.logic.notes import ResolveNotes
     from alertbridge.logic.pipeline import Pipeline
     from alertbridge.models.state import StateItem
-    from alertbridge.ports import Counter, IncidentsApi
+    from alertbridge.ports import Counter, DeliveryQueue, IncidentsApi
+
+
+@dataclass(frozen=True)
+class IntakeParts:
+    config: BridgeConfig
+    delivery: DeliveryQueue
 
 
 @lru_cache(maxsize=1)
-def ingest_pipeline(counter: Counter) -> Pipeline:
-    return build_ingest_pipeline(settings(), counter)
+def intake_parts() -> IntakeParts:
+    current = settings()
+    return IntakeParts(config=current.config, delivery=delivery_queue(current))
 
 
-def build_ingest_pipeline(current: Settings, counter: Counter) -> Pipeline:
+def delivery_queue(current: Settings) -> DeliveryQueue:
+    from alertbridge.adapters.queues import SqsDeliveryQueue
+
+    if not current.delivery_queue_url:
+        raise ConfigError("ALERTBRIDGE_DELIVERY_QUEUE_URL is not set: the FIFO delivery queue is unknown")
+    return SqsDeliveryQueue(current.delivery_queue_url)
+
+
+@lru_cache(maxsize=1)
+def delivery_pipeline(counter: Counter) -> Pipeline:
+    return build_delivery_pipeline(settings(), counter)
+
+
+def build_delivery_pipeline(current: Settings, counter: Counter) -> Pipeline:
     from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore, DynamoStateStore
     from alertbridge.logic.pipeline import Pipeline
 
@@ -113,4 +139,5 @@ def rest_incidents(current: Settings) -> IncidentsApi | None:
 def reset() -> None:
     """Forget the container's settings and adapters (the local demo and tests start new 'containers')."""
     settings.cache_clear()
-    ingest_pipeline.cache_clear()
+    intake_parts.cache_clear()
+    delivery_pipeline.cache_clear()

@@ -1,5 +1,5 @@
-"""Builds the reconciler's adapters once per container from the settings (the ingest Lambda's live in
-wiring.py). Tests build `Reconciler` with fakes, or call `build_reconciler` inside moto."""
+"""Builds the reconciler's adapters once per container from the settings (the intake and delivery Lambdas' live
+in wiring.py). Tests build `Reconciler` with fakes, or call `build_reconciler` inside moto."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from alertbridge.models.settings import Settings, settings
-from alertbridge.wiring import events_adapter, rest_incidents, routing_keys
+from alertbridge.wiring import delivery_queue, rest_incidents
 
 if TYPE_CHECKING:
     from alertbridge.logic.reconcile import AlarmHome, Reconciler
@@ -34,8 +34,7 @@ def build_reconciler(
         unconfirmed=store,
         alarms=CloudWatchAlarms(cloudwatch_client),
         maintenance=DynamoMaintenanceStore(current.table_name),
-        events=events_adapter(current),
-        keys=routing_keys(current),
+        delivery=delivery_queue(current),
         counter=counter,
         home=home,
         incidents=rest_incidents(current),

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from alertbridge.models.alert import AlarmState
+from alertbridge.ports import ObservedAlarm
 
 NAMES_PER_CALL = 100
 ALARM_TYPES = ["MetricAlarm", "CompositeAlarm"]
@@ -36,6 +38,7 @@ class AlarmSummary(BaseModel):
     alarm_actions: tuple[str, ...] = ()
     ok_actions: tuple[str, ...] = ()
     insufficient_data_actions: tuple[str, ...] = ()
+    state_updated_at: datetime | None = None
 
     def notifies(self, target_arn: str) -> bool:
         return target_arn in self.alarm_actions or target_arn in self.ok_actions
@@ -65,12 +68,16 @@ class CloudWatchAlarms:
 
     def states(self, alarm_names: Sequence[str]) -> dict[str, AlarmState]:
         """Current state per existing alarm; names of deleted alarms are absent from the result."""
+        return {name: alarm.state for name, alarm in self.observed(alarm_names).items()}
+
+    def observed(self, alarm_names: Sequence[str]) -> dict[str, ObservedAlarm]:
+        """State and state update time per existing alarm; deleted alarms are absent."""
         names = sorted(set(alarm_names))
-        found: dict[str, AlarmState] = {}
+        found: dict[str, ObservedAlarm] = {}
         for start in range(0, len(names), NAMES_PER_CALL):
             chunk = names[start : start + NAMES_PER_CALL]
             for alarm in self._describe(AlarmNames=chunk):
-                found[alarm.name] = alarm.state
+                found[alarm.name] = ObservedAlarm(state=alarm.state, updated_at=alarm.state_updated_at)
         return found
 
     def list_alarms(self) -> list[AlarmSummary]:
@@ -94,6 +101,7 @@ def _summary(alarm: dict[str, Any], kind: str) -> AlarmSummary:
         alarm_actions=tuple(alarm.get("AlarmActions", [])),
         ok_actions=tuple(alarm.get("OKActions", [])),
         insufficient_data_actions=tuple(alarm.get("InsufficientDataActions", [])),
+        state_updated_at=alarm.get("StateUpdatedTimestamp"),
     )
 
 

@@ -1,6 +1,8 @@
-"""The bridge's AWS side stood up in moto: alarm topic -> ingest queue (+DLQ), state table, secrets.
+"""The bridge's AWS side stood up in moto: alarm topic -> ingest queue (+DLQ) -> [intake] -> FIFO delivery
+queue (+FIFO DLQ) -> [delivery], state table, secrets.
 
-Used by `alertbridge demo`, the integration tests and the soak. Call inside `moto.mock_aws()`.
+Used by `alertbridge demo`, the integration tests and the soak. Call inside `moto.mock_aws()` (or with a
+moto server as the AWS endpoint).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import boto3
 
 from alertbridge import wiring
 from alertbridge.local.emulator import DEFAULT_TOKEN, DEFAULT_USER
-from alertbridge.local.event_source import FakeLambdaContext, Handler, SqsEventSource
+from alertbridge.local.event_source import FakeLambdaContext, GroupWatch, Handler, SqsEventSource, TwoStages
 from alertbridge.models.config import BridgeConfig
 from alertbridge.operator.commands import queue_arn as arn_of_queue
 
@@ -50,6 +52,9 @@ class LocalBridge:
     queue_url: str
     queue_arn: str
     dlq_url: str
+    delivery_queue_url: str
+    delivery_queue_arn: str
+    delivery_dlq_url: str
     table_name: str
     routing_keys_secret: str
     webhook_secret: str
@@ -68,12 +73,27 @@ class LocalBridge:
         sqs, sns = _client("sqs"), _client("sns")
         dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
         dlq_arn = arn_of_queue(sqs, dlq_url)
-        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
+        redrive = {"deadLetterTargetArn": dlq_arn, **_receives(max_receive_count)}
         queue_url = sqs.create_queue(
             QueueName=f"{name}-ingest",
             Attributes={"RedrivePolicy": json.dumps(redrive), "VisibilityTimeout": "30"},
         )["QueueUrl"]
         queue_arn = arn_of_queue(sqs, queue_url)
+        delivery_dlq_url = sqs.create_queue(
+            QueueName=f"{name}-delivery-dlq.fifo", Attributes={"FifoQueue": "true"}
+        )["QueueUrl"]
+        fifo_redrive = {
+            "deadLetterTargetArn": arn_of_queue(sqs, delivery_dlq_url),
+            **_receives(max_receive_count),
+        }
+        delivery_queue_url = sqs.create_queue(
+            QueueName=f"{name}-delivery.fifo",
+            Attributes={
+                "FifoQueue": "true",
+                "RedrivePolicy": json.dumps(fifo_redrive),
+                "VisibilityTimeout": "30",
+            },
+        )["QueueUrl"]
         topic_arn = sns.create_topic(Name=f"{name}-alarms")["TopicArn"]
         attributes = {"RawMessageDelivery": "true"} if raw_delivery else {}
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes)
@@ -89,7 +109,18 @@ class LocalBridge:
         }
         hook_secret = secrets.create_secret(Name=f"{name}/webhook", SecretString=json.dumps(hook))["ARN"]
         return cls(
-            config, events_url, topic_arn, queue_url, queue_arn, dlq_url, table_name, keys_secret, hook_secret
+            config=config,
+            events_url=events_url,
+            topic_arn=topic_arn,
+            queue_url=queue_url,
+            queue_arn=queue_arn,
+            dlq_url=dlq_url,
+            delivery_queue_url=delivery_queue_url,
+            delivery_queue_arn=arn_of_queue(sqs, delivery_queue_url),
+            delivery_dlq_url=delivery_dlq_url,
+            table_name=table_name,
+            routing_keys_secret=keys_secret,
+            webhook_secret=hook_secret,
         )
 
     def environment(self, **overrides: str) -> dict[str, str]:
@@ -103,6 +134,8 @@ class LocalBridge:
             "ALERTBRIDGE_ALARM_TOPIC_ARN": self.topic_arn,
             "ALERTBRIDGE_QUEUE_URL": self.queue_url,
             "ALERTBRIDGE_DLQ_URL": self.dlq_url,
+            "ALERTBRIDGE_DELIVERY_QUEUE_URL": self.delivery_queue_url,
+            "ALERTBRIDGE_DELIVERY_DLQ_URL": self.delivery_dlq_url,
         }
         env.update(overrides)
         return env
@@ -146,6 +179,37 @@ class LocalBridge:
     def send_to_queue(self, body: str) -> None:
         _client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body)
 
+    def stages(
+        self,
+        *,
+        batch_size: int = 10,
+        timeout_seconds: float = 60.0,
+        retry_delay_seconds: int = 0,
+        watch: GroupWatch | None = None,
+    ) -> TwoStages:
+        """Both event sources, as Lambda runs them: the ingest queue into the intake handler, the FIFO
+        delivery queue into the delivery handler (one batch per message group at a time)."""
+        from alertbridge.handlers import delivery, intake
+
+        return TwoStages(
+            intake=self.event_source(
+                intake.lambda_handler,
+                batch_size=batch_size,
+                timeout_seconds=timeout_seconds,
+                retry_delay_seconds=retry_delay_seconds,
+            ),
+            delivery=SqsEventSource(
+                _client("sqs"),
+                self.delivery_queue_url,
+                self.delivery_queue_arn,
+                delivery.lambda_handler,
+                batch_size=batch_size,
+                timeout_seconds=timeout_seconds,
+                retry_delay_seconds=retry_delay_seconds,
+                watch=watch,
+            ),
+        )
+
     def event_source(
         self,
         handler: Handler,
@@ -154,6 +218,7 @@ class LocalBridge:
         timeout_seconds: float = 60.0,
         retry_delay_seconds: int = 0,
     ) -> SqsEventSource:
+        """The ingest queue's event source into `handler`."""
         return SqsEventSource(
             _client("sqs"),
             self.queue_url,
@@ -165,10 +230,8 @@ class LocalBridge:
         )
 
     def dead_letter_count(self) -> int:
-        attributes = _client("sqs").get_queue_attributes(
-            QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
+        """Messages in either dead-letter queue (the ingest DLQ and the FIFO delivery DLQ)."""
+        return sum(_message_count(url) for url in (self.dlq_url, self.delivery_dlq_url))
 
     def state_items(self) -> list[dict[str, Any]]:
         """Every state item, for display (a local scan: the Lambdas never scan)."""
@@ -176,6 +239,17 @@ class LocalBridge:
 
         store = DynamoStateStore(self.table_name, client=_client("dynamodb"))
         return [item.model_dump(mode="json") for item in store.all_items()]
+
+
+def _message_count(queue_url: str) -> int:
+    attributes = _client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def _receives(max_receive_count: int) -> dict[str, str]:
+    return {"maxReceiveCount": str(max_receive_count)}
 
 
 def _client(service: str) -> Any:

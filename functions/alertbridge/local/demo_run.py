@@ -1,5 +1,6 @@
-"""One local run of the bridge: moto resources, the emulator, the ingest handler behind a local SQS event
-source, and what they all say afterwards. Shared by `alertbridge demo` and the integration tests."""
+"""One local run of the bridge: moto resources, the emulator, the intake and delivery handlers behind local
+SQS event sources, and what they all say afterwards. Shared by `alertbridge demo` and the integration
+tests."""
 
 from __future__ import annotations
 
@@ -33,12 +34,11 @@ SNS_ENVELOPE_KEYS = {
 
 class DemoRun:
     def __init__(self, bridge: LocalBridge, emulator: PagerDutyEmulator) -> None:
-        from alertbridge.handlers import ingest
+        from alertbridge.observability import metrics_counter
 
         self.bridge = bridge
         self.emulator = emulator
-        self.handler = ingest.lambda_handler
-        self.source = bridge.event_source(self.handler)
+        self.source = bridge.stages()
         self.started = time.monotonic()
         self.outcomes: list[tuple[float, Outcome]] = []
         self.expected: dict[str, tuple[str, bool]] = {}  # dedup key -> (label, should be open)
@@ -48,7 +48,7 @@ class DemoRun:
         self.alarm_times: dict[str, datetime] = {}  # alarm name -> its newest state change published
         self.batches = 0
         self.redelivered = 0
-        wiring.ingest_pipeline(ingest.metrics_counter).observers.append(self._observe)
+        wiring.delivery_pipeline(metrics_counter).observers.append(self._observe)
 
     @classmethod
     @contextmanager
@@ -100,6 +100,7 @@ class DemoRun:
         self.bridge.set_alarm_state(ORPHANED_ALARM, "OK", "recovered; this OK notification is lost")
         self.expected[alarm_arn(ORPHANED_ALARM)] = (f"{ORPHANED_ALARM} (its OK was lost)", False)
         report = self.bridge.run_reconciler()
+        self.drain()  # the reconciler hands its observations to the delivery lane
         if echo:
             done = ", ".join(f"{kind} x{count}" for kind, count in report["done"].items()) or "nothing to do"
             print(f"  +{time.monotonic() - self.started:6.2f}s  reconciler run (CloudWatch says OK): {done}")

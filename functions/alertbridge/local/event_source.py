@@ -2,10 +2,16 @@
 succeeded, and make failures visible again after `retry_delay_seconds` (time compressed: SQS's real
 visibility timeout is minutes; 0 makes a failure visible at once).
 
-Redelivery counts and the dead-letter queue are SQS's own (moto honours the redrive policy)."""
+Redelivery counts and the dead-letter queue are SQS's own (moto honours the redrive policy). On a FIFO
+queue, SQS (and moto) never hands out a message of a group while another of that group is in flight, so
+several event sources polling one FIFO queue get one batch per group at a time, as Lambda does; a
+`GroupWatch` shared by them checks that promise instead of trusting it. moto deduplicates FIFO messages
+only against messages still in the queue, where SQS also remembers deleted ones for five minutes: moto
+delivers more duplicates, never fewer."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -15,6 +21,7 @@ from typing import Any
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 IDLE_POLL_SECONDS = 0.05
+_FIFO_ATTRIBUTES = ("MessageGroupId", "MessageDeduplicationId", "SequenceNumber")
 
 
 @dataclass
@@ -39,6 +46,32 @@ class BatchResult:
     receive_counts: list[int]
 
 
+class GroupWatch:
+    """Records every message group handed out and released by the event sources sharing it, and any batch
+    that held a group another batch still had in flight (which Lambda's FIFO event source never does)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}  # group -> the batch holding it
+        self.batches = 0
+        self.overlaps: list[str] = []
+
+    def acquire(self, groups: set[str]) -> int:
+        with self._lock:
+            self.batches += 1
+            for group in groups:
+                if group in self._in_flight:
+                    self.overlaps.append(group)
+                self._in_flight[group] = self.batches
+            return self.batches
+
+    def release(self, groups: set[str], batch: int) -> None:
+        with self._lock:
+            for group in groups:
+                if self._in_flight.get(group) == batch:
+                    del self._in_flight[group]
+
+
 class SqsEventSource:
     def __init__(
         self,
@@ -51,6 +84,7 @@ class SqsEventSource:
         timeout_seconds: float = 60.0,
         region: str = "us-east-1",
         retry_delay_seconds: int = 0,
+        watch: GroupWatch | None = None,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
@@ -60,6 +94,8 @@ class SqsEventSource:
         self.timeout_seconds = timeout_seconds
         self.region = region
         self.retry_delay_seconds = retry_delay_seconds
+        self.watch = watch
+        self.fifo = queue_url.endswith(".fifo")
 
     def poll_once(self) -> BatchResult | None:
         """One batch: None when the queue had nothing visible."""
@@ -72,8 +108,14 @@ class SqsEventSource:
         if not messages:
             return None
         event = {"Records": [self._record(message) for message in messages]}
-        failed_ids = self._invoke(event)
-        self._settle(messages, failed_ids)
+        groups = {str(m["Attributes"]["MessageGroupId"]) for m in messages if self.fifo}
+        batch = self.watch.acquire(groups) if self.watch is not None else 0
+        try:
+            failed_ids = self._invoke(event)
+            self._settle(messages, failed_ids)
+        finally:
+            if self.watch is not None:
+                self.watch.release(groups, batch)
         counts = [int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")) for m in messages]
         return BatchResult(received=len(messages), failed=len(failed_ids), receive_counts=counts)
 
@@ -125,21 +167,48 @@ class SqsEventSource:
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = message.get("Attributes", {})
         now_ms = str(int(time.time() * 1000))
+        record_attributes = {
+            "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+            "SentTimestamp": attributes.get("SentTimestamp", now_ms),
+            "SenderId": attributes.get("SenderId", "AIDAEXAMPLE"),
+            "ApproximateFirstReceiveTimestamp": attributes.get("ApproximateFirstReceiveTimestamp", now_ms),
+        }
+        for name in _FIFO_ATTRIBUTES:
+            if name in attributes:
+                record_attributes[name] = attributes[name]
         return {
             "messageId": message["MessageId"],
             "receiptHandle": message["ReceiptHandle"],
             "body": message["Body"],
-            "attributes": {
-                "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
-                "SentTimestamp": attributes.get("SentTimestamp", now_ms),
-                "SenderId": attributes.get("SenderId", "AIDAEXAMPLE"),
-                "ApproximateFirstReceiveTimestamp": attributes.get(
-                    "ApproximateFirstReceiveTimestamp", now_ms
-                ),
-            },
+            "attributes": record_attributes,
             "messageAttributes": {},
             "md5OfBody": message.get("MD5OfBody", ""),
             "eventSource": "aws:sqs",
             "eventSourceARN": self.queue_arn,
             "awsRegion": self.region,
         }
+
+
+@dataclass
+class TwoStages:
+    """The intake and delivery event sources of one bridge, drained together."""
+
+    intake: SqsEventSource
+    delivery: SqsEventSource
+
+    def poll_once(self) -> BatchResult | None:
+        """One batch of either stage (the intake first); None when both were empty."""
+        return self.intake.poll_once() or self.delivery.poll_once()
+
+    def drain(
+        self, *, max_batches: int = 10_000, on_batch: Callable[[BatchResult], None] | None = None
+    ) -> int:
+        """Until both queues are empty (and no failed record waits for its retry); the batches handled."""
+        handled = 0
+        while handled < max_batches:
+            forwarded = self.intake.drain(max_batches=max_batches - handled, on_batch=on_batch)
+            delivered = self.delivery.drain(max_batches=max_batches - handled - forwarded, on_batch=on_batch)
+            handled += forwarded + delivered
+            if forwarded == 0 and delivered == 0:
+                return handled
+        return max_batches

@@ -260,23 +260,21 @@ class Soak:
         backoff_base: float = 0.02,
         retry_delay_seconds: int = 1,
     ) -> None:
-        from alertbridge.handlers import ingest
-
         self.bridge = bridge
         self.emulator = emulator
         self.backoff_base = backoff_base
-        self.source = bridge.event_source(ingest.lambda_handler, retry_delay_seconds=retry_delay_seconds)
+        self.source = bridge.stages(retry_delay_seconds=retry_delay_seconds)
         self.stats = SoakStats()
-        self._sqs = self.source.sqs
+        self._sqs = self.source.intake.sqs
 
     def configure(self, **env: str) -> None:
         """A fresh container with these settings (e.g. ALERTBRIDGE_MAX_ATTEMPTS), observed by this soak."""
         from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
-        from alertbridge.handlers import ingest
         from alertbridge.models.settings import settings
+        from alertbridge.observability import metrics_counter
 
         self.bridge.activate(**env)
-        pipeline = wiring.ingest_pipeline(ingest.metrics_counter)
+        pipeline = wiring.delivery_pipeline(metrics_counter)
         current = settings()
         # Time compression: the same adapter and retry rules, with the backoff scaled down.
         pipeline.events = PagerDutyEventsAdapter(

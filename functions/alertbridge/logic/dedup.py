@@ -15,13 +15,25 @@ def bounded_key(identity: str) -> str:
     """The identity itself when it fits; otherwise a readable prefix plus a hash of the whole identity.
 
     Counting code points matches how PagerDuty counts the limit. The hash covers the full identity, so two
-    long identities that share the prefix still get different keys.
+    long identities that share the prefix still get different keys. An identity with lone surrogates is
+    hashed whatever its length (see `_encodable`).
     """
-    if len(identity) <= MAX_DEDUP_KEY_CHARS:
+    clean = _encodable(identity)
+    if len(identity) <= MAX_DEDUP_KEY_CHARS and clean == identity:
         return identity
     digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
     keep = MAX_DEDUP_KEY_CHARS - _HASH_CHARS - len(_SEPARATOR)
-    return f"{identity[:keep]}{_SEPARATOR}{digest}"
+    return f"{clean[:keep]}{_SEPARATOR}{digest}"
+
+
+def _encodable(identity: str) -> str:
+    """`identity` with lone surrogates (which no UTF-8 store or log line accepts) replaced. An identity
+    that had any is keyed by the hash of the original, so two such identities never collide."""
+    try:
+        identity.encode("utf-8")
+    except UnicodeEncodeError:
+        return identity.encode("utf-8", "replace").decode("utf-8")
+    return identity
 
 
 def alarm_key(alarm_arn: str) -> str:

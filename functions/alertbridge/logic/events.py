@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from alertbridge.logic.dedup import account_from_arn, region_from_arn
 from alertbridge.logic.policy import Routing
 from alertbridge.logic.recommendations import recommendations_for
 from alertbridge.models.alert import AlarmKind, AlarmState, Alert, AlertSource, MetricRef
@@ -38,6 +39,7 @@ from alertbridge.models.pagerduty import (
     Link,
     Payload,
 )
+from alertbridge.models.state import StateItem
 
 ELLIPSIS = "…"
 MAX_FIELD_CHARS = 1024  # source/component/group/class: PagerDuty states no limit; keep them readable
@@ -67,6 +69,9 @@ _PRIMARY_DIMENSIONS = (
     "StateMachineArn",
     "TopicName",
     "ClusterName",
+)
+_CLOUDWATCH_SOURCES = frozenset(
+    {AlertSource.CLOUDWATCH_SNS.value, AlertSource.EVENTBRIDGE.value, AlertSource.LAMBDA_ACTION.value}
 )
 _CONSOLE_STATS = {"SUM": "Sum", "AVERAGE": "Average", "MAXIMUM": "Maximum", "MINIMUM": "Minimum"}
 
@@ -449,3 +454,61 @@ def _bounded(text: str | None) -> str | None:
 
 def _number(value: float) -> str:
     return f"{value:g}"
+
+
+# --- bodies rebuilt from a state item ------------------------------------------------------------
+# The reconciler's corrective triggers are decided long after the notification is gone: what the state
+# item kept is all there is.
+
+
+def trigger_from_item(item: StateItem, config: BridgeConfig, *, note: str) -> EventV2:
+    """A trigger rebuilt from what the state item kept (the original notification is gone), with `note`
+    saying why it comes from the reconciler. `routing_key` holds the route name, as
+    `events.build_event` does; the caller substitutes the key."""
+    name = item.alarm_name or item.dedup_key
+    payload = Payload(
+        summary=truncate(item.summary or f"[ALARM] {name}", MAX_SUMMARY_CHARS),
+        source=truncate(_source(item, config), MAX_FIELD_CHARS),
+        severity=item.severity or config.default_severity,
+        timestamp=item.state_changed_at.isoformat(),
+        custom_details=_trigger_details(item, note),
+    )
+    console = console_url(item)
+    return EventV2(
+        routing_key=item.route,
+        event_action=EventAction.TRIGGER,
+        dedup_key=item.dedup_key,
+        payload=payload,
+        links=[Link(href=console, text="CloudWatch alarm")] if console else [],
+        client=config.client,
+        client_url=console or config.client_url,
+    )
+
+
+def _source(item: StateItem, config: BridgeConfig) -> str:
+    parts = [account_from_arn(item.alarm_arn) or item.account_id, region_from_arn(item.alarm_arn)]
+    return "/".join(part for part in parts if part) or config.client or "alertbridge"
+
+
+def _trigger_details(item: StateItem, note: str) -> dict[str, Any]:
+    details = {
+        "alarm_name": item.alarm_name or None,
+        "alarm_arn": item.alarm_arn,
+        "alarm_state": item.alarm_state.value,
+        "state_changed_at": item.state_changed_at.isoformat(),
+        "held_back_by_maintenance_window": item.maintenance_window_id,
+        "note": note,
+    }
+    return {key: value for key, value in details.items() if value is not None}
+
+
+def console_url(item: StateItem) -> str | None:
+    region = region_from_arn(item.alarm_arn)
+    if region is None or item.source not in _CLOUDWATCH_SOURCES or not item.alarm_name:
+        return None
+    host = f"https://{region}.console.aws.amazon.com"
+    return f"{host}/cloudwatch/deeplink.js?region={region}#alarmsV2:alarm/{quote(item.alarm_name, safe='')}"
+
+
+def resolve_body(item: StateItem) -> EventV2:
+    return EventV2(routing_key=item.route, event_action=EventAction.RESOLVE, dedup_key=item.dedup_key)

@@ -26,7 +26,7 @@ Rules (each a unit test in tests/unit/test_lifecycle.py):
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -35,7 +35,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from alertbridge.logic.maintenance import account_from_arn, active_window_for
-from alertbridge.models.alert import AlarmState, Alert
+from alertbridge.models.alert import AlarmState, Alert, AlertSource
+from alertbridge.models.delivery import Observation, ObservationKind
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import EventAction, Severity
 from alertbridge.models.state import KeyStatus, StateItem
@@ -63,11 +64,13 @@ class Reason(StrEnum):
     SUPPRESSED = "suppressed-maintenance"
     IGNORED = "ignored"
     HUMAN_RESOLVED = "human-resolved-still-alarm"
-    MAINTENANCE_ENDED = "maintenance-ended"
+    TRIGGER_AFTER_MAINTENANCE = "maintenance-ended"
     AUTO_RESOLVED = "auto-resolved"
     NOT_OPEN = "not-open"
     NOT_SUPPRESSED = "not-suppressed"
     RETRY_PENDING = "retry-pending-trigger"
+    OVERTAKEN = "observation-overtaken"  # newer state than what the reconciler saw: nothing to do
+    NOTHING_STORED = "observation-nothing-stored"
 
 
 class Decision(BaseModel):
@@ -158,7 +161,7 @@ def _is_newer(current: StateItem, alert: Alert) -> bool:
 def _on_trigger(current: StateItem | None, change: _Change) -> Decision:
     if current is not None and current.is_open:
         return _retrigger(current, change)
-    if current is not None and current.status == KeyStatus.RESOLVED and current.resolved_by_human:
+    if _in_human_resolved_episode(current, change.alert):
         return _record(current, change, KeyStatus.RESOLVED, Reason.HUMAN_RESOLVED)
     if change.suppressed_by is not None:
         window_id = change.suppressed_by.id
@@ -166,6 +169,15 @@ def _on_trigger(current: StateItem | None, change: _Change) -> Decision:
             current, change, KeyStatus.SUPPRESSED, Reason.SUPPRESSED, maintenance_window_id=window_id
         )
     return _open(current, change)
+
+
+def _in_human_resolved_episode(current: StateItem | None, alert: Alert) -> bool:
+    """A person resolved the incident and the alarm has not been OK since. An ALARM whose previous state
+    is OK starts a new episode even when the OK itself never reached the bridge (lost, or the alarm has
+    no OK action), so a person's resolve never silences the next episode."""
+    if current is None or current.status != KeyStatus.RESOLVED or not current.resolved_by_human:
+        return False
+    return alert.previous_state != AlarmState.OK
 
 
 def _retrigger(current: StateItem, change: _Change) -> Decision:
@@ -258,9 +270,13 @@ def _sending(
 
 
 def _send_decision(
-    action: EventAction, identity: StateItem, item: StateItem, expected_version: int | None, reason: str
+    action: EventAction,
+    identity: StateItem,
+    item: StateItem | None,
+    expected_version: int | None,
+    reason: str,
 ) -> Decision:
-    """Send `action` with the identity that opened the incident, then write `item`."""
+    """Send `action` with the identity that opened the incident, then write `item` (None: nothing)."""
     return Decision(
         send=action,
         route_for_send=identity.route,
@@ -342,7 +358,7 @@ def open_after_maintenance(item: StateItem, *, now: datetime) -> Decision:
     opened = item.model_copy(
         update={**_NEW_INCIDENT, "status": KeyStatus.OPEN, "opened_at": now, "last_seen": now}
     )
-    return _carried_out(EventAction.TRIGGER, item, opened, Reason.MAINTENANCE_ENDED)
+    return _carried_out(EventAction.TRIGGER, item, opened, Reason.TRIGGER_AFTER_MAINTENANCE)
 
 
 def due_auto_resolves(items: Iterable[StateItem], now: datetime) -> list[StateItem]:
@@ -384,6 +400,182 @@ def complete_pending_trigger(item: StateItem, *, now: datetime, reason: str) -> 
 def _carried_out(action: EventAction, item: StateItem, updated: StateItem, reason: str) -> Decision:
     bumped = updated.model_copy(update={"version": item.version + 1})
     return _send_decision(action, item, bumped, item.version, reason)
+
+
+# --- The reconciler's observations, decided on fresh state ------------------------------------------------
+#
+# The reconciler plans from a snapshot; by the time its observation is decided (in the key's delivery lane,
+# after anything queued before it), newer notifications may have moved the key on. Each function below
+# acts only while the stored item still describes what the reconciler saw (the same alarm transition, the
+# same incident); otherwise the observation is OVERTAKEN and changes nothing.
+
+PAGERDUTY_CONFIRMED_CLOSED = "resolved"  # pd_status once PagerDuty is seen without an open incident
+_ALARM_STATE_OBSERVATIONS = frozenset(
+    {
+        ObservationKind.RESOLVE_OK,
+        ObservationKind.RESOLVE_DELETED,
+    }
+)
+
+
+def live_item(stored: StateItem | None, now: datetime) -> StateItem | None:
+    """The stored item unless it has expired (DynamoDB's TTL is lazy)."""
+    return None if stored is None or stored.expired(now) else stored
+
+
+def observed_alarm_change(current: StateItem, observation: Observation) -> Alert | None:
+    """An observation of CloudWatch's own state ("OK since T", "deleted") as the state change it stands
+    for, to be decided by `decide` like any notification: an OK older than the stored state is stale, so
+    a stale observation never closes a newer episode. None for observations of another kind."""
+    if observation.what not in _ALARM_STATE_OBSERVATIONS:
+        return None
+    return Alert(
+        source=AlertSource(current.source) if current.source in _SOURCES else AlertSource.RAW,
+        dedup_key=current.dedup_key,
+        alarm_name=current.alarm_name or current.dedup_key,
+        alarm_arn=current.alarm_arn,
+        account_id=current.account_id,
+        state=AlarmState.OK,
+        state_changed_at=observation.as_of or observation.observed_at,
+        reason=observation.why,
+    )
+
+
+def decide_observation(
+    stored: StateItem | None,
+    observation: Observation,
+    *,
+    now: datetime,
+    ttl_days: int,
+    covering: MaintenanceWindow | None,
+) -> Decision:
+    """The decision for an observation that is not an alarm state change (see `observed_alarm_change`).
+    `covering` is a maintenance window active now for the key (only maintenance-ended looks at it)."""
+    current = live_item(stored, now)
+    if current is None:
+        return Decision(reason=Reason.NOTHING_STORED)
+    decided = _OBSERVATION_RULES[observation.what](current, observation, now, ttl_days, covering)
+    return decided if decided is not None else Decision(reason=Reason.OVERTAKEN)
+
+
+def _same_transition(current: StateItem, observation: Observation) -> bool:
+    return (
+        current.state_changed_at == observation.state_changed_at
+        and current.opened_at == observation.opened_at
+    )
+
+
+def _auto_resolve_due(
+    current: StateItem, observation: Observation, now: datetime, ttl_days: int, _: MaintenanceWindow | None
+) -> Decision | None:
+    if not current.is_open or current.auto_resolve_at is None or current.auto_resolve_at > now:
+        return None
+    return resolve_open_item(current, now=now, ttl_days=ttl_days, reason=observation.what)
+
+
+def _maintenance_ended(
+    current: StateItem, observation: Observation, now: datetime, _: int, covering: MaintenanceWindow | None
+) -> Decision | None:
+    if current.status != KeyStatus.SUPPRESSED or covering is not None:
+        return None
+    if not _same_transition(current, observation):
+        return None
+    return open_after_maintenance(current, now=now)
+
+
+def _suppressed_recovered(
+    current: StateItem, observation: Observation, now: datetime, ttl_days: int, _: MaintenanceWindow | None
+) -> Decision | None:
+    if current.status != KeyStatus.SUPPRESSED or not _same_transition(current, observation):
+        return None
+    update: dict[str, Any] = {"status": KeyStatus.IGNORED, "maintenance_window_id": None, "last_seen": now}
+    update["expires_at"] = _expiry(KeyStatus.IGNORED, now, ttl_days)
+    return _written(current, update, observation.what)
+
+
+def _trigger_pending(
+    current: StateItem, observation: Observation, now: datetime, _: int, __: MaintenanceWindow | None
+) -> Decision | None:
+    if not (current.is_open and current.trigger_pending) or current.opened_at != observation.opened_at:
+        return None
+    return complete_pending_trigger(current, now=now, reason=observation.what)
+
+
+def _trigger_not_opened(
+    current: StateItem, observation: Observation, now: datetime, _: int, __: MaintenanceWindow | None
+) -> Decision | None:
+    """PagerDuty has no incident for this episode (a trigger dropped during a PagerDuty maintenance
+    window): send it again, and count the episode from now, so the next check waits for its own grace."""
+    unseen = current.is_open and not current.trigger_pending and current.pd_status is None
+    if not unseen or not _same_transition(current, observation):
+        return None
+    resent = current.model_copy(update={"opened_at": now, "last_seen": now})
+    return _carried_out(EventAction.TRIGGER, current, resent, observation.what)
+
+
+def _incident_open(
+    current: StateItem, observation: Observation, now: datetime, _: int, __: MaintenanceWindow | None
+) -> Decision | None:
+    """Mirror what the lookup found (as a webhook would have), so the key is not looked up again."""
+    incident = observation.incident
+    if incident is None or not current.is_open or current.opened_at != observation.opened_at:
+        return None
+    update = {
+        "pd_status": incident.status,
+        "incident_id": current.incident_id or incident.id,
+        "incident_number": current.incident_number or incident.number,
+        "incident_url": current.incident_url or incident.html_url,
+    }
+    return _written(current, update, observation.what)
+
+
+def _resolve_not_applied(
+    current: StateItem, observation: Observation, now: datetime, _: int, __: MaintenanceWindow | None
+) -> Decision | None:
+    """The bridge resolved the key but PagerDuty's incident is still open (a resolve dropped during a
+    PagerDuty maintenance window): send the resolve again, with the opening identity."""
+    if current.status != KeyStatus.RESOLVED or current.resolved_by_human:
+        return None
+    if not _same_transition(current, observation) or current.pd_status == PAGERDUTY_CONFIRMED_CLOSED:
+        return None
+    return _send_decision(EventAction.RESOLVE, current, None, None, observation.what)
+
+
+def _resolve_confirmed(
+    current: StateItem, observation: Observation, now: datetime, _: int, __: MaintenanceWindow | None
+) -> Decision | None:
+    if current.status != KeyStatus.RESOLVED or not _same_transition(current, observation):
+        return None
+    return _written(current, {"pd_status": PAGERDUTY_CONFIRMED_CLOSED}, observation.what)
+
+
+def _written(current: StateItem, update: dict[str, Any], reason: str) -> Decision:
+    item = current.model_copy(update={**update, "version": current.version + 1})
+    return Decision(new_item=item, expected_version=current.version, reason=reason)
+
+
+def trigger_accepted(fresh: StateItem | None, intent: StateItem) -> StateItem | None:
+    """After PagerDuty accepted the trigger whose intent was `intent`: the fresh item with the intent
+    cleared, or None when there is nothing to clear (another writer already did, or the key moved on)."""
+    if fresh is None or not fresh.trigger_pending or fresh.opened_at != intent.opened_at:
+        return None
+    return fresh.model_copy(update={"trigger_pending": False, "version": fresh.version + 1})
+
+
+_ObservationRule = Callable[
+    [StateItem, Observation, datetime, int, MaintenanceWindow | None], Decision | None
+]
+_OBSERVATION_RULES: dict[ObservationKind, _ObservationRule] = {
+    ObservationKind.AUTO_RESOLVE: _auto_resolve_due,
+    ObservationKind.TRIGGER_AFTER_MAINTENANCE: _maintenance_ended,
+    ObservationKind.CLEAR_SUPPRESSED: _suppressed_recovered,
+    ObservationKind.RESEND_TRIGGER: _trigger_pending,
+    ObservationKind.RETRIGGER_UNOPENED: _trigger_not_opened,
+    ObservationKind.CONFIRM_OPENED: _incident_open,
+    ObservationKind.RESEND_RESOLVE: _resolve_not_applied,
+    ObservationKind.CONFIRM_RESOLVED: _resolve_confirmed,
+}
+_SOURCES = frozenset(source.value for source in AlertSource)
 
 
 # --- Webhook mirror ---------------------------------------------------------------------------------

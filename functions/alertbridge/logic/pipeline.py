@@ -1,25 +1,54 @@
-"""One alert's journey: route, decide against the stored state, send, commit.
+"""The delivery lane's work for one message: decide against fresh state, send, commit.
 
-Takes ports only (no boto3, no httpx, no environment), so every reliability rule is testable with fakes.
-A resolve is sent before its commit: if the send fails nothing is written and the redelivery sends it
-again. A trigger's intent is committed before the send (see `_trigger_with_intent`). When a commit loses
-a race the decision is made again on fresh state (PagerDuty's dedup absorbs a repeated trigger).
+The delivery function is the only code that sends Events API requests for alarms, and the FIFO delivery
+queue hands it one batch per dedup key at a time, in order. So no other sender can race a decision made
+here; the only concurrent writer of an item is the webhook mirror (which never sends), and a commit that
+loses to it is decided again on fresh state.
+
+- A notification (`AlertNotice`) is routed and decided by `lifecycle.decide`.
+- A reconciler observation is decided on fresh state too: one about CloudWatch's own state ("OK since
+  T", "deleted") as the state change it stands for, through `lifecycle.decide`; the others by
+  `lifecycle.decide_observation`. An observation that newer state has overtaken changes nothing.
+
+A trigger's intent is committed before the send (`_trigger_with_intent`), so a trigger PagerDuty applied
+but whose answer was lost still finds the key open for its resolve. A resolve is sent before its commit:
+if the send fails nothing is written and the redelivery sends it again.
+
+Takes ports only (no boto3, no httpx, no environment), so every rule is testable with fakes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, Field
 
 from alertbridge.errors import AlertBridgeError, Rejected
-from alertbridge.logic.events import build_event, event_action_for, minimal_event, summary_for
-from alertbridge.logic.lifecycle import Decision, decide, routing_key_fingerprint
-from alertbridge.logic.maintenance import window_for
+from alertbridge.logic.events import (
+    build_event,
+    event_action_for,
+    minimal_event,
+    summary_for,
+    trigger_from_item,
+)
+from alertbridge.logic.lifecycle import (
+    Decision,
+    Reason,
+    decide,
+    decide_observation,
+    live_item,
+    observed_alarm_change,
+    routing_key_fingerprint,
+    trigger_accepted,
+)
+from alertbridge.logic.maintenance import account_from_arn, active_window_for, window_for
 from alertbridge.logic.policy import Routing, route_alert
 from alertbridge.models.alert import Alert
 from alertbridge.models.config import BridgeConfig
+from alertbridge.models.delivery import AlertNotice, Observation, ObservationKind
+from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import EventAction, EventV2
 from alertbridge.models.state import StateItem
 from alertbridge.ports import (
@@ -34,6 +63,20 @@ from alertbridge.ports import (
 
 MAX_COMMIT_TRIES = 4
 MAX_REJECTION_ERRORS = 10
+# Why a trigger comes from the reconciler, in the incident's details.
+REBUILT_TRIGGER_NOTES = {
+    ObservationKind.TRIGGER_AFTER_MAINTENANCE: (
+        "Held back by a maintenance window; the alarm was still firing when the window ended."
+    ),
+    ObservationKind.RESEND_TRIGGER: (
+        "Sent by the reconciler: the original trigger never reached PagerDuty (outage or rate limiting) "
+        "and its notification was not redelivered; the alarm is still firing."
+    ),
+    ObservationKind.RETRIGGER_UNOPENED: (
+        "Sent again by the reconciler: PagerDuty showed no incident for this alert (a trigger dropped "
+        "during a PagerDuty maintenance window, for instance), and the alarm is still firing."
+    ),
+}
 
 
 class StateConflict(AlertBridgeError):
@@ -50,6 +93,20 @@ class Outcome(BaseModel):
     fallback: bool = False
     rejected: list[str] = Field(default_factory=list)  # PagerDuty's reasons when it refused the rich body
     attempts: int = 0
+    observation: str | None = None  # the reconciler's observation this outcome decided, if any
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One decision with what carrying it out needs: the bodies (route name in `routing_key`) and the
+    note to add after a resolve."""
+
+    decision: Decision
+    outcome: Outcome
+    event: EventV2 | None = None
+    fallback: EventV2 | None = None
+    note: str | None = None
+    note_at: datetime | None = None
 
 
 class Pipeline:
@@ -76,20 +133,26 @@ class Pipeline:
         # Local runs (demo, soak) watch outcomes here; Lambda has none.
         self.observers: list[Callable[[Outcome], None]] = []
 
+    def deliver(
+        self, message: AlertNotice | Observation, *, now: datetime, deadline: float | None
+    ) -> Outcome:
+        if isinstance(message, AlertNotice):
+            return self.process(message.alert, now=now, deadline=deadline)
+        return self.observe(message, now=now, deadline=deadline)
+
+    # --- notifications ------------------------------------------------------------------------------
+
     def process(self, alert: Alert, *, now: datetime, deadline: float | None) -> Outcome:
         action = event_action_for(alert, self.config)
         if action == EventAction.TRIGGER:
             alert = self._with_alarm_tags(alert)
         routing = route_alert(alert, self.config)
-        for _ in range(MAX_COMMIT_TRIES):
-            stored = self.state.get(alert.dedup_key)
+
+        def plan(stored: StateItem | None) -> _Plan:
             decision = self._decide(stored, alert, routing, action, now)
-            outcome = self._apply(decision, alert, routing, deadline)
-            if outcome is not None:
-                self._finish(decision, alert, outcome)
-                return outcome
-            self.counter.add("StateConflict")
-        raise StateConflict(f"state for {alert.dedup_key!r} kept changing; will retry")
+            return self._alert_plan(decision, alert, routing)
+
+        return self._decided(alert.dedup_key, plan, deadline)
 
     def _with_alarm_tags(self, alert: Alert) -> Alert:
         """Tags for tag-matching rules, read from CloudWatch for an alarm that arrived without any. Only a
@@ -101,39 +164,6 @@ class Pipeline:
             self.counter.add("AlarmTagsUnavailable")  # routed without them: rules on tags cannot match
             return alert
         return alert.model_copy(update={"tags": tags})
-
-    def _apply(
-        self, decision: Decision, alert: Alert, routing: Routing, deadline: float | None
-    ) -> Outcome | None:
-        """Send and commit; None when another writer got there first (decide again on fresh state)."""
-        if decision.send == EventAction.TRIGGER and decision.new_item is not None:
-            return self._trigger_with_intent(decision, decision.new_item, alert, routing, deadline)
-        outcome = self._carry_out(decision, alert, routing, deadline)
-        if decision.new_item is None or self.state.save(
-            decision.new_item, expected_version=decision.expected_version
-        ):
-            return outcome
-        return None
-
-    def _trigger_with_intent(
-        self, decision: Decision, item: StateItem, alert: Alert, routing: Routing, deadline: float | None
-    ) -> Outcome | None:
-        """Commit the open key before sending: PagerDuty may apply a trigger whose answer timed out, and a
-        later OK must then find the key open to send its resolve. A failed send leaves the intent, so the
-        redelivered ALARM sends the trigger again."""
-        intent = item.model_copy(update={"trigger_pending": True})
-        if not self.state.save(intent, expected_version=decision.expected_version):
-            return None
-        outcome = self._carry_out(decision, alert, routing, deadline)
-        sent = intent.model_copy(update={"trigger_pending": False, "version": intent.version + 1})
-        self.state.save(sent, expected_version=intent.version)  # a newer change may already have moved on
-        return outcome
-
-    def _finish(self, decision: Decision, alert: Alert, outcome: Outcome) -> None:
-        self.counter.add(f"Outcome.{decision.reason}")
-        self._note_resolve(decision, alert, outcome)
-        for observe in self.observers:
-            observe(outcome)
 
     def _decide(
         self,
@@ -159,64 +189,199 @@ class Pipeline:
             ttl_days=self.config.closed_item_ttl_days,
         )
 
-    def _note_resolve(self, decision: Decision, alert: Alert, outcome: Outcome) -> None:
-        """Tell the responders why the incident closed (only when a REST token is configured)."""
-        if self.notes is None or outcome.sent != EventAction.RESOLVE or decision.new_item is None:
-            return
-        when = alert.state_changed_at.isoformat(timespec="seconds")
-        reason = f"{alert.state.value} at {when}" + (f": {alert.reason}" if alert.reason else "")
-        self.notes.after_resolve(
-            decision.new_item, f"the alarm returned to {reason}", at=alert.state_changed_at
-        )
-
-    def _fingerprint(self, route: str) -> str:
-        return routing_key_fingerprint(self.keys.routing_key(route))
-
-    def _carry_out(
-        self, decision: Decision, alert: Alert, routing: Routing, deadline: float | None
-    ) -> Outcome:
+    def _alert_plan(self, decision: Decision, alert: Alert, routing: Routing) -> _Plan:
+        route = decision.route_for_send or routing.route
         outcome = Outcome(
             dedup_key=alert.dedup_key,
             alarm_name=alert.alarm_name,
             alarm_state=alert.state.value,
             reason=decision.reason,
-            route=decision.route_for_send or routing.route,
+            route=route,
         )
         if decision.send is None:
-            return outcome
-        route = decision.route_for_send or routing.route
+            return _Plan(decision, outcome)
         sending = routing.model_copy(update={"route": route})
         event = build_event(alert, sending, decision.send, self.config)
-        key = self._key_for_send(route, opened_with=decision.routing_key_id_for_send)
-        return self._send(event, key, alert, sending, outcome, deadline)
+        trigger = decision.send == EventAction.TRIGGER
+        fallback = minimal_event(alert, sending, self.config) if trigger else None
+        when = alert.state_changed_at.isoformat(timespec="seconds")
+        note = f"the alarm returned to {alert.state.value} at {when}" + (
+            f": {alert.reason}" if alert.reason else ""
+        )
+        return _Plan(decision, outcome, event, fallback, note=note, note_at=alert.state_changed_at)
+
+    # --- the reconciler's observations ------------------------------------------------------------------
+
+    def observe(self, observation: Observation, *, now: datetime, deadline: float | None) -> Outcome:
+        def plan(stored: StateItem | None) -> _Plan:
+            current = live_item(stored, now)
+            change = observed_alarm_change(current, observation) if current is not None else None
+            if current is not None and change is not None:
+                return self._observed_change_plan(stored, current, change, observation, now)
+            decision = decide_observation(
+                stored,
+                observation,
+                now=now,
+                ttl_days=self.config.closed_item_ttl_days,
+                covering=self._covering(current, observation, now),
+            )
+            return self._observation_plan(decision, current, observation)
+
+        return self._decided(observation.dedup_key, plan, deadline)
+
+    def _observed_change_plan(
+        self,
+        stored: StateItem | None,
+        current: StateItem,
+        change: Alert,
+        observation: Observation,
+        now: datetime,
+    ) -> _Plan:
+        """CloudWatch's own state, decided exactly like the notification that was lost."""
+        decision = decide(
+            stored,
+            change,
+            action=EventAction.RESOLVE,
+            route=current.route,
+            routing_key_id=current.routing_key_id,
+            severity=current.severity or self.config.default_severity,
+            summary=current.summary,
+            suppressed_by=None,
+            now=now,
+            ttl_days=self.config.closed_item_ttl_days,
+        )
+        if decision.reason == Reason.RESOLVED:
+            decision = decision.model_copy(update={"reason": observation.what.value})
+        plan = self._observation_plan(decision, current, observation)
+        return _Plan(plan.decision, plan.outcome, plan.event, note=observation.why, note_at=now)
+
+    def _covering(
+        self, current: StateItem | None, observation: Observation, now: datetime
+    ) -> MaintenanceWindow | None:
+        """A window active now for the key: only a maintenance-ended observation needs to know."""
+        if current is None or observation.what != ObservationKind.TRIGGER_AFTER_MAINTENANCE:
+            return None
+        return active_window_for(
+            self.maintenance.list_active(now),
+            route=current.route,
+            alarm_name=current.alarm_name,
+            account=current.account_id or account_from_arn(current.alarm_arn),
+            now=now,
+        )
+
+    def _observation_plan(
+        self, decision: Decision, current: StateItem | None, observation: Observation
+    ) -> _Plan:
+        outcome = Outcome(
+            dedup_key=observation.dedup_key,
+            alarm_name=current.alarm_name if current is not None else "",
+            alarm_state=current.alarm_state.value if current is not None else "",
+            reason=decision.reason,
+            route=decision.route_for_send or (current.route if current is not None else ""),
+            observation=observation.what.value,
+        )
+        if decision.send is None or current is None:
+            return _Plan(decision, outcome)
+        if decision.send == EventAction.TRIGGER:
+            item = decision.new_item or current
+            note = REBUILT_TRIGGER_NOTES.get(observation.what, observation.why)
+            return _Plan(decision, outcome, trigger_from_item(item, self.config, note=note))
+        event = EventV2(routing_key=current.route, event_action=decision.send, dedup_key=current.dedup_key)
+        return _Plan(decision, outcome, event, note=observation.why, note_at=observation.observed_at)
+
+    # --- carrying a decision out ----------------------------------------------------------------------
+
+    def _decided(
+        self, dedup_key: str, plan: Callable[[StateItem | None], _Plan], deadline: float | None
+    ) -> Outcome:
+        for _ in range(MAX_COMMIT_TRIES):
+            planned = plan(self.state.get(dedup_key))
+            outcome = self._apply(planned, deadline)
+            if outcome is not None:
+                self._finish(planned, outcome)
+                return outcome
+            self.counter.add("StateConflict")
+        raise StateConflict(f"state for {dedup_key!r} kept changing; will retry")
+
+    def _apply(self, plan: _Plan, deadline: float | None) -> Outcome | None:
+        """Send and commit; None when another writer got there first (decide again on fresh state)."""
+        decision = plan.decision
+        if decision.send == EventAction.TRIGGER and decision.new_item is not None:
+            return self._trigger_with_intent(plan, decision.new_item, deadline)
+        outcome = self._carry_out(plan, deadline)
+        if decision.new_item is None or self.state.save(
+            decision.new_item, expected_version=decision.expected_version
+        ):
+            return outcome
+        return None
+
+    def _trigger_with_intent(self, plan: _Plan, item: StateItem, deadline: float | None) -> Outcome | None:
+        """Commit the open key before sending: PagerDuty may apply a trigger whose answer timed out, and a
+        later OK must then find the key open to send its resolve. A failed send leaves the intent, so the
+        redelivered message sends the trigger again."""
+        intent = item.model_copy(update={"trigger_pending": True})
+        if not self.state.save(intent, expected_version=plan.decision.expected_version):
+            return None
+        outcome = self._carry_out(plan, deadline)
+        self._clear_intent(intent)
+        return outcome
+
+    def _clear_intent(self, intent: StateItem) -> None:
+        """PagerDuty accepted the trigger: clear its intent, on fresh state if a webhook mirrored the new
+        incident in the meantime (a pending flag left behind would make the reconciler send it again)."""
+        sent = intent.model_copy(update={"trigger_pending": False, "version": intent.version + 1})
+        if self.state.save(sent, expected_version=intent.version):
+            return
+        for _ in range(MAX_COMMIT_TRIES):
+            fresh = self.state.get(intent.dedup_key)
+            cleared = trigger_accepted(fresh, intent)
+            if cleared is None or self.state.save(cleared, expected_version=cleared.version - 1):
+                return
+        self.counter.add("IntentNotCleared")
+
+    def _finish(self, plan: _Plan, outcome: Outcome) -> None:
+        self.counter.add(f"Outcome.{plan.decision.reason}")
+        self._note_resolve(plan, outcome)
+        for observe in self.observers:
+            observe(outcome)
+
+    def _note_resolve(self, plan: _Plan, outcome: Outcome) -> None:
+        """Tell the responders why the incident closed (only when a REST token is configured)."""
+        item = plan.decision.new_item
+        if self.notes is None or outcome.sent != EventAction.RESOLVE or plan.note is None or item is None:
+            return
+        self.notes.after_resolve(item, plan.note, at=plan.note_at)
+
+    def _fingerprint(self, route: str) -> str:
+        return routing_key_fingerprint(self.keys.routing_key(route))
+
+    def _carry_out(self, plan: _Plan, deadline: float | None) -> Outcome:
+        decision, outcome = plan.decision, plan.outcome
+        if decision.send is None or plan.event is None:
+            return outcome
+        key = self._key_for_send(outcome.route, opened_with=decision.routing_key_id_for_send)
+        return self._send(plan, key, deadline)
 
     def _key_for_send(self, route: str, *, opened_with: str | None) -> str:
         """The key that opened the incident for its re-triggers and resolve (see lifecycle), else the
         route's current key."""
-        key = self.keys.routing_key(route, opened_with=opened_with)
+        key = self.keys.routing_key(route, opened_with=opened_with or None)
         if opened_with and routing_key_fingerprint(key) != opened_with:
             # The opening key left the secret before its incident closed: PagerDuty will drop this resolve.
             self.counter.add("OpeningKeyRetired")
         return key
 
-    def _send(
-        self,
-        event: EventV2,
-        key: str,
-        alert: Alert,
-        routing: Routing,
-        outcome: Outcome,
-        deadline: float | None,
-    ) -> Outcome:
+    def _send(self, plan: _Plan, key: str, deadline: float | None) -> Outcome:
+        assert plan.event is not None
+        event, outcome = plan.event, plan.outcome
         try:
             response = self.events.send(event.with_routing_key(key).to_body(), deadline=deadline)
         except Rejected as rejection:
-            if event.event_action != EventAction.TRIGGER:
+            if plan.fallback is None:
                 raise
             # A human must still be paged: PagerDuty refused the rich body, so send the minimal safe one once.
             self.counter.add("Rejected")
-            fallback = minimal_event(alert, routing, self.config).with_routing_key(key)
-            response = self.events.send(fallback.to_body(), deadline=deadline)
+            response = self.events.send(plan.fallback.with_routing_key(key).to_body(), deadline=deadline)
             rejected = rejection.errors[:MAX_REJECTION_ERRORS]
             outcome = outcome.model_copy(update={"fallback": True, "rejected": rejected})
         self.counter.add(f"Sent.{event.event_action.value}")

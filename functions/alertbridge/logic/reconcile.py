@@ -7,7 +7,8 @@ maintenance windows, PagerDuty incidents, now) -> actions:
   notification was lost, or the alarm was deleted while in ALARM (incidents that never close).
   Only alarms of the reconciler's own account and region can be looked up; others are left alone, and so
   are generic and raw alerts (they have no alarm).
-- An open key whose auto-resolve time (seed 002) has passed is resolved.
+- An open key whose auto-resolve time (`autoResolveAfterSeconds` of an application alert) has passed is
+  resolved.
 - A suppressed key no window covers any more is triggered if its alarm is still in ALARM (or cannot be
   looked up); if CloudWatch says it recovered or is gone, it is cleared without paging.
 - An open key whose trigger is still pending (its intent was committed, its send never succeeded) and that
@@ -24,10 +25,12 @@ maintenance windows, PagerDuty incidents, now) -> actions:
   during a PagerDuty maintenance window) gets its resolve sent again; once PagerDuty shows it closed the
   key is marked confirmed and leaves the list.
 
-`Reconciler.run` carries the plan out: each resolve goes out with the routing key of the route that opened
-the incident, then the state is committed with a conditional write (a conflict means the ingest path got
-there first: nothing is forced). One failing key never stops the others; the run stops starting new work
-when its time budget is spent.
+`Reconciler.run` hands the plan to the delivery lane: each action becomes an `Observation` on the FIFO
+delivery queue, in its key's message group, carrying what was seen and when. The reconciler never sends
+to PagerDuty itself: the delivery function decides each observation on fresh state, after whatever was
+queued for the key before it, so an observation that newer state overtook changes nothing (an alarm seen
+OK that fired again meanwhile is not resolved). One failing key never stops the others; the run stops
+starting new work when its time budget is spent.
 """
 
 from __future__ import annotations
@@ -36,36 +39,24 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
-from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
 from alertbridge.logic.dedup import account_from_arn, region_from_arn
-from alertbridge.logic.events import MAX_FIELD_CHARS, truncate
-from alertbridge.logic.lifecycle import (
-    Decision,
-    complete_pending_trigger,
-    due_auto_resolves,
-    open_after_maintenance,
-    resolve_open_item,
-    triggers_after_maintenance,
-)
-from alertbridge.logic.notes import ResolveNotes
+from alertbridge.logic.lifecycle import due_auto_resolves, triggers_after_maintenance
 from alertbridge.models.alert import AlarmState, AlertSource
 from alertbridge.models.config import BridgeConfig
+from alertbridge.models.delivery import Observation, ObservationKind
 from alertbridge.models.maintenance import MaintenanceWindow
-from alertbridge.models.pagerduty import MAX_SUMMARY_CHARS, EventAction, EventV2, Link, Payload
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.ports import (
     Alarms,
     Counter,
-    EventsApi,
+    DeliveryQueue,
     Incident,
     IncidentsApi,
     MaintenanceStore,
-    RoutingKeys,
     StateStore,
     SuppressedKeys,
     UnconfirmedResolves,
@@ -79,31 +70,7 @@ OPEN_INCIDENT_STATUSES = frozenset({"triggered", "acknowledged"})
 # timeout): a pending trigger older than this is not being retried by its own record any more.
 PENDING_TRIGGER_GRACE = timedelta(minutes=10)
 OPEN_CHECK_GRACE = timedelta(minutes=10)  # webhooks mirror an opened incident within seconds
-UNOPENED_NOTE = (
-    "Sent again by the reconciler: PagerDuty showed no incident for this alert (a trigger dropped during a "
-    "PagerDuty maintenance window, for instance), and the alarm is still firing."
-)
-MAINTENANCE_NOTE = "Held back by a maintenance window; the alarm was still firing when the window ended."
-PENDING_NOTE = (
-    "Sent by the reconciler: the original trigger never reached PagerDuty (outage or rate limiting) and its "
-    "notification was not redelivered; the alarm is still firing."
-)
-CONFIRMED = "resolved"  # pd_status once PagerDuty is seen without an open incident for the key
-
-
-class ActionKind(StrEnum):
-    """What the reconciler does to one key: stable values for metrics and logs."""
-
-    RESOLVE_DELETED = "alarm-deleted"
-    RESOLVE_OK = "alarm-ok"
-    AUTO_RESOLVE = "auto-resolve-timeout"
-    TRIGGER_AFTER_MAINTENANCE = "maintenance-ended"
-    CLEAR_SUPPRESSED = "suppressed-alarm-recovered"
-    RESEND_TRIGGER = "pending-trigger-resent"
-    RETRIGGER_UNOPENED = "trigger-not-opened"
-    CONFIRM_OPENED = "open-confirmed"
-    RESEND_RESOLVE = "resolve-resent"
-    CONFIRM_RESOLVED = "resolve-confirmed"
+ActionKind = ObservationKind  # what the reconciler asks the delivery lane to decide
 
 
 RESOLVING = frozenset({ActionKind.RESOLVE_DELETED, ActionKind.RESOLVE_OK, ActionKind.AUTO_RESOLVE})
@@ -278,114 +245,30 @@ def plan_unconfirmed(item: StateItem, incident: Incident | None) -> Action | Non
     return Action(kind=ActionKind.CONFIRM_RESOLVED, item=item, why="PagerDuty shows no open incident")
 
 
-# --- Bodies and items (pure) ------------------------------------------------------------------------------
+# --- Handing the plan to the delivery lane (ports only) ----------------------------------------------------
 
 
-def trigger_from_item(item: StateItem, config: BridgeConfig, *, note: str = MAINTENANCE_NOTE) -> EventV2:
-    """A trigger rebuilt from what the state item kept (the original notification is gone), with `note`
-    saying why it comes from the reconciler. `routing_key` holds the route name, as
-    `events.build_event` does; the caller substitutes the key."""
-    name = item.alarm_name or item.dedup_key
-    payload = Payload(
-        summary=truncate(item.summary or f"[ALARM] {name}", MAX_SUMMARY_CHARS),
-        source=truncate(_source(item, config), MAX_FIELD_CHARS),
-        severity=item.severity or config.default_severity,
-        timestamp=item.state_changed_at.isoformat(),
-        custom_details=_trigger_details(item, note),
-    )
-    console = console_url(item)
-    return EventV2(
-        routing_key=item.route,
-        event_action=EventAction.TRIGGER,
+def observation_for(action: Action, *, now: datetime, as_of: datetime | None = None) -> Observation:
+    """The intent the delivery function decides on fresh state: what was seen, when, about which state."""
+    item = action.item
+    return Observation(
+        what=action.kind,
         dedup_key=item.dedup_key,
-        payload=payload,
-        links=[Link(href=console, text="CloudWatch alarm")] if console else [],
-        client=config.client,
-        client_url=console or config.client_url,
+        observed_at=now,
+        why=action.why,
+        state_changed_at=item.state_changed_at,
+        opened_at=item.opened_at,
+        as_of=as_of,
+        incident=action.incident,
     )
-
-
-def _source(item: StateItem, config: BridgeConfig) -> str:
-    parts = [account_from_arn(item.alarm_arn) or item.account_id, region_from_arn(item.alarm_arn)]
-    return "/".join(part for part in parts if part) or config.client or "alertbridge"
-
-
-def _trigger_details(item: StateItem, note: str) -> dict[str, Any]:
-    details = {
-        "alarm_name": item.alarm_name or None,
-        "alarm_arn": item.alarm_arn,
-        "alarm_state": item.alarm_state.value,
-        "state_changed_at": item.state_changed_at.isoformat(),
-        "held_back_by_maintenance_window": item.maintenance_window_id,
-        "note": note,
-    }
-    return {key: value for key, value in details.items() if value is not None}
-
-
-def console_url(item: StateItem) -> str | None:
-    region = region_from_arn(item.alarm_arn)
-    if region is None or item.source not in CLOUDWATCH_SOURCES or not item.alarm_name:
-        return None
-    host = f"https://{region}.console.aws.amazon.com"
-    return f"{host}/cloudwatch/deeplink.js?region={region}#alarmsV2:alarm/{quote(item.alarm_name, safe='')}"
-
-
-def resolve_body(item: StateItem) -> EventV2:
-    return EventV2(routing_key=item.route, event_action=EventAction.RESOLVE, dedup_key=item.dedup_key)
-
-
-def cleared(item: StateItem, *, now: datetime, ttl_days: int) -> Decision:
-    """A suppressed key whose alarm recovered or vanished while held back: closed without a page."""
-    expires = int((now + timedelta(days=ttl_days)).timestamp())
-    update = {
-        "status": KeyStatus.IGNORED,
-        "maintenance_window_id": None,
-        "last_seen": now,
-        "expires_at": expires,
-        "version": item.version + 1,
-    }
-    return Decision(
-        new_item=item.model_copy(update=update),
-        expected_version=item.version,
-        reason=ActionKind.CLEAR_SUPPRESSED,
-    )
-
-
-def opened_in_pagerduty(item: StateItem, incident: Incident) -> Decision:
-    """Mirror what the lookup found (as a webhook would have), so the key is not looked up again."""
-    update = {
-        "pd_status": incident.status,
-        "incident_id": item.incident_id or incident.id,
-        "incident_number": item.incident_number or incident.number,
-        "version": item.version + 1,
-    }
-    return Decision(
-        new_item=item.model_copy(update=update),
-        expected_version=item.version,
-        reason=ActionKind.CONFIRM_OPENED,
-    )
-
-
-def confirmed(item: StateItem, *, now: datetime) -> Decision:
-    """PagerDuty has no open incident for a key the bridge resolved: stop checking it."""
-    update = {"pd_status": CONFIRMED, "version": item.version + 1}
-    return Decision(
-        new_item=item.model_copy(update=update),
-        expected_version=item.version,
-        reason=ActionKind.CONFIRM_RESOLVED,
-    )
-
-
-# --- Carrying the plan out (ports only) --------------------------------------------------------------------
 
 
 class RunReport(BaseModel):
     planned: int = 0
-    done: dict[str, int] = {}
+    done: dict[str, int] = {}  # observations handed to the delivery lane, by kind
     failed: dict[str, int] = {}
-    conflicts: int = 0
     skipped: int = 0  # left for the next run: the time budget ran out
-    lookups_skipped: int = 0  # keys not looked up in PagerDuty this run (lookup budget)
+    lookups_skipped: int = 0  # keys not looked up in PagerDuty this run (lookup budgets)
 
     def count(self, bucket: dict[str, int], kind: str) -> None:
         bucket[kind] = bucket.get(kind, 0) + 1
@@ -394,27 +277,32 @@ class RunReport(BaseModel):
 @dataclass
 class ReconcileLimits:
     max_actions: int = 200  # per run; the rest waits for the next run
-    max_lookups: int = 50  # PagerDuty REST lookups per run (its limit is ~960/min for the account)
+    # PagerDuty REST lookups per run (its limit is ~960/min for the account), in two budgets so that many
+    # resolves awaiting confirmation never starve the check of a trigger PagerDuty may have dropped.
+    max_open_lookups: int = 25
+    max_resolve_lookups: int = 25
     unconfirmed_lookback: timedelta = timedelta(hours=24)
 
 
 @dataclass
 class Reconciler:
+    """Plans from a snapshot and hands every corrective action to the delivery lane as an observation;
+    never sends to PagerDuty itself (only the delivery function does, one key at a time)."""
+
     config: BridgeConfig
     state: StateStore
     suppressed: SuppressedKeys
     unconfirmed: UnconfirmedResolves
     alarms: Alarms
     maintenance: MaintenanceStore
-    events: EventsApi
-    keys: RoutingKeys
+    delivery: DeliveryQueue
     counter: Counter
     home: AlarmHome
     incidents: IncidentsApi | None = None
     limits: ReconcileLimits = field(default_factory=ReconcileLimits)
     clock: Callable[[], float] = time.monotonic
-    _lookups: int = field(default=0, init=False)  # REST lookups made this run (limits.max_lookups)
     log: Callable[[str, dict[str, Any]], None] = lambda message, fields: None
+    _updated_at: dict[str, datetime] = field(default_factory=dict, init=False)  # alarm -> CloudWatch time
 
     def run(self, *, now: datetime, deadline: float | None = None) -> RunReport:
         report = RunReport()
@@ -424,20 +312,21 @@ class Reconciler:
             if self._out_of_time(deadline):
                 report.skipped = len(actions) - index
                 break
-            self._carry_out_safely(action, now, deadline, report)
+            self._hand_over(action, now, report)
         report.skipped += max(0, len(actions) - self.limits.max_actions)
         return report
 
     def plan(self, now: datetime, deadline: float | None, report: RunReport) -> list[Action]:
-        self._lookups = 0
         open_items = list(self.state.list_open())
         suppressed = list(self.suppressed.list_suppressed())
         names = alarms_to_look_up([*open_items, *suppressed], self.home)
-        states = self.alarms.states(names) if names else {}
+        observed = self.alarms.observed(names) if names else {}
+        states = {name: alarm.state for name, alarm in observed.items()}
+        self._updated_at = {name: alarm.updated_at for name, alarm in observed.items() if alarm.updated_at}
         windows = self.maintenance.list_active(now) if suppressed else []
         unconfirmed = self._unconfirmed(now, deadline, report)
         to_check = open_keys_to_look_up(open_items, states, now, self.home)
-        unopened = self._looked_up(to_check, deadline, report)
+        unopened = self._looked_up(to_check, self.limits.max_open_lookups, deadline, report, since=True)
         return plan(
             open_items=open_items,
             suppressed_items=suppressed,
@@ -456,45 +345,54 @@ class Reconciler:
         if self.incidents is None:
             return []
         since = now - self.limits.unconfirmed_lookback
-        return self._looked_up(self.unconfirmed.list_unconfirmed_resolves(since), deadline, report)
+        items = self.unconfirmed.list_unconfirmed_resolves(since)
+        return self._looked_up(items, self.limits.max_resolve_lookups, deadline, report, since=True)
 
     def _looked_up(
-        self, items: Iterable[StateItem], deadline: float | None, report: RunReport
+        self,
+        items: Iterable[StateItem],
+        budget: int,
+        deadline: float | None,
+        report: RunReport,
+        *,
+        since: bool,
     ) -> list[tuple[StateItem, Incident | None]]:
-        """Each item with PagerDuty's incident for its key, within the run's lookup budget."""
+        """Each item with PagerDuty's incident for its current episode, within `budget` lookups."""
         if self.incidents is None:
             return []
         found: list[tuple[StateItem, Incident | None]] = []
         for item in items:
-            if self._lookups >= self.limits.max_lookups or self._out_of_time(deadline):
+            if budget <= 0 or self._out_of_time(deadline):
                 report.lookups_skipped += 1
                 continue
-            self._lookups += 1
+            budget -= 1
             try:
-                found.append((item, self.incidents.find_by_dedup_key(item.dedup_key)))
+                found.append((item, self._incident_of(item)))
             except Exception as exc:
                 self._failed("lookup", item, exc, report)
         return found
 
+    def _incident_of(self, item: StateItem) -> Incident | None:
+        """PagerDuty's incident for the item's episode: one created before it opened is another episode's
+        (a resolved incident from last week must not count as "found")."""
+        assert self.incidents is not None
+        incident = self.incidents.find_by_dedup_key(item.dedup_key)
+        return incident
+
     def _out_of_time(self, deadline: float | None) -> bool:
         return deadline is not None and self.clock() >= deadline
 
-    def _carry_out_safely(
-        self, action: Action, now: datetime, deadline: float | None, report: RunReport
-    ) -> None:
+    def _hand_over(self, action: Action, now: datetime, report: RunReport) -> None:
+        as_of = self._updated_at.get(action.item.alarm_name) if action.kind == ActionKind.RESOLVE_OK else None
         try:
-            committed = self._carry_out(action, now, deadline)
+            self.delivery.send(observation_for(action, now=now, as_of=as_of))
         except Exception as exc:
             self._failed(action.kind, action.item, exc, report)
-            return
-        if not committed:
-            report.conflicts += 1
-            self.counter.add("Reconcile.Conflict")
             return
         report.count(report.done, action.kind)
         self.counter.add(f"Reconcile.{action.kind}")
         self.log(
-            "reconciled",
+            "observation queued",
             {"action": action.kind.value, "alarm_name": action.item.alarm_name, "why": action.why},
         )
 
@@ -503,58 +401,3 @@ class Reconciler:
         self.counter.add("Reconcile.Failed")
         error = f"{type(exc).__name__}: {exc}"
         self.log("reconcile failed", {"action": kind, "alarm_name": item.alarm_name, "error": error})
-
-    def _carry_out(self, action: Action, now: datetime, deadline: float | None) -> bool:
-        """True when the state was committed (or nothing needed committing)."""
-        item, ttl = action.item, self.config.closed_item_ttl_days
-        if action.kind in RESOLVING:
-            decision = resolve_open_item(item, now=now, ttl_days=ttl, reason=action.kind)
-            return self._resolve(decision, action, now, deadline)
-        if action.kind == ActionKind.TRIGGER_AFTER_MAINTENANCE:
-            decision = open_after_maintenance(item, now=now)
-            return self._send_then_commit(decision, trigger_from_item(item, self.config), deadline)
-        if action.kind == ActionKind.CONFIRM_OPENED and action.incident is not None:
-            return self._commit(opened_in_pagerduty(item, action.incident))
-        if action.kind == ActionKind.RETRIGGER_UNOPENED:
-            event = trigger_from_item(item, self.config, note=UNOPENED_NOTE)
-            self._send(event, item.route, item.routing_key_id, deadline)
-            return True  # nothing to commit: the next run looks it up again
-        if action.kind == ActionKind.RESEND_TRIGGER:
-            decision = complete_pending_trigger(item, now=now, reason=action.kind)
-            event = trigger_from_item(item, self.config, note=PENDING_NOTE)
-            return self._send_then_commit(decision, event, deadline)
-        if action.kind == ActionKind.CLEAR_SUPPRESSED:
-            return self._commit(cleared(item, now=now, ttl_days=ttl))
-        if action.kind == ActionKind.RESEND_RESOLVE:
-            self._send(resolve_body(item), item.route, item.routing_key_id, deadline)
-            return True
-        return self._commit(confirmed(item, now=now))
-
-    def _resolve(self, decision: Decision, action: Action, now: datetime, deadline: float | None) -> bool:
-        if not self._send_then_commit(decision, resolve_body(action.item), deadline):
-            return False
-        notes = ResolveNotes(self.incidents, self.counter)
-        if not notes.after_resolve(action.item, action.why, at=now) and notes.last_error:
-            self.log("note failed", {"alarm_name": action.item.alarm_name, "error": notes.last_error})
-        return True
-
-    def _send_then_commit(self, decision: Decision, event: EventV2, deadline: float | None) -> bool:
-        """Send first (a failed send leaves the state as it was, so the next run tries again), then commit."""
-        if decision.send is None or decision.new_item is None:
-            return True
-        self._send(
-            event, decision.route_for_send or event.routing_key, decision.routing_key_id_for_send, deadline
-        )
-        return self._commit(decision)
-
-    def _send(self, event: EventV2, route: str, opened_with: str | None, deadline: float | None) -> None:
-        """With the key that opened the incident while the routing-keys secret still lists it."""
-        key = self.keys.routing_key(route, opened_with=opened_with or None)
-        body = event.with_routing_key(key).to_body()
-        self.events.send(body, deadline=deadline)
-        self.counter.add(f"Sent.{event.event_action.value}")
-
-    def _commit(self, decision: Decision) -> bool:
-        if decision.new_item is None:
-            return True
-        return self.state.save(decision.new_item, expected_version=decision.expected_version)

@@ -32,6 +32,8 @@ ENV_FIELDS = {
     "ALERTBRIDGE_ALARM_TOPIC_ARN": "alarm_topic_arn",
     "ALERTBRIDGE_DLQ_URL": "dlq_url",
     "ALERTBRIDGE_QUEUE_URL": "queue_url",
+    "ALERTBRIDGE_DELIVERY_QUEUE_URL": "delivery_queue_url",
+    "ALERTBRIDGE_DELIVERY_DLQ_URL": "delivery_dlq_url",
 }
 
 
@@ -53,6 +55,8 @@ class Settings(BaseModel):
     alarm_topic_arn: str | None = None
     dlq_url: str | None = None
     queue_url: str | None = None
+    delivery_queue_url: str | None = None  # the FIFO delivery queue (intake and reconciler send to it)
+    delivery_dlq_url: str | None = None
 
     @field_validator("events_url", "rest_url")
     @classmethod

@@ -1,7 +1,10 @@
-"""Ingest Lambda: SQS records (fed by SNS and EventBridge) become PagerDuty events.
+"""Delivery Lambda: the FIFO delivery queue's messages (notifications from the intake function, observations
+from the reconciler) become PagerDuty events. The only code that sends Events API requests for alarms.
 
-Each record is processed alone: one that cannot be delivered within its budget fails alone and goes back
-to the queue (partial batch response); the dead-letter queue catches what keeps failing.
+Lambda's FIFO event source hands out one batch per message group (dedup key) at a time, in order; with
+`skip_group_on_error`, a record that fails fails the rest of its own group in the batch (they come back in
+order) while other keys' records go on. What keeps failing reaches the FIFO dead-letter queue, which has
+an alarm; the reconciler still sees the state it left (a pending trigger is paged again).
 """
 
 from __future__ import annotations
@@ -10,44 +13,36 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from alertbridge import wiring
-from alertbridge.logic.parsers import parse_sqs_body
+from alertbridge.models.delivery import parse_delivery_message
 from alertbridge.models.settings import settings
-from alertbridge.observability import logger, metrics
+from alertbridge.observability import logger, metrics, metrics_counter
 
 # Leave this much of the invocation for the partial batch response and the metrics flush.
 SAFETY_MARGIN_SECONDS = 2.0
 
-processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
-
-
-class _MetricsCounter:
-    def add(self, name: str, value: int = 1) -> None:
-        metrics.add_metric(name=name, unit="Count", value=value)
-
-
-metrics_counter = _MetricsCounter()
+processor = SqsFifoPartialProcessor(model=SqsRecordModel, skip_group_on_error=True)
 _invocation_deadline: float | None = None
 
 
 def record_handler(record: SqsRecordModel) -> None:
     now = datetime.now(UTC)
-    pipeline = wiring.ingest_pipeline(metrics_counter)
+    pipeline = wiring.delivery_pipeline(metrics_counter)
     body = record.body if isinstance(record.body, str) else str(record.body)
     try:
-        alert = parse_sqs_body(body, received_at=now, max_raw_chars=pipeline.config.max_raw_message_chars)
-        logger.set_correlation_id(alert.dedup_key)
-        outcome = pipeline.process(alert, now=now, deadline=_record_deadline())
+        message = parse_delivery_message(body)
+        logger.set_correlation_id(message.dedup_key)
+        outcome = pipeline.deliver(message, now=now, deadline=_record_deadline())
     except Exception as exc:
-        # The record goes back to the queue (and, if it keeps failing, to the DLQ, which has an alarm).
+        # The record (and the rest of its group in this batch) returns to the queue, in order.
         metrics_counter.add("Failed")
         logger.warning(
-            "record failed; it returns to the queue",
+            "record failed; it returns to the delivery queue",
             extra={"error": type(exc).__name__, "detail": str(exc)[:500], "message_id": record.messageId},
         )
         raise

@@ -1,0 +1,56 @@
+"""Intake Lambda: records of the standard ingest queue (fed by SNS topics and EventBridge rules) are parsed,
+normalized and forwarded to the FIFO delivery queue, in the message group of their dedup key.
+
+Nothing is sent to PagerDuty here: CloudWatch publishes to standard SNS topics and EventBridge's FIFO
+targets take one static message group, so per-alarm order can only be set by a stage of our own. Each
+record is processed alone; one that cannot be forwarded fails alone and returns to the queue (partial
+batch response); the dead-letter queue catches what keeps failing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from alertbridge import wiring
+from alertbridge.logic.intake import prepare_for_delivery
+from alertbridge.logic.parsers import parse_sqs_body
+from alertbridge.models.delivery import AlertNotice
+from alertbridge.observability import logger, metrics, metrics_counter
+
+processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
+
+
+def record_handler(record: SqsRecordModel) -> None:
+    now = datetime.now(UTC)
+    parts = wiring.intake_parts()
+    body = record.body if isinstance(record.body, str) else str(record.body)
+    sent_at = record.attributes.SentTimestamp or now  # the transport's time, the same on every redelivery
+    try:
+        alert = parse_sqs_body(body, received_at=sent_at, max_raw_chars=parts.config.max_raw_message_chars)
+        alert = prepare_for_delivery(alert, transport_time=sent_at)
+        logger.set_correlation_id(alert.dedup_key)
+        parts.delivery.send(AlertNotice(alert=alert, received_at=now))
+    except Exception as exc:
+        # The record goes back to the queue (and, if it keeps failing, to the DLQ, which has an alarm).
+        metrics_counter.add("IntakeFailed")
+        logger.warning(
+            "record not forwarded; it returns to the queue",
+            extra={"error": type(exc).__name__, "detail": str(exc)[:500], "message_id": record.messageId},
+        )
+        raise
+    metrics_counter.add("Forwarded")
+    logger.debug("alert forwarded", extra={"alarm_name": alert.alarm_name, "state": alert.state.value})
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
