@@ -16,8 +16,9 @@ from constructs import Construct
 from alertbridge.models.config import BridgeConfig
 from infra.alarm_intake import AlarmIntake, bridge_key
 from infra.bundling import lambda_code
-from infra.ingest import IngestFunction
-from infra.monitoring import BridgeMonitoring
+from infra.delivery import DeliveryFunction, DeliveryLane
+from infra.intake import IntakeFunction
+from infra.monitoring import BridgeMonitoring, WatchedFunctions, WatchedQueues
 from infra.reconciler import ReconcilerFunction
 from infra.secrets import BridgeSecrets
 from infra.settings import DeploySettings, pinned_version, runtime_requirements
@@ -34,7 +35,8 @@ def powertools_layer_parameter(version: str | None = None) -> str:
 
 
 class AlertBridge(Construct):
-    """CloudWatch alarms -> SNS/EventBridge -> SQS -> ingest Lambda -> PagerDuty, plus webhook and reconciler."""
+    """CloudWatch alarms -> SNS/EventBridge -> SQS -> intake Lambda -> SQS FIFO (one group per dedup key) ->
+    delivery Lambda -> PagerDuty, plus webhook and reconciler (which hands its observations to the lane)."""
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class AlertBridge(Construct):
         self.settings = settings or DeploySettings()
         self.key = bridge_key(self, "Key")
         self.intake = AlarmIntake(self, "Intake", settings=self.settings, key=self.key)
+        self.lane = DeliveryLane(self, "Lane", options=self.settings.delivery)
         self.state = StateTable(self, "State")
         self.secrets = BridgeSecrets(self, "Secrets", key=self.key)
         self.code = code or lambda_code()
@@ -92,9 +95,13 @@ class AlertBridge(Construct):
 
     def _build_functions(self) -> None:
         settings, code, layer, env = self.settings, self.code, self.layer, self._common_environment()
-        self.ingest = IngestFunction(
-            self, "IngestFn", settings=settings, code=code, layer=layer, environment=env,
-            queue=self.intake.queue, table=self.state, routing_keys=self.secrets.routing_keys,
+        self.intake_function = IntakeFunction(
+            self, "IntakeFn", settings=settings, code=code, layer=layer, environment=env,
+            queue=self.intake.queue, delivery_queue=self.lane.queue,
+        )  # fmt: skip
+        self.delivery = DeliveryFunction(
+            self, "DeliveryFn", settings=settings, code=code, layer=layer, environment=env,
+            lane=self.lane, table=self.state, routing_keys=self.secrets.routing_keys,
             webhook_secret=self.secrets.webhook, reads_alarm_tags=self.config.matches_tags,
         )  # fmt: skip
         self.webhook = WebhookFunction(
@@ -103,15 +110,21 @@ class AlertBridge(Construct):
         )  # fmt: skip
         self.reconciler = ReconcilerFunction(
             self, "ReconcilerFn", settings=settings, code=code, layer=layer, environment=env,
-            table=self.state, routing_keys=self.secrets.routing_keys, webhook_secret=self.secrets.webhook,
+            table=self.state, delivery_queue=self.lane.queue, webhook_secret=self.secrets.webhook,
         )  # fmt: skip
 
     def _build_monitoring(self) -> BridgeMonitoring:
         options = self.settings.monitoring
         return BridgeMonitoring(
             self, "Monitoring", options=options, webhook_options=self.settings.webhook, key=self.key,
-            queue=self.intake.queue, dead_letter_queue=self.intake.dead_letter_queue,
-            ingest=self.ingest.function, webhook=self.webhook.function, reconciler=self.reconciler.function,
+            queues=WatchedQueues(
+                ingest=self.intake.queue, ingest_dead_letters=self.intake.dead_letter_queue,
+                delivery=self.lane.queue, delivery_dead_letters=self.lane.dead_letter_queue,
+            ),
+            functions=WatchedFunctions(
+                intake=self.intake_function.function, delivery=self.delivery.function,
+                webhook=self.webhook.function, reconciler=self.reconciler.function,
+            ),
             reconcile_minutes=self.settings.reconciler.schedule_minutes,
             page=self.wire_alarm if options.page_through_bridge else None,
         )  # fmt: skip

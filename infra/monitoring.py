@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -44,6 +45,22 @@ def bridge_metric(name: str, *, period: Duration = PERIOD, label: str | None = N
     )
 
 
+@dataclass(frozen=True)
+class WatchedQueues:
+    ingest: sqs.IQueue
+    ingest_dead_letters: sqs.IQueue
+    delivery: sqs.IQueue
+    delivery_dead_letters: sqs.IQueue
+
+
+@dataclass(frozen=True)
+class WatchedFunctions:
+    intake: lambda_.IFunction
+    delivery: lambda_.IFunction
+    webhook: lambda_.IFunction
+    reconciler: lambda_.IFunction
+
+
 class BridgeMonitoring(Construct):
     def __init__(
         self,
@@ -53,11 +70,8 @@ class BridgeMonitoring(Construct):
         options: MonitoringSettings,
         webhook_options: WebhookSettings,
         key: kms.IKey,
-        queue: sqs.IQueue,
-        dead_letter_queue: sqs.IQueue,
-        ingest: lambda_.IFunction,
-        webhook: lambda_.IFunction,
-        reconciler: lambda_.IFunction,
+        queues: WatchedQueues,
+        functions: WatchedFunctions,
         reconcile_minutes: int,
         page: Callable[[cloudwatch.AlarmBase], None] | None,
     ) -> None:
@@ -66,16 +80,31 @@ class BridgeMonitoring(Construct):
         if options.health_email:
             self.health_topic.add_subscription(subscriptions.EmailSubscription(options.health_email))
         self._page = page
+        queue, dead_letter_queue = queues.ingest, queues.ingest_dead_letters
+        intake, delivery = functions.intake, functions.delivery
+        webhook, reconciler = functions.webhook, functions.reconciler
         self.alarms = [
             self._alarm("DeadLetterQueueNotEmpty", "Alarm notifications failed and wait in the dead-letter queue; "
                         "fix the cause, then `alertbridge redrive`.",
                         dead_letter_queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"), 1),
-            self._alarm("IngestErrors", "The ingest function failed whole invocations.",
-                        ingest.metric_errors(period=PERIOD, statistic="Sum"), 1),
-            self._alarm("IngestThrottles", "The ingest function was throttled.",
-                        ingest.metric_throttles(period=PERIOD, statistic="Sum"), 1),
+            self._alarm("DeliveryDeadLetterQueueNotEmpty", "Pages or resolves failed and wait in the delivery "
+                        "dead-letter queue; fix the cause, then `alertbridge redrive --queue delivery`.",
+                        queues.delivery_dead_letters.metric_approximate_number_of_messages_visible(
+                            period=PERIOD, statistic="Maximum"), 1),
+            self._alarm("IntakeErrors", "The intake function failed whole invocations.",
+                        intake.metric_errors(period=PERIOD, statistic="Sum"), 1),
+            self._alarm("DeliveryErrors", "The delivery function failed whole invocations.",
+                        delivery.metric_errors(period=PERIOD, statistic="Sum"), 1),
+            self._alarm("IntakeThrottles", "The intake function was throttled.",
+                        intake.metric_throttles(period=PERIOD, statistic="Sum"), 1),
+            self._alarm("DeliveryThrottles", "The delivery function was throttled.",
+                        delivery.metric_throttles(period=PERIOD, statistic="Sum"), 1),
             self._alarm("OldestMessageAge", "Alarm notifications wait too long in the ingest queue.",
                         queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
+                        options.oldest_message_age_seconds),
+            self._alarm("DeliveryOldestMessageAge", "Pages wait too long in the delivery queue (PagerDuty "
+                        "outage or rate limiting?).",
+                        queues.delivery.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
                         options.oldest_message_age_seconds),
             self._alarm("Webhook4xx", "PagerDuty webhooks are refused (wrong or rotated signing secret?).",
                         url_metric(webhook, "Url4xxCount"), webhook_options.url_4xx_threshold),
@@ -85,7 +114,7 @@ class BridgeMonitoring(Construct):
                         reconciler.metric_errors(period=PERIOD, statistic="Sum"), 1),
             # The bridge's own metrics: failures that never fail a whole invocation.
             self._alarm("PagerDutyRejectedBodies", "PagerDuty refused an event body with 400; the minimal "
-                        "fallback paged instead, without details (see the ingest logs for PagerDuty's errors).",
+                        "fallback paged instead, without details (see the delivery logs for PagerDuty's errors).",
                         bridge_metric("Rejected"), 1),
             self._alarm("ResolveWithRetiredKey", "A resolve went out with another routing key than the one "
                         "that opened its incident (the key left the routing-keys secret): close it by hand.",
@@ -94,7 +123,7 @@ class BridgeMonitoring(Construct):
                         "next run (see its logs).", bridge_metric("Reconcile.Failed"), 1),
             self._heartbeat_alarm(reconcile_minutes),
         ]  # fmt: skip
-        self.dashboard = self._dashboard(queue, dead_letter_queue, ingest, webhook, reconciler)
+        self.dashboard = self._dashboard(queues, functions)
 
     def _heartbeat_alarm(self, reconcile_minutes: int) -> cloudwatch.Alarm:
         """No reconciler run for three schedule periods: lost OKs and stuck triggers would go unnoticed."""
@@ -135,14 +164,9 @@ class BridgeMonitoring(Construct):
             self._page(alarm)
         return alarm
 
-    def _dashboard(
-        self,
-        queue: sqs.IQueue,
-        dead_letter_queue: sqs.IQueue,
-        ingest: lambda_.IFunction,
-        webhook: lambda_.IFunction,
-        reconciler: lambda_.IFunction,
-    ) -> cloudwatch.Dashboard:
+    def _dashboard(self, queues: WatchedQueues, functions: WatchedFunctions) -> cloudwatch.Dashboard:
+        queue, dead_letter_queue = queues.ingest, queues.ingest_dead_letters
+        webhook, reconciler = functions.webhook, functions.reconciler
         dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
         dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Bridge health", alarms=self.alarms, width=24, height=4),
@@ -150,10 +174,16 @@ class BridgeMonitoring(Construct):
                 queue.metric_approximate_number_of_messages_visible(period=PERIOD),
                 dead_letter_queue.metric_approximate_number_of_messages_visible(period=PERIOD, label="Dead letters"),
             ], right=[queue.metric_approximate_age_of_oldest_message(period=PERIOD)]),
-            cloudwatch.GraphWidget(title="Ingest function", width=12, left=[
-                ingest.metric_invocations(period=PERIOD), ingest.metric_errors(period=PERIOD),
-                ingest.metric_throttles(period=PERIOD),
-            ], right=[ingest.metric_duration(period=PERIOD, statistic="p99")]),
+            cloudwatch.GraphWidget(title="Delivery queue (FIFO)", width=12, left=[
+                queues.delivery.metric_approximate_number_of_messages_visible(period=PERIOD),
+                queues.delivery_dead_letters.metric_approximate_number_of_messages_visible(
+                    period=PERIOD, label="Dead letters"),
+            ], right=[queues.delivery.metric_approximate_age_of_oldest_message(period=PERIOD)]),
+            *[cloudwatch.GraphWidget(title=f"{name} function", width=12, left=[
+                function.metric_invocations(period=PERIOD), function.metric_errors(period=PERIOD),
+                function.metric_throttles(period=PERIOD),
+            ], right=[function.metric_duration(period=PERIOD, statistic="p99")])
+              for name, function in (("Intake", functions.intake), ("Delivery", functions.delivery))],
             cloudwatch.GraphWidget(title="Webhook URL", width=12, left=[
                 url_metric(webhook, "UrlRequestCount"), url_metric(webhook, "Url4xxCount"),
                 url_metric(webhook, "Url5xxCount"),

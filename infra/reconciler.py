@@ -1,4 +1,5 @@
-"""The scheduled reconciler: open keys whose alarm is gone or already OK get resolved."""
+"""The scheduled reconciler: plans corrections (alarms gone or already OK, timeouts, maintenance ends, stuck
+or dropped triggers, dropped resolves) and hands each to the delivery lane; it never sends to PagerDuty."""
 
 from __future__ import annotations
 
@@ -8,17 +9,19 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.function import BridgeFunction
 from infra.settings import DeploySettings
-from infra.state_table import StateTable
+from infra.state_table import STATE_READ_ACTIONS, StateTable
 
 HANDLER = "alertbridge.handlers.reconcile.lambda_handler"
 
 
 class ReconcilerFunction(Construct):
-    """Reads/writes the table, reads both secrets and may describe alarms; runs every N minutes."""
+    """Reads the table, sends to the delivery queue, reads the webhook secret (its REST token looks
+    incidents up) and may describe alarms; runs every N minutes."""
 
     def __init__(
         self,
@@ -30,7 +33,7 @@ class ReconcilerFunction(Construct):
         layer: lambda_.ILayerVersion,
         environment: dict[str, str],
         table: StateTable,
-        routing_keys: secretsmanager.ISecret,
+        delivery_queue: sqs.IQueue,
         webhook_secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, id)
@@ -43,7 +46,7 @@ class ReconcilerFunction(Construct):
             layer=layer,
             environment={
                 **environment,
-                "ALERTBRIDGE_ROUTING_KEYS_SECRET": routing_keys.secret_arn,
+                "ALERTBRIDGE_DELIVERY_QUEUE_URL": delivery_queue.queue_url,
                 "ALERTBRIDGE_WEBHOOK_SECRET": webhook_secret.secret_arn,
             },
             timeout_seconds=options.timeout_seconds,
@@ -52,8 +55,8 @@ class ReconcilerFunction(Construct):
             wildcard_reason="cloudwatch:DescribeAlarms lists alarms by name and takes no resource ARN.",
         )
         self.function = self.handler.function
-        table.grant_read_write(self.function, self.handler.role)
-        routing_keys.grant_read(self.function)
+        table.grant_actions(self.function, self.handler.role, *STATE_READ_ACTIONS)
+        delivery_queue.grant_send_messages(self.function)
         webhook_secret.grant_read(self.function)
         self.function.add_to_role_policy(
             iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=["*"])

@@ -65,6 +65,23 @@ class IngestSettings(_Strict):
         return 6 * self.timeout_seconds + self.max_batching_window_seconds
 
 
+class DeliverySettings(_Strict):
+    """The FIFO delivery queue and the delivery function (the only PagerDuty Events API sender)."""
+
+    batch_size: int = Field(default=10, ge=1, le=10)  # Lambda's FIFO event source takes at most 10
+    # SQS event source maximum concurrency: 2..1000, or None for no cap. Keys beyond it wait their turn.
+    max_concurrency: int | None = Field(default=10, ge=2, le=1000)
+    timeout_seconds: int = Field(default=60, ge=5, le=900)
+    memory_mb: int = Field(default=256, ge=128, le=10_240)
+    max_receive_count: int = Field(default=10, ge=1, le=1000)
+    dlq_retention_days: int = Field(default=14, ge=1, le=14)
+
+    @property
+    def visibility_timeout_seconds(self) -> int:
+        # AWS: at least six times the function timeout for an SQS event source.
+        return 6 * self.timeout_seconds
+
+
 class WebhookSettings(_Strict):
     timeout_seconds: int = Field(default=10, ge=3, le=30)  # PagerDuty waits 5 s; stay bounded
     memory_mb: int = Field(default=256, ge=128, le=10_240)
@@ -124,6 +141,7 @@ class MonitoringSettings(_Strict):
 class DeploySettings(_Strict):
     stack_name: str = Field(default="AlertBridge", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,100}$")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     reconciler: ReconcilerSettings = Field(default_factory=ReconcilerSettings)
     eventbridge: EventBridgeSettings = Field(default_factory=EventBridgeSettings)

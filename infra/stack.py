@@ -9,15 +9,9 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from alertbridge.models.config import BridgeConfig
+from alertbridge.operator.stack import OUTPUT_KEYS
 from infra.construct import AlertBridge
 from infra.settings import DeploySettings
-
-# Output key -> what it holds. The operator CLI (`alertbridge ...`) reads these from the stack.
-OUTPUT_KEYS = (
-    "AlarmTopicArn", "HealthTopicArn", "QueueUrl", "DeadLetterQueueUrl", "TableName",
-    "RoutingKeysSecretArn", "WebhookSecretArn", "WebhookUrl",
-    "IngestFunctionName", "WebhookFunctionName", "ReconcilerFunctionName", "DashboardName",
-)  # fmt: skip
 
 
 class AlertBridgeStack(Stack):
@@ -42,11 +36,14 @@ class AlertBridgeStack(Stack):
             "HealthTopicArn": bridge.health_topic.topic_arn,
             "QueueUrl": bridge.intake.queue.queue_url,
             "DeadLetterQueueUrl": bridge.intake.dead_letter_queue.queue_url,
+            "DeliveryQueueUrl": bridge.lane.queue.queue_url,
+            "DeliveryDeadLetterQueueUrl": bridge.lane.dead_letter_queue.queue_url,
             "TableName": bridge.state.table.table_name,
             "RoutingKeysSecretArn": bridge.secrets.routing_keys.secret_arn,
             "WebhookSecretArn": bridge.secrets.webhook.secret_arn,
             "WebhookUrl": bridge.webhook.url.url,
-            "IngestFunctionName": bridge.ingest.function.function_name,
+            "IntakeFunctionName": bridge.intake_function.function.function_name,
+            "DeliveryFunctionName": bridge.delivery.function.function_name,
             "WebhookFunctionName": bridge.webhook.function.function_name,
             "ReconcilerFunctionName": bridge.reconciler.function.function_name,
             "DashboardName": bridge.monitoring.dashboard.dashboard_name,

@@ -15,6 +15,11 @@ def _string(name: str) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
 
 
+# What the adapters call (adapters/dynamo_state.py): conditional puts, reads, and index queries.
+STATE_ITEM_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
+STATE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
+
+
 class StateTable(Construct):
     def __init__(self, scope: Construct, id: str) -> None:
         super().__init__(scope, id)
@@ -41,6 +46,14 @@ class StateTable(Construct):
     def grant_read_write(self, grantee: iam.IGrantable, role: iam.IRole) -> None:
         """Item read/write on this table and its index (never table management, never other tables)."""
         self.table.grant_read_write_data(grantee)
+        self._acknowledge_index(role)
+
+    def grant_actions(self, grantee: iam.IGrantable, role: iam.IRole, *actions: str) -> None:
+        """Exactly `actions` on this table and its index: what the function's adapters call."""
+        self.table.grant(grantee, *actions)
+        self._acknowledge_index(role)
+
+    def _acknowledge_index(self, role: iam.IRole) -> None:
         logical_id = Stack.of(self).get_logical_id(self.table.node.default_child)  # type: ignore[arg-type]
         acknowledge(
             role,

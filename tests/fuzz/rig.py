@@ -1,6 +1,7 @@
-"""The ingest handler in-process on moto and the emulator, fed one batch at a time: [good, bad, good].
+"""Both stages in-process on moto and the emulator: the intake handler fed one batch at a time, [good, bad,
+good], then the delivery stage drained as Lambda's FIFO event source would.
 
-Every bad input must end as a page (an emulator trigger) or as a record the handler reports as failed and
+Every bad input must end as a page (an emulator trigger) or as a record a handler reports as failed and
 logs, so SQS retries it and then dead-letters it. The good records around it must succeed either way.
 """
 
@@ -32,7 +33,10 @@ CORPUS = Path(__file__).parent / "corpus"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:alarms"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:fuzz-ingest"
 METRIC = Metric("AWS/Lambda", "Errors", {"FunctionName": "checkout"}, threshold=5)
-FAILED_LOG = "record failed; it returns to the queue"
+FAILED_LOGS = (
+    "record not forwarded; it returns to the queue",  # the intake handler
+    "record failed; it returns to the delivery queue",  # the delivery handler
+)
 _names = itertools.count()
 
 
@@ -113,13 +117,15 @@ class BadOutcome:
 
 class Rig:
     def __init__(self, bridge: LocalBridge, emulator: PagerDutyEmulator) -> None:
-        from alertbridge.handlers import ingest
+        from alertbridge.handlers import intake
+        from alertbridge.observability import metrics_counter
 
         self.bridge, self.emulator = bridge, emulator
-        self.handler = ingest.lambda_handler
+        self.handler = intake.lambda_handler
+        self.delivery = bridge.stages().delivery
         self.outcomes: list[Outcome] = []
         self.logs = _Collect()
-        wiring.ingest_pipeline(ingest.metrics_counter).observers.append(self.outcomes.append)
+        wiring.delivery_pipeline(metrics_counter).observers.append(self.outcomes.append)
 
     def good_body(self) -> tuple[str, str]:
         """A fresh alarm's ALARM notification (SNS envelope) and its dedup key."""
@@ -135,12 +141,13 @@ class Rig:
         self.logs.records.clear()
         response = self.handler({"Records": records}, FakeLambdaContext(timeout_seconds=30))
         failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        delivery_failures = self._deliver()
         bad_id = records[1]["messageId"]
         bad = [o for o in self.outcomes if o.dedup_key not in (first_key, last_key)]
         outcome = bad[0] if bad else None
         return BadOutcome(
-            failed=bad_id in failed,
-            logged_failure=self._logged_failure(bad_id),
+            failed=bad_id in failed or (outcome is None and delivery_failures > 0),
+            logged_failure=self._logged_failure(bad_id if bad_id in failed else None),
             outcome=outcome,
             paged=outcome is not None and self.emulator.open_alert(outcome.dedup_key) is not None,
             failed_good=[
@@ -150,11 +157,23 @@ class Rig:
             ],
         )
 
-    def _logged_failure(self, message_id: str) -> bool:
+    def _deliver(self) -> int:
+        """Drain the delivery stage; how many delivery records failed on the way."""
+        failures = 0
+
+        def count(result: Any) -> None:
+            nonlocal failures
+            failures += result.failed
+
+        self.delivery.drain(max_batches=50, on_batch=count)
+        return failures
+
+    def _logged_failure(self, intake_message_id: str | None) -> bool:
+        """A failure logged by the intake handler for that record, or by the delivery handler."""
         return any(
             record.levelno >= logging.WARNING
-            and record.getMessage() == FAILED_LOG
-            and getattr(record, "message_id", None) == message_id
+            and record.getMessage() in FAILED_LOGS
+            and (intake_message_id is None or getattr(record, "message_id", None) == intake_message_id)
             for record in self.logs.records
         )
 

@@ -53,7 +53,6 @@ def test_sns_message_corpus(rig: Rig, path: Path) -> None:
 
 def test_corpus_through_sqs_ends_paged_or_dead_lettered(rig: Rig) -> None:
     """The same corpus through the real queue and its redrive policy: nothing vanishes."""
-    from alertbridge.handlers import ingest
 
     sent = 0
     for path in corpus_files("sqs"):
@@ -62,7 +61,7 @@ def test_corpus_through_sqs_ends_paged_or_dead_lettered(rig: Rig) -> None:
             rig.bridge.send_to_queue(body)
             sent += 1
     rig.outcomes.clear()
-    rig.bridge.event_source(ingest.lambda_handler).drain(max_batches=200)
+    rig.bridge.stages().drain(max_batches=200)
     dead = rig.bridge.dead_letter_count()
     assert sent > 30
     assert len(rig.outcomes) + dead == sent

@@ -36,8 +36,8 @@ def test_construct_in_another_app_wires_alarm_ok_and_insufficient_data() -> None
     wired = template[logical_id(alarm)]["Properties"]
     assert wired["AlarmActions"] == wired["OKActions"] == wired["InsufficientDataActions"] == [topic]
     assert "InsufficientDataActions" not in template[logical_id(plain)]["Properties"]
-    # No tag-matching rule in this configuration: the ingest role is not allowed to read alarm tags.
-    ingest_role = logical_id(bridge.ingest.handler.role)
+    # No tag-matching rule in this configuration: the delivery role is not allowed to read alarm tags.
+    ingest_role = logical_id(bridge.delivery.handler.role)
     (policy,) = [
         body["Properties"]["PolicyDocument"]
         for body in template.values()

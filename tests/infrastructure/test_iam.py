@@ -47,6 +47,7 @@ def ids(synth: Synth) -> dict[str, str]:
     return {
         "table": synth.logical_id(bridge.state.table),
         "queue": synth.logical_id(bridge.intake.queue),
+        "delivery_queue": synth.logical_id(bridge.lane.queue),
         "routing": synth.logical_id(bridge.secrets.routing_keys),
         "webhook": synth.logical_id(bridge.secrets.webhook),
     }
@@ -71,26 +72,55 @@ def test_wildcard_resources_only_for_xray_and_describe_alarms(synth: Synth) -> N
                 }
 
 
-def test_ingest_consumes_its_queue_uses_its_table_and_reads_only_its_two_secrets(synth: Synth) -> None:
+def sqs_actions_on(synth: Synth, function: Any, queue_id: str) -> set[str]:
+    return {
+        a
+        for s in statements(synth, function)
+        if queue_id in json.dumps(s["Resource"])
+        for a in actions(s)
+        if a.startswith("sqs:")
+    }
+
+
+def test_intake_consumes_the_ingest_queue_and_only_sends_to_the_delivery_queue(synth: Synth) -> None:
     i = ids(synth)
-    services = resources_by_service(synth, synth.stack.bridge.ingest)
+    intake = synth.stack.bridge.intake_function
+    services = resources_by_service(synth, intake)
+    assert set(services) == {"logs", "xray", "sqs"}  # no table, no secrets, no PagerDuty key
+    assert services["sqs"] == {
+        json.dumps({"Fn::GetAtt": [i["queue"], "Arn"]}),
+        json.dumps({"Fn::GetAtt": [i["delivery_queue"], "Arn"]}),
+    }
+    assert "sqs:SendMessage" not in sqs_actions_on(synth, intake, i["queue"])
+    assert sqs_actions_on(synth, intake, i["delivery_queue"]) == {
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    }
+
+
+def test_delivery_consumes_its_queue_uses_exact_table_actions_and_reads_its_two_secrets(synth: Synth) -> None:
+    i = ids(synth)
+    delivery = synth.stack.bridge.delivery
+    services = resources_by_service(synth, delivery)
     assert set(services) == {"logs", "xray", "sqs", "dynamodb", "secretsmanager", "cloudwatch"}
-    assert services["sqs"] == {json.dumps({"Fn::GetAtt": [i["queue"], "Arn"]})}
+    assert services["sqs"] == {json.dumps({"Fn::GetAtt": [i["delivery_queue"], "Arn"]})}
     assert services["secretsmanager"] == {
         json.dumps({"Ref": i["routing"]}),
         json.dumps({"Ref": i["webhook"]}),
     }
     assert all(i["table"] in resource for resource in services["dynamodb"])
-    send = {
-        a for s in statements(synth, synth.stack.bridge.ingest) for a in actions(s) if a.startswith("sqs:")
-    }
-    assert "sqs:SendMessage" not in send and "sqs:ReceiveMessage" in send
+    table = {a for s in statements(synth, delivery) for a in actions(s) if a.startswith("dynamodb:")}
+    assert table == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+    assert "sqs:SendMessage" not in sqs_actions_on(synth, delivery, i["delivery_queue"])
 
 
-def test_with_tag_rules_ingest_may_read_only_the_tags_of_this_accounts_alarms_here(synth: Synth) -> None:
+def test_with_tag_rules_delivery_may_read_only_the_tags_of_this_accounts_alarms_here(synth: Synth) -> None:
     assert synth.stack.bridge.config.matches_tags  # the example configuration routes on a tag
     (statement,) = [
-        s for s in statements(synth, synth.stack.bridge.ingest) if any("cloudwatch" in a for a in actions(s))
+        s
+        for s in statements(synth, synth.stack.bridge.delivery)
+        if any("cloudwatch" in a for a in actions(s))
     ]
     assert actions(statement) == {"cloudwatch:ListTagsForResource"}
     arn = json.dumps(statement["Resource"])
@@ -105,14 +135,16 @@ def test_webhook_cannot_read_routing_keys_or_touch_the_queue(synth: Synth) -> No
     assert all(i["table"] in resource for resource in services["dynamodb"])
 
 
-def test_reconciler_reads_both_secrets_and_may_describe_alarms(synth: Synth) -> None:
+def test_reconciler_reads_the_table_sends_only_to_the_lane_and_may_describe_alarms(synth: Synth) -> None:
     i = ids(synth)
-    services = resources_by_service(synth, synth.stack.bridge.reconciler)
-    assert set(services) == {"logs", "xray", "dynamodb", "secretsmanager", "cloudwatch"}
-    assert services["secretsmanager"] == {
-        json.dumps({"Ref": i["routing"]}),
-        json.dumps({"Ref": i["webhook"]}),
-    }
+    reconciler = synth.stack.bridge.reconciler
+    services = resources_by_service(synth, reconciler)
+    assert set(services) == {"logs", "xray", "dynamodb", "secretsmanager", "sqs", "cloudwatch"}
+    # Never the routing keys: it cannot send to PagerDuty's Events API, only hand observations over.
+    assert services["secretsmanager"] == {json.dumps({"Ref": i["webhook"]})}
+    assert services["sqs"] == {json.dumps({"Fn::GetAtt": [i["delivery_queue"], "Arn"]})}
+    table = {a for s in statements(synth, reconciler) for a in actions(s) if a.startswith("dynamodb:")}
+    assert table == {"dynamodb:GetItem", "dynamodb:Query"}
     cloudwatch = {
         a for s in statements(synth, synth.stack.bridge.reconciler) for a in actions(s) if "cloudwatch" in a
     }
@@ -121,7 +153,7 @@ def test_reconciler_reads_both_secrets_and_may_describe_alarms(synth: Synth) -> 
 
 def test_secret_reads_never_include_writes(synth: Synth) -> None:
     bridge = synth.stack.bridge
-    for function in (bridge.ingest, bridge.webhook, bridge.reconciler):
+    for function in (bridge.delivery, bridge.webhook, bridge.reconciler):
         granted = {
             a for s in statements(synth, function) for a in actions(s) if a.startswith("secretsmanager:")
         }
@@ -131,7 +163,8 @@ def test_secret_reads_never_include_writes(synth: Synth) -> None:
 def test_key_decrypt_is_only_through_secrets_manager_for_the_function_roles(synth: Synth) -> None:
     (key,) = synth.of_type("AWS::KMS::Key").values()
     bridge = synth.stack.bridge
-    roles = {synth.logical_id(f.handler.role) for f in (bridge.ingest, bridge.webhook, bridge.reconciler)}
+    functions = (bridge.intake_function, bridge.delivery, bridge.webhook, bridge.reconciler)
+    roles = {synth.logical_id(f.handler.role) for f in functions}
     for statement in key["Properties"]["KeyPolicy"]["Statement"]:
         principal = json.dumps(statement["Principal"])
         if any(role in principal for role in roles):

@@ -16,24 +16,40 @@ def alarms_by_metric(synth: Synth) -> dict[str, dict[str, Any]]:
     }
 
 
+def alarm(synth: Synth, construct_id: str) -> dict[str, Any]:
+    (found,) = [
+        body["Properties"]
+        for logical_id, body in synth.of_type("AWS::CloudWatch::Alarm").items()
+        if logical_id.startswith(f"BridgeMonitoring{construct_id}")
+    ]
+    return found
+
+
 def test_health_alarms_cover_the_failure_modes(synth: Synth) -> None:
-    alarms = alarms_by_metric(synth)
-    assert {
-        "ApproximateNumberOfMessagesVisible",
-        "Errors",
-        "Throttles",
-        "ApproximateAgeOfOldestMessage",
-        "Url4xxCount",
-        "Url5xxCount",
-    } <= set(alarms)
-    assert alarms["ApproximateAgeOfOldestMessage"]["Threshold"] == 900
-    dlq = synth.logical_id(synth.stack.bridge.intake.dead_letter_queue)
-    depth = alarms["ApproximateNumberOfMessagesVisible"]
-    assert depth["Dimensions"][0]["Value"] == {"Fn::GetAtt": [dlq, "QueueName"]}
-    assert depth["Threshold"] == 1
-    webhook = synth.logical_id(synth.stack.bridge.webhook.function)
-    assert alarms["Url5xxCount"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": webhook}}]
-    assert alarms["Url5xxCount"]["Namespace"] == "AWS/Lambda"
+    bridge = synth.stack.bridge
+    expected = {
+        "DeadLetterQueueNotEmpty": ("ApproximateNumberOfMessagesVisible", bridge.intake.dead_letter_queue),
+        "DeliveryDeadLetterQueueNotEmpty": (
+            "ApproximateNumberOfMessagesVisible",
+            bridge.lane.dead_letter_queue,
+        ),
+        "OldestMessageAge": ("ApproximateAgeOfOldestMessage", bridge.intake.queue),
+        "DeliveryOldestMessageAge": ("ApproximateAgeOfOldestMessage", bridge.lane.queue),
+        "IntakeErrors": ("Errors", bridge.intake_function.function),
+        "DeliveryErrors": ("Errors", bridge.delivery.function),
+        "IntakeThrottles": ("Throttles", bridge.intake_function.function),
+        "DeliveryThrottles": ("Throttles", bridge.delivery.function),
+        "Webhook5xx": ("Url5xxCount", bridge.webhook.function),
+    }
+    for construct_id, (metric, resource) in expected.items():
+        found = alarm(synth, construct_id)
+        assert found["MetricName"] == metric
+        (dimension,) = found["Dimensions"]
+        reference = synth.logical_id(resource)
+        assert reference in json.dumps(dimension["Value"]), construct_id
+    assert alarm(synth, "OldestMessageAge")["Threshold"] == 900
+    assert alarm(synth, "DeliveryDeadLetterQueueNotEmpty")["Threshold"] == 1
+    assert alarm(synth, "Webhook5xx")["Namespace"] == "AWS/Lambda"
 
 
 def test_the_bridges_own_metrics_alarm_on_failures_no_invocation_error_shows(synth: Synth) -> None:
@@ -53,7 +69,7 @@ def test_health_alarms_notify_the_health_topic_and_page_through_the_bridge(synth
     health = {"Ref": synth.logical_id(synth.stack.bridge.health_topic)}
     bridge = {"Ref": synth.logical_id(synth.stack.bridge.alarm_topic)}
     alarms = synth.of_type("AWS::CloudWatch::Alarm").values()
-    assert len(alarms) == 11
+    assert len(alarms) == 15
     for alarm in alarms:
         for key in ("AlarmActions", "OKActions"):
             assert health in alarm["Properties"][key]
@@ -77,7 +93,9 @@ def test_dashboard_shows_queue_functions_and_health(synth: Synth) -> None:
     for text in (
         "Bridge health",
         "Ingest queue",
-        "Ingest function",
+        "Delivery queue (FIFO)",
+        "Intake function",
+        "Delivery function",
         "Webhook URL",
         "Reconciler",
         "Url4xxCount",

@@ -14,7 +14,8 @@ from infra.stack import OUTPUT_KEYS
 from tests.infrastructure.conftest import CROSS_ACCOUNT_TOPIC, SAME_ACCOUNT_TOPIC, Synth
 
 HANDLERS = {
-    "alertbridge.handlers.ingest.lambda_handler",
+    "alertbridge.handlers.intake.lambda_handler",
+    "alertbridge.handlers.delivery.lambda_handler",
     "alertbridge.handlers.webhook.lambda_handler",
     "alertbridge.handlers.reconcile.lambda_handler",
 }
@@ -191,12 +192,12 @@ def test_functions_share_runtime_architecture_tracing_layer_and_one_asset(synth:
 
 def test_log_groups_have_the_configured_retention(synth: Synth) -> None:
     groups = synth.of_type("AWS::Logs::LogGroup")
-    assert len(groups) == 3
+    assert len(groups) == 4
     assert {body["Properties"]["RetentionInDays"] for body in groups.values()} == {90}
 
 
 def test_environment_matches_the_settings_contract(synth: Synth) -> None:
-    for f in (function(synth, "ingest"), function(synth, "webhook"), function(synth, "reconcile")):
+    for f in (function(synth, name) for name in ("intake", "delivery", "webhook", "reconcile")):
         variables = f["Environment"]["Variables"]
         assert set(variables) - {
             "POWERTOOLS_SERVICE_NAME",
@@ -217,15 +218,20 @@ def test_environment_matches_the_settings_contract(synth: Synth) -> None:
 def test_each_function_is_told_only_its_own_secrets(synth: Synth) -> None:
     routing = {"Ref": synth.logical_id(synth.stack.bridge.secrets.routing_keys)}
     webhook = {"Ref": synth.logical_id(synth.stack.bridge.secrets.webhook)}
-    ingest = function(synth, "ingest")["Environment"]["Variables"]
+    lane = {"Ref": synth.logical_id(synth.stack.bridge.lane.queue)}
+    intake = function(synth, "intake")["Environment"]["Variables"]
+    delivery = function(synth, "delivery")["Environment"]["Variables"]
     hook = function(synth, "webhook")["Environment"]["Variables"]
     reconcile = function(synth, "reconcile")["Environment"]["Variables"]
-    assert ingest["ALERTBRIDGE_ROUTING_KEYS_SECRET"] == routing
-    assert ingest["ALERTBRIDGE_WEBHOOK_SECRET"] == webhook  # its REST token writes resolve notes
+    assert intake["ALERTBRIDGE_DELIVERY_QUEUE_URL"] == lane
+    assert not {"ALERTBRIDGE_ROUTING_KEYS_SECRET", "ALERTBRIDGE_WEBHOOK_SECRET"} & set(intake)
+    assert delivery["ALERTBRIDGE_ROUTING_KEYS_SECRET"] == routing
+    assert delivery["ALERTBRIDGE_WEBHOOK_SECRET"] == webhook  # its REST token writes resolve notes
     assert hook["ALERTBRIDGE_WEBHOOK_SECRET"] == webhook and "ALERTBRIDGE_ROUTING_KEYS_SECRET" not in hook
     assert hook["ALERTBRIDGE_ALLOW_UNSIGNED_WEBHOOKS"] == "false"
-    assert reconcile["ALERTBRIDGE_ROUTING_KEYS_SECRET"] == routing
+    assert "ALERTBRIDGE_ROUTING_KEYS_SECRET" not in reconcile  # it never sends to PagerDuty itself
     assert reconcile["ALERTBRIDGE_WEBHOOK_SECRET"] == webhook
+    assert reconcile["ALERTBRIDGE_DELIVERY_QUEUE_URL"] == lane
 
 
 def test_ingest_event_source_uses_partial_batches_and_configured_sizes(synth: Synth) -> None:
@@ -239,8 +245,34 @@ def test_ingest_event_source_uses_partial_batches_and_configured_sizes(synth: Sy
             "ScalingConfig": {"MaximumConcurrency": 7},
         },
     )
-    ingest = function(synth, "ingest")
-    assert (ingest["Timeout"], ingest["MemorySize"]) == (45, 512)
+    intake = function(synth, "intake")
+    assert (intake["Timeout"], intake["MemorySize"]) == (45, 512)
+
+
+def test_the_delivery_lane_is_fifo_per_key_with_a_fifo_dlq_and_partial_batches(synth: Synth) -> None:
+    lane = synth.stack.bridge.lane
+    queue = synth.resources[synth.logical_id(lane.queue)]["Properties"]
+    dlq = synth.logical_id(lane.dead_letter_queue)
+    assert queue["FifoQueue"] is True and synth.resources[dlq]["Properties"]["FifoQueue"] is True
+    assert (queue["DeduplicationScope"], queue["FifoThroughputLimit"]) == (
+        "messageGroup",
+        "perMessageGroupId",
+    )
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["VisibilityTimeout"] == 6 * 60
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
+        "maxReceiveCount": 10,
+    }
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [synth.logical_id(lane.queue), "Arn"]},
+            "FunctionName": {"Ref": synth.logical_id(synth.stack.bridge.delivery.function)},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 10,
+        },
+    )
 
 
 def test_webhook_has_a_public_function_url_and_reserved_concurrency(synth: Synth) -> None:

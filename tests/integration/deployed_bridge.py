@@ -1,6 +1,6 @@
 """A 'deployed' bridge for the reconciler and operator tests: LocalBridge in moto (queues, topic, table,
 secrets) wired to the emulator, its environment set as the Lambdas' would be, a fake CloudFormation stack
-with the real output keys, and helpers to feed real-shaped alarms through the real ingest pipeline."""
+with the real output keys, and helpers to feed real-shaped alarms through the real delivery pipeline."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class Deployed:
         self.bridge.set_alarm_state(name, state, "test")
 
     def notify(self, name: str, state: str, at: datetime, *, reason: str = "Threshold Crossed") -> Outcome:
-        """One CloudWatch notification through the real ingest pipeline (moto state, emulator PagerDuty)."""
+        """One CloudWatch notification through the real delivery pipeline (moto state, emulator PagerDuty)."""
         message = {
             "AlarmName": name, "AlarmDescription": None, "AWSAccountId": ACCOUNT, "NewStateValue": state,
             "NewStateReason": reason, "StateChangeTime": at.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
@@ -73,7 +73,7 @@ class Deployed:
 
     def ingest(self, body: str) -> Outcome:
         now = datetime.now(UTC)
-        pipeline = wiring.build_ingest_pipeline(Settings.from_env(), ListCounter())
+        pipeline = wiring.build_delivery_pipeline(Settings.from_env(), ListCounter())
         return pipeline.process(parse_sqs_body(body, received_at=now), now=now, deadline=None)
 
     def routing_key(self, route: str) -> str:
@@ -83,16 +83,26 @@ class Deployed:
         self.secrets.put_secret_value(SecretId=arn, SecretString=json.dumps(value))
 
     def reconcile(self) -> dict[str, Any]:
-        """One scheduled run of the real reconciler handler, in a fresh 'container'."""
-        return self.bridge.run_reconciler()
+        """One scheduled run of the real reconciler handler, in a fresh 'container', then the delivery lane
+        drained: the reconciler hands its observations to the delivery function."""
+        report = self.bridge.run_reconciler()
+        self.deliver()
+        return report
+
+    def deliver(self) -> None:
+        """The delivery stage as Lambda's FIFO event source runs it, until its queue is empty."""
+        wiring.reset()
+        self.bridge.stages().delivery.drain(max_batches=100)
 
     def outputs(self) -> dict[str, str]:
         bridge = self.bridge
         values = {
             "AlarmTopicArn": bridge.topic_arn, "HealthTopicArn": bridge.topic_arn, "QueueUrl": bridge.queue_url,
-            "DeadLetterQueueUrl": bridge.dlq_url, "TableName": bridge.table_name,
+            "DeadLetterQueueUrl": bridge.dlq_url, "DeliveryQueueUrl": bridge.delivery_queue_url,
+            "DeliveryDeadLetterQueueUrl": bridge.delivery_dlq_url, "TableName": bridge.table_name,
             "RoutingKeysSecretArn": bridge.routing_keys_secret, "WebhookSecretArn": bridge.webhook_secret,
-            "WebhookUrl": "https://example.lambda-url.us-east-1.on.aws/", "IngestFunctionName": "alertbridge-ingest",
+            "WebhookUrl": "https://example.lambda-url.us-east-1.on.aws/", "IntakeFunctionName": "alertbridge-intake",
+            "DeliveryFunctionName": "alertbridge-delivery",
             "WebhookFunctionName": "alertbridge-webhook", "ReconcilerFunctionName": "alertbridge-reconciler",
             "DashboardName": "alertbridge",
         }  # fmt: skip

@@ -1,4 +1,5 @@
-"""The ingest Lambda in-process: moto SNS -> SQS -> handler (as Lambda's event source) -> emulator on loopback."""
+"""Both stages in-process: moto SNS -> SQS -> intake handler -> FIFO delivery queue -> delivery handler (each fed as
+Lambda's event source would) -> emulator on loopback."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import boto3
 import pytest
 
 from alertbridge import wiring
-from alertbridge.handlers import ingest
+from alertbridge.handlers import delivery
 from alertbridge.local.bridge import LocalBridge, local_routing_key
 from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.local.emulator_state import Fault, RecordedRequest
@@ -57,7 +58,7 @@ def events_requests(emulator: PagerDutyEmulator) -> list[RecordedRequest]:
 
 
 def drain(bridge: LocalBridge) -> None:
-    bridge.event_source(ingest.lambda_handler).drain(max_batches=50)
+    bridge.stages().drain(max_batches=50)
 
 
 def test_alarm_then_ok_opens_then_closes_the_incident(
@@ -128,7 +129,9 @@ def test_an_outage_longer_than_the_record_budget_returns_the_record_to_the_queue
 ) -> None:
     emulator.inject(Fault.server_error(502), times=4)  # every attempt of the first delivery fails
     fire(bridge, "checkout-errors", "ALARM", T0)
-    source = bridge.event_source(ingest.lambda_handler)
+    stages = bridge.stages()
+    stages.intake.drain()
+    source = stages.delivery
     first = source.poll_once()
     assert first is not None and first.failed == 1
     assert emulator.open_alert(alarm_arn("checkout-errors")) is None
@@ -142,7 +145,9 @@ def test_a_failed_record_waits_out_its_retry_delay_before_the_next_receive(
 ) -> None:
     emulator.inject(Fault.server_error(502), times=4)
     fire(bridge, "checkout-errors", "ALARM", T0)
-    source = bridge.event_source(ingest.lambda_handler, retry_delay_seconds=1)
+    stages = bridge.stages(retry_delay_seconds=1)
+    stages.intake.drain()
+    source = stages.delivery
     first = source.poll_once()
     assert first is not None and first.failed == 1
     assert source.poll_once() is None  # invisible until its delay is over, unlike an immediate redelivery
@@ -182,7 +187,9 @@ def test_a_record_that_cannot_be_delivered_fails_alone_and_ends_in_the_dlq(
     fire(bridge, "checkout-errors", "ALARM", T0)
     fire(bridge, "orphan-job", "ALARM", T0)
     fire(bridge, "payments-api", "ALARM", T0)
-    source = bridge.event_source(ingest.lambda_handler)
+    stages = bridge.stages()
+    stages.intake.drain()
+    source = stages.delivery
     first = source.poll_once()
     assert first is not None and (first.received, first.failed) == (3, 1)
     assert {r.dedup_key for r in emulator.requests} == {
@@ -240,14 +247,14 @@ def test_routing_keys_never_reach_the_logs(
     # Our loggers and the HTTP client's at DEBUG (botocore's own wire logging is not ours to police).
     for name in ("alertbridge", "httpx", "httpcore"):
         caplog.set_level(logging.DEBUG, logger=name)
-    ingest.logger.setLevel("DEBUG")
+    delivery.logger.setLevel("DEBUG")
     try:
         emulator.inject(Fault.server_error(500), Fault.rate_limited(), Fault.reset(), times=1)
         fire(bridge, "checkout-errors", "ALARM", T0)
         fire(bridge, "payments-api", "ALARM", T0)
         drain(bridge)
     finally:
-        ingest.logger.setLevel("INFO")
+        delivery.logger.setLevel("INFO")
     output = capsys.readouterr()
     logged = output.out + output.err + caplog.text
     assert "alert processed" in logged  # the handler did log

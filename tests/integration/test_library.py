@@ -12,7 +12,6 @@ import pytest
 
 from alertbridge import AlertMessage, InvalidInput, acknowledge_alert, publish_alert, resolve_alert, wiring
 from alertbridge.adapters.dynamo_state import DynamoStateStore
-from alertbridge.handlers import ingest
 from alertbridge.local.bridge import LocalBridge
 from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.models.config import BridgeConfig
@@ -47,7 +46,7 @@ def bridge(
 
 
 def deliver(bridge: LocalBridge) -> None:
-    bridge.event_source(ingest.lambda_handler).drain(max_batches=10)
+    bridge.stages().drain(max_batches=10)
 
 
 def test_publish_then_resolve_by_the_same_dedup_id_opens_then_closes_the_incident(

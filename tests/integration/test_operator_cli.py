@@ -12,7 +12,6 @@ import pytest
 
 from alertbridge.cli.main import main
 from alertbridge.models.state import KeyStatus
-from alertbridge.operator.stack import OUTPUT_KEYS
 from tests.integration.deployed_bridge import REGION, Deployed, deployed_fixture  # noqa: F401 - the fixture
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
@@ -31,12 +30,6 @@ def cli(capsys: pytest.CaptureFixture[str], d: Deployed, *args: str) -> tuple[in
 def stack(deployed: Deployed) -> Deployed:
     deployed.create_stack()
     return deployed
-
-
-def test_the_output_keys_are_the_stacks() -> None:
-    from infra.stack import OUTPUT_KEYS as INFRA_OUTPUT_KEYS
-
-    assert OUTPUT_KEYS == INFRA_OUTPUT_KEYS
 
 
 # --- active ------------------------------------------------------------------------------------------------

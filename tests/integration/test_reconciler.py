@@ -134,10 +134,11 @@ def test_one_key_failing_does_not_stop_the_others(deployed: Deployed) -> None:
     deployed.cloudwatch.delete_alarms(AlarmNames=["pay-errors", "search-errors"])
     deployed.set_secret(deployed.bridge.routing_keys_secret, {"default": deployed.routing_key("default")})
     report = deployed.reconcile()
-    assert report["failed"] == {"alarm-deleted": 1} and report["done"] == {"alarm-deleted": 1}
+    assert report["done"] == {"alarm-deleted": 2}  # both observations reached the delivery lane
     assert deployed.emulator.open_alert(fine) is None
     assert deployed.emulator.open_alert(broken) is not None
     assert deployed.state.get(broken).status == KeyStatus.OPEN  # type: ignore[union-attr]  # retried next run
+    assert deployed.bridge.dead_letter_count() == 1  # its delivery kept failing: the FIFO DLQ has it
 
 
 def test_resolves_are_listed_from_the_index_within_the_lookback(deployed: Deployed) -> None:
@@ -195,6 +196,13 @@ def test_a_trigger_dropped_in_a_pagerduty_maintenance_window_is_paged_once_it_en
     assert deployed.reconcile()["done"] == {"trigger-not-opened": 1}
     alert = deployed.emulator.open_alert(key)
     assert alert is not None and alert.routing_key == deployed.routing_key("default")
+    resent = deployed.state.get(key)
+    assert resent is not None and resent.opened_at is not None and resent.opened_at > aged.opened_at  # type: ignore[operator]
+    assert deployed.reconcile()["planned"] == 0  # the re-sent trigger gets its own grace
+    aged = resent.model_copy(
+        update={"opened_at": datetime.now(UTC) - timedelta(hours=1), "version": resent.version + 1}
+    )
+    assert deployed.state.save(aged, expected_version=resent.version)
     assert deployed.reconcile()["done"] == {"open-confirmed": 1}  # found it: mirrored
     stored = deployed.state.get(key)
     assert stored is not None and stored.pd_status == "triggered" and stored.incident_id == alert.incident_id

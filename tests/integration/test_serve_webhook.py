@@ -46,11 +46,10 @@ class Stack:
 
     def alarm(self, state: str, old: str, at: datetime) -> None:
         """CloudWatch publishes a transition; the ingest Lambda handles everything queued."""
-        from alertbridge.handlers import ingest
 
         message = metric_alarm_message("checkout-errors", state, old, at, ERRORS, f"went {state}")
         self.bridge.publish(message, subject=f'{state}: "checkout-errors"')
-        self.bridge.event_source(ingest.lambda_handler).drain()
+        self.bridge.stages().drain()
 
     def item(self, dedup_key: str) -> StateItem | None:
         return DynamoStateStore(self.bridge.table_name).get(dedup_key)

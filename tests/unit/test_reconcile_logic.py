@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from alertbridge.errors import BadToken, ServerError
+from alertbridge.logic.events import trigger_from_item
 from alertbridge.logic.notes import ResolveNotes, resolve_note
+from alertbridge.logic.pipeline import REBUILT_TRIGGER_NOTES, Pipeline, StateConflict
 from alertbridge.logic.reconcile import (
     OPEN_CHECK_GRACE,
     PENDING_TRIGGER_GRACE,
@@ -21,17 +23,18 @@ from alertbridge.logic.reconcile import (
     plan_open,
     plan_suppressed,
     plan_unconfirmed,
-    trigger_from_item,
 )
 from alertbridge.models.alert import AlarmState, AlertSource
 from alertbridge.models.config import BridgeConfig, Route
+from alertbridge.models.delivery import AlertNotice, Observation
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import Severity
 from alertbridge.models.state import KeyStatus, StateItem
-from alertbridge.ports import Incident
+from alertbridge.ports import Incident, ObservedAlarm
 from tests.fakes import FakeEvents, FakeKeys, FakeMaintenance, FakeStateStore, ListCounter
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+MAINTENANCE_NOTE = REBUILT_TRIGGER_NOTES[ActionKind.TRIGGER_AFTER_MAINTENANCE]
 HOME = AlarmHome(region="eu-west-1", account="111122223333")
 CONFIG = BridgeConfig(routes={"default": Route(), "payments": Route()})
 KEYS = {"default": "D" * 32, "payments": "P" * 32}
@@ -184,7 +187,7 @@ def test_plan_puts_closing_before_opening() -> None:
 
 
 def test_the_trigger_after_maintenance_is_rebuilt_from_the_item() -> None:
-    event = trigger_from_item(held("cpu high", route="payments"), CONFIG)
+    event = trigger_from_item(held("cpu high", route="payments"), CONFIG, note=MAINTENANCE_NOTE)
     body = event.with_routing_key("P" * 32).to_body()
     assert body["event_action"] == "trigger"
     assert body["routing_key"] == "P" * 32
@@ -198,7 +201,7 @@ def test_the_trigger_after_maintenance_is_rebuilt_from_the_item() -> None:
 
 def test_a_sparse_item_still_makes_a_valid_trigger() -> None:
     bare = generic("app", summary="", severity=None, maintenance_window_id=None)
-    body = trigger_from_item(bare, CONFIG).to_body()
+    body = trigger_from_item(bare, CONFIG, note=MAINTENANCE_NOTE).to_body()
     assert body["payload"] == {
         "summary": "[ALARM] app",
         "source": "alertbridge",
@@ -228,8 +231,15 @@ class Alarms:
         self.asked: list[list[str]] = []
 
     def states(self, alarm_names: Any) -> dict[str, AlarmState]:
+        return {name: alarm.state for name, alarm in self.observed(alarm_names).items()}
+
+    def observed(self, alarm_names: Any) -> dict[str, ObservedAlarm]:
         self.asked.append(list(alarm_names))
-        return {n: s for n, s in self.states_by_name.items() if n in alarm_names}
+        return {
+            n: ObservedAlarm(state=s, updated_at=NOW - timedelta(minutes=30))
+            for n, s in self.states_by_name.items()
+            if n in alarm_names
+        }
 
 
 class Incidents:
@@ -262,18 +272,59 @@ class Windows(FakeMaintenance):
     def end(self, window_id: str, now: datetime) -> MaintenanceWindow | None: ...
 
 
+class Lane:
+    """ports.DeliveryQueue: the FIFO delivery lane, in order."""
+
+    def __init__(self) -> None:
+        self.messages: list[AlertNotice | Observation] = []
+
+    def send(self, message: AlertNotice | Observation) -> None:
+        self.messages.append(message)
+
+
+class Bridge:
+    """The reconciler and the delivery pipeline over the same fakes: a run plans and queues observations,
+    then the lane delivers them in order (a message whose delivery fails stays in the lane)."""
+
+    def __init__(self, reconciler: Reconciler, pipeline: Pipeline, lane: Lane) -> None:
+        self.reconciler, self.pipeline, self.lane = reconciler, pipeline, lane
+        self.failed: list[tuple[str, Exception]] = []
+
+    @property
+    def alarms(self) -> Any:
+        return self.reconciler.alarms
+
+    def run(self, *, now: datetime, deadline: float | None = None) -> Any:
+        report = self.reconciler.run(now=now, deadline=deadline)
+        self.deliver(now)
+        return report
+
+    def deliver(self, now: datetime) -> None:
+        queued, self.lane.messages = self.lane.messages, []
+        for message in queued:
+            try:
+                self.pipeline.deliver(message, now=now, deadline=None)
+            except Exception as exc:
+                self.failed.append((getattr(message, "what", "alert"), exc))
+                self.lane.messages.append(message)
+
+
 def reconciler(
     items: list[StateItem], states: dict[str, AlarmState], *, incidents: Incidents | None = None, **kw: Any
-) -> tuple[Reconciler, Store, FakeEvents, ListCounter]:
-    store, events, counter = Store(), FakeEvents(), ListCounter()
+) -> tuple[Bridge, Store, FakeEvents, ListCounter]:
+    store, events, counter, lane = Store(), FakeEvents(), ListCounter(), Lane()
     for stored in items:
         store.items[stored.dedup_key] = stored
+    windows = Windows(kw.pop("windows", []))
     run = Reconciler(
         config=CONFIG, state=store, suppressed=store, unconfirmed=store, alarms=Alarms(states),
-        maintenance=Windows(kw.pop("windows", [])), events=events, keys=FakeKeys(KEYS), counter=counter,
-        home=HOME, incidents=incidents, **kw,
+        maintenance=windows, delivery=lane, counter=counter, home=HOME, incidents=incidents, **kw,
     )  # fmt: skip
-    return run, store, events, counter
+    pipeline = Pipeline(
+        config=CONFIG, state=store, events=events, keys=FakeKeys(KEYS), maintenance=windows, counter=counter,
+        notes=ResolveNotes(incidents, counter),
+    )  # fmt: skip
+    return Bridge(run, pipeline, lane), store, events, counter
 
 
 def test_a_resolve_goes_out_with_the_opening_routes_key_then_the_state_is_committed() -> None:
@@ -288,20 +339,22 @@ def test_a_resolve_goes_out_with_the_opening_routes_key_then_the_state_is_commit
 
 
 def test_one_key_failing_never_stops_the_others() -> None:
-    run, store, events, counter = reconciler([item("a"), item("b"), item("c")], {})
+    run, store, events, _ = reconciler([item("a"), item("b"), item("c")], {})
     events.failures = [ServerError(503)]  # the first send fails
     report = run.run(now=NOW)
-    assert report.failed == {"alarm-deleted": 1}
-    assert report.done == {"alarm-deleted": 2}
+    assert report.done == {"alarm-deleted": 3}  # every observation reached the lane
+    assert [what for what, _ in run.failed] == ["alarm-deleted"]  # one delivery failed: it stays queued
     statuses = sorted(i.status.value for i in store.items.values())
-    assert statuses == ["open", "resolved", "resolved"]  # the failed one stays open for the next run
-    assert counter.counts["Reconcile.Failed"] == 1
+    assert statuses == ["open", "resolved", "resolved"]
+    run.deliver(NOW)  # the lane delivers it again
+    assert sorted(i.status.value for i in store.items.values()) == ["resolved"] * 3
 
 
 def test_a_key_without_a_routing_key_fails_alone() -> None:
     run, _store, _events, _ = reconciler([item("a", route="gone-route"), item("b")], {})
     report = run.run(now=NOW)
-    assert report.failed == {"alarm-deleted": 1} and report.done == {"alarm-deleted": 1}
+    assert report.done == {"alarm-deleted": 2}
+    assert [what for what, _ in run.failed] == ["alarm-deleted"]
 
 
 def test_a_concurrent_write_wins_and_nothing_is_forced() -> None:
@@ -311,9 +364,10 @@ def test_a_concurrent_write_wins_and_nothing_is_forced() -> None:
         return False
 
     store.save = lose  # type: ignore[method-assign]
-    report = run.run(now=NOW)
-    assert report.conflicts == 1 and report.done == {}
-    assert counter.counts["Reconcile.Conflict"] == 1
+    run.run(now=NOW)
+    ((_, error),) = run.failed
+    assert isinstance(error, StateConflict)  # decided again on fresh state each time, never forced
+    assert counter.counts["StateConflict"] == 4 and "Sent.resolve" in counter.counts
 
 
 def test_the_run_stops_starting_work_when_its_time_is_spent() -> None:
@@ -391,21 +445,34 @@ def test_a_trigger_pagerduty_dropped_is_sent_again_while_the_alarm_fires() -> No
     (trigger,) = [body for body in events.sent if body["event_action"] == "trigger"]
     assert trigger["routing_key"] == "P" * 32 and trigger["dedup_key"] == dropped.dedup_key
     assert "no incident" in trigger["payload"]["custom_details"]["note"]
-    assert store.items[dropped.dedup_key] == dropped  # looked up again next run, until PagerDuty shows it
+    resent = store.items[dropped.dedup_key]
+    # Its episode now counts from the re-send: looked up again after the grace, until PagerDuty shows it.
+    assert (resent.opened_at, resent.trigger_pending, resent.status) == (NOW, False, KeyStatus.OPEN)
     # Looked up: the dropped trigger's key, and the recovered one's only to add the resolve note to its incident.
     assert incidents.looked_up == [dropped.dedup_key, recovered.dedup_key]
 
 
-def test_lookups_share_one_budget_per_run() -> None:
+def test_open_key_lookups_have_a_budget_per_run() -> None:
     items = [item(f"a{i}") for i in range(5)]
     run, _, _, _ = reconciler(
         items,
         {i.alarm_name: AlarmState.ALARM for i in items},
         incidents=Incidents(),
-        limits=ReconcileLimits(max_lookups=3),
+        limits=ReconcileLimits(max_open_lookups=3),
     )
     report = run.run(now=NOW)
     assert report.lookups_skipped == 2 and report.done == {"trigger-not-opened": 3}
+
+
+def test_unconfirmed_resolves_never_starve_the_lookup_of_a_dropped_trigger() -> None:
+    resolved = [item(f"r{i}", status=KeyStatus.RESOLVED) for i in range(60)]
+    dropped = item("dropped")
+    run, _, events, _ = reconciler([*resolved, dropped], {"dropped": AlarmState.ALARM}, incidents=Incidents())
+    report = run.run(now=NOW)
+    assert report.done.get("trigger-not-opened") == 1
+    assert [body["dedup_key"] for body in events.sent if body["event_action"] == "trigger"] == [
+        dropped.dedup_key
+    ]
 
 
 def test_without_a_rest_token_resolved_keys_are_not_checked() -> None:
@@ -435,7 +502,7 @@ def test_a_stuck_trigger_is_sent_with_the_opening_key_and_its_intent_cleared() -
     assert body["dedup_key"] == stuck.dedup_key and body["payload"]["summary"] == stuck.summary
     assert "never reached PagerDuty" in body["payload"]["custom_details"]["note"]
     stored = store.items[stuck.dedup_key]
-    assert stored.status == KeyStatus.OPEN and not stored.trigger_pending and stored.version == 4
+    assert stored.status == KeyStatus.OPEN and not stored.trigger_pending and stored.version == 5
     assert report.done == {"pending-trigger-resent": 1} and counter.counts["Sent.trigger"] == 1
 
 
@@ -443,8 +510,9 @@ def test_a_stuck_trigger_whose_send_fails_stays_pending_for_the_next_run() -> No
     stuck = item("stuck", trigger_pending=True, last_seen=NOW - timedelta(hours=2))
     run, store, events, _ = reconciler([stuck], {"stuck": AlarmState.ALARM})
     events.failures = [ServerError(503)]
-    assert run.run(now=NOW).failed == {"pending-trigger-resent": 1}
-    assert store.items[stuck.dedup_key] == stuck
+    run.run(now=NOW)
+    assert [what for what, _ in run.failed] == ["pending-trigger-resent"]
+    assert store.items[stuck.dedup_key].trigger_pending  # still pending: its lane message comes back
 
 
 def test_a_recovered_suppressed_key_is_cleared_without_a_page() -> None:

@@ -165,8 +165,12 @@ def builtin_scenario(start: datetime, *, burst: int = 20) -> list[Phase]:
     tagged = metric_alarm_message("ledger-replication-lag", "ALARM", "OK", t, ledger, errors)
     return [
         Phase(
-            "an alarm fires, and SNS delivers it twice",
-            [Step("metric alarm fires", alarm), Step("the same notification again", alarm)],
+            "an alarm fires, and SNS delivers it twice at once (the delivery queue keeps one copy)",
+            [Step("metric alarm fires", alarm), Step("the same notification at once", alarm)],
+        ),
+        Phase(
+            "SNS delivers it a third time, after the first was handled",
+            [Step("the same notification again", alarm)],
         ),
         Phase(
             "it clears; another alarm's OK arrives before its ALARM",

@@ -105,7 +105,7 @@ def _open_incidents_by_key(target: Target) -> dict[str, int]:
 
 
 def _route_fields(target: Target, config_file: str | None) -> dict[str, str] | None:
-    """route -> secret field, from --config FILE or the ingest function's configuration."""
+    """route -> secret field, from --config FILE or the delivery function's configuration."""
     text = Path(config_file).read_text(encoding="utf-8") if config_file else _deployed_config(target)
     if text is None:
         return None
@@ -114,7 +114,7 @@ def _route_fields(target: Target, config_file: str | None) -> dict[str, str] | N
 
 
 def _deployed_config(target: Target) -> str | None:
-    name = target.outputs.values.get("IngestFunctionName")
+    name = target.outputs.values.get("DeliveryFunctionName")
     if not name:
         return None
     try:

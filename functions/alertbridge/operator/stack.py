@@ -10,12 +10,13 @@ from typing import Any
 
 from alertbridge.errors import AlertBridgeError
 
-# The stack's output keys. Duplicated from infra/stack.py (the CLI must not import CDK); a test asserts
-# they are equal so they cannot drift.
+# The stack's output keys (infra/stack.py creates exactly these; the operator commands read them).
 OUTPUT_KEYS = (
-    "AlarmTopicArn", "HealthTopicArn", "QueueUrl", "DeadLetterQueueUrl", "TableName",
+    "AlarmTopicArn", "HealthTopicArn", "QueueUrl", "DeadLetterQueueUrl",
+    "DeliveryQueueUrl", "DeliveryDeadLetterQueueUrl", "TableName",
     "RoutingKeysSecretArn", "WebhookSecretArn", "WebhookUrl",
-    "IngestFunctionName", "WebhookFunctionName", "ReconcilerFunctionName", "DashboardName",
+    "IntakeFunctionName", "DeliveryFunctionName", "WebhookFunctionName", "ReconcilerFunctionName",
+    "DashboardName",
 )  # fmt: skip
 DEFAULT_STACK = "AlertBridge"
 
