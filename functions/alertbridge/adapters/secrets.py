@@ -83,20 +83,35 @@ class SecretsRoutingKeys:
         self._config = config
 
     def routing_key(self, route: str, *, opened_with: str | None = None) -> str:
+        if opened_with:
+            # The key that opened the incident wherever the secret now lists it: a route renamed or removed
+            # since must not strand its open incidents (PagerDuty drops a resolve sent with another key).
+            opening = self._find(opened_with)
+            if opening is not None:
+                return opening
         if route not in self._config.routes:
             raise RoutingKeyMissing(f"route {route!r} is not configured")
         field = self._config.secret_field(route)
         keys = listed_routing_keys(self._secret.value().get(field))
-        if keys is None or (opened_with and _matching(keys, opened_with) is None):
-            # A rotated or freshly set secret may not be in the cache yet: look once more before failing,
-            # or before sending with a key other than the one that opened the incident.
+        if keys is None:
+            # A freshly set secret may not be in the cache yet: look once more before failing.
             keys = listed_routing_keys(self._secret.value(force=True).get(field))
         if keys is None:
             raise RoutingKeyMissing(
                 f"secret {self._secret.secret_id!r} has no well-formed {ROUTING_KEY_CHARS}-character "
                 f"routing key (or list of keys, current first) under {field!r} (route {route!r})"
             )
-        return (_matching(keys, opened_with) if opened_with else None) or keys[0]
+        return keys[0]
+
+    def _find(self, fingerprint: str) -> str | None:
+        """The key with this fingerprint under any field of the secret; read again once if the cached copy
+        has none (a rotation may be newer than the cache)."""
+        for force in (False, True):
+            for value in self._secret.value(force=force).values():
+                found = _matching(listed_routing_keys(value) or [], fingerprint)
+                if found is not None:
+                    return found
+        return None
 
 
 def _matching(keys: list[str], fingerprint: str) -> str | None:

@@ -293,6 +293,7 @@ def details_for(alert: Alert, routing: Routing, config: BridgeConfig) -> dict[st
         "matched_rules": list(routing.matched_rules),
         "subject": alert.subject,
         "raw_message": alert.raw_message,
+        "ignored_fields": list(alert.ignored_fields),
     }
     return {key: value for key, value in details.items() if value not in (None, [], {}, "")}
 

@@ -104,6 +104,7 @@ class Alert(BaseModel):
     links: tuple[Link, ...] = ()
     auto_resolve_after_seconds: int | None = None
     component: str | None = None
+    ignored_fields: tuple[str, ...] = ()  # fields of the wrong type the parser dropped
     # Unrecognized input: a bounded copy of the raw message, and its subject when SNS gave one
     raw_message: str | None = None
     subject: str | None = None

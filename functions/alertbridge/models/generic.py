@@ -9,16 +9,31 @@ Applications publish it to the alarm topic as JSON with camelCase keys::
      "state": "ALARM", "autoResolveAfterSeconds": 3600}
 
 `dedupId`, `idempotencyId` and `idempotency_id` are accepted for the same field; it serializes as
-`dedupId`. `state` accepts ALARM / OK / resolved / INSUFFICIENT_DATA (any case); "resolved" reads as OK.
-`model_dump_json()` writes the camelCase form back, so the same model publishes and parses.
+`dedupId`. `state` accepts ALARM / OK / resolved / recovered / INSUFFICIENT_DATA (any case); "resolved"
+and "recovered" read as OK. `model_dump_json()` writes the camelCase form back, so the same model
+publishes and parses.
+
+Parsing is lenient about everything but the identity (`alarmName`, the dedup id) and the state: a field of
+the wrong type (`currentValue: ""`, `severity: 3`, `timestamp: ""`, a number as a tag value) is converted
+when it can be, else dropped and named in `ignored_fields`. An application's OK with one odd field must
+still resolve its incident, never turn into a new page.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from alertbridge.models.pagerduty import Link
 
@@ -30,8 +45,11 @@ _STATES = {
     "ok": "OK",
     "resolved": "OK",
     "resolve": "OK",
+    "recovered": "OK",
     "insufficient_data": "INSUFFICIENT_DATA",
 }
+_NUMBER_FIELDS = ("threshold", "currentValue")
+_TEXT_FIELDS = ("severity", "metricName", "environment", "description", "component")
 
 
 class AlertMessage(BaseModel):
@@ -56,6 +74,31 @@ class AlertMessage(BaseModel):
     auto_resolve_after_seconds: int | None = Field(default=None, alias="autoResolveAfterSeconds", ge=0)
     component: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    ignored_fields: tuple[str, ...] = Field(default=(), exclude=True)  # dropped for their type
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lenient(cls, data: object) -> object:
+        """Convert or drop fields of the wrong type, so that the identity and the state always survive."""
+        if not isinstance(data, dict):
+            return data
+        fields, ignored = dict(data), []
+        for name in (*_NUMBER_FIELDS, "autoResolveAfterSeconds", "timestamp", "links", "recommendations"):
+            if name in fields and not _usable(name, fields[name]):
+                ignored.append(name)
+                del fields[name]
+        for name in _TEXT_FIELDS:
+            value = fields.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                fields[name] = str(value)
+            elif value is not None and not isinstance(value, str):
+                ignored.append(name)
+                del fields[name]
+        if "tags" in fields:
+            fields["tags"], dropped = _string_tags(fields["tags"])
+            ignored.extend(dropped)
+        fields["ignored_fields"] = tuple(ignored)
+        return fields
 
     @field_validator("state", mode="before")
     @classmethod
@@ -92,3 +135,36 @@ class AlertMessage(BaseModel):
     def to_json_dict(self) -> dict[str, Any]:
         """The camelCase JSON document an application publishes."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+_CHECKS: dict[str, TypeAdapter[Any]] = {
+    "threshold": TypeAdapter(float),
+    "currentValue": TypeAdapter(float),
+    "autoResolveAfterSeconds": TypeAdapter(Annotated[int, Field(ge=0)]),
+    "timestamp": TypeAdapter(datetime),
+    "links": TypeAdapter(list[Link | str]),
+    "recommendations": TypeAdapter(list[str]),
+}
+
+
+def _usable(name: str, value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        _CHECKS[name].validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _string_tags(value: object) -> tuple[dict[str, str], list[str]]:
+    """Tags as strings: numbers and booleans are written out; anything else is dropped and named."""
+    if not isinstance(value, dict):
+        return {}, ["tags"]
+    tags, dropped = {}, []
+    for key, item in value.items():
+        if isinstance(item, str | int | float | bool):
+            tags[str(key)] = str(item).lower() if isinstance(item, bool) else str(item)
+        else:
+            dropped.append(f"tags.{key}")
+    return tags, dropped

@@ -36,6 +36,7 @@ def parse(doc: dict[str, Any], ctx: Context) -> Alert:
         links=tuple(message.links),
         auto_resolve_after_seconds=message.auto_resolve_after_seconds,
         component=message.component,
+        ignored_fields=message.ignored_fields,
     )
 
 
