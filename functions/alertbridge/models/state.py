@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alertbridge.models.alert import AlarmState
-from alertbridge.models.pagerduty import Severity
+from alertbridge.models.pagerduty import MAX_SUMMARY_CHARS, Severity
+
+# Every text an item keeps is bounded, so no producer can push an item past DynamoDB's 400 KB limit (the
+# write of a trigger's intent would fail, and with it the page).
+MAX_ITEM_TEXT_CHARS = MAX_SUMMARY_CHARS  # PagerDuty shows no more of a summary
 
 
 class KeyStatus(StrEnum):
@@ -55,6 +59,13 @@ class StateItem(BaseModel):
     resolved_by_human: bool = False
     pd_updated_at: datetime | None = None  # occurred_at of the newest webhook applied; older ones are ignored
     notes: tuple[str, ...] = Field(default=())
+
+    @field_validator("summary", "alarm_name", "last_actor", "incident_url", mode="after")
+    @classmethod
+    def _bounded(cls, value: str | None) -> str | None:
+        if value is None or len(value) <= MAX_ITEM_TEXT_CHARS:
+            return value
+        return value[: MAX_ITEM_TEXT_CHARS - 1] + "…"
 
     @property
     def is_open(self) -> bool:
