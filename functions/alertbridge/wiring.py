@@ -4,7 +4,7 @@ serves which port; tests build pipelines with fakes instead."""
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from alertbridge.models.settings import Settings, settings
 
@@ -86,9 +86,10 @@ class ConfiguredNotes:
         return self._notes.after_resolve(item, reason_text, at=at)
 
 
-def rest_incidents(current: Settings) -> IncidentsApi | None:
+def rest_incidents(current: Settings, **options: Any) -> IncidentsApi | None:
     """The REST adapter when the webhook secret holds a REST token and a From e-mail; None otherwise
-    (notes and dropped-resolve detection are then skipped; an unreadable secret must not stop resolves)."""
+    (notes, dropped-resolve detection and two-way sync are then skipped; an unreadable secret must not
+    stop resolves). `options` override the adapter's timeouts and retry limits."""
     from alertbridge.adapters.pagerduty_rest import PagerDutyRestAdapter
     from alertbridge.adapters.secrets import SecretsWebhookCredentials
     from alertbridge.errors import ConfigError
@@ -101,12 +102,13 @@ def rest_incidents(current: Settings) -> IncidentsApi | None:
         return None  # no webhook secret value yet: notes are optional
     if not (credentials.rest_token and credentials.from_email):
         return None
+    settings: dict[str, Any] = {
+        "connect_timeout": current.connect_timeout,
+        "read_timeout": current.read_timeout,
+        **options,
+    }
     return PagerDutyRestAdapter(
-        credentials.rest_token,
-        credentials.from_email,
-        base_url=current.rest_url,
-        connect_timeout=current.connect_timeout,
-        read_timeout=current.read_timeout,
+        credentials.rest_token, credentials.from_email, base_url=current.rest_url, **settings
     )
 
 

@@ -471,7 +471,9 @@ class Reconciler:
                 continue
             self._lookups += 1
             try:
-                found.append((item, self.incidents.find_by_dedup_key(item.dedup_key)))
+                found.append(
+                    (item, self.incidents.find_by_dedup_key(item.dedup_key, created_since=item.opened_at))
+                )
             except Exception as exc:
                 self._failed("lookup", item, exc, report)
         return found
