@@ -639,3 +639,12 @@ def test_a_response_says_why_and_nothing_more() -> None:
     response = result.response().to_lambda()
     assert response["statusCode"] == 401
     assert json.loads(response["body"]) == {"status": "rejected", "reason": "bad-signature"}
+
+
+def test_an_incident_pagerduty_does_not_know_is_not_ours() -> None:
+    from alertbridge.errors import NotFound
+
+    rest = FakeAlertKeys({})
+    rest.failures.append(NotFound("PagerDuty has no such incident (404)"))
+    result = handle_function_url_event(delivery(), parts_with(rest=rest), now=NOW)
+    assert (result.status_code, result.reason) == (200, Reason.NOT_OURS)

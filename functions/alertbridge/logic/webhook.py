@@ -10,7 +10,7 @@ The dedup key is found by incident id: PagerDuty leaves `incident_key` null on i
 the Events API v2 (its REST reference: "Incidents with child alerts do not have an incident key"); the key
 is their alert's `alert_key`. In order: the link kept in the state table (`IncidentLinks`), the delivery's
 `incident_key` when PagerDuty fills it, then `GET /incidents/{id}/alerts` (the first alert key with a
-state item). When that lookup cannot be made (no REST token, PagerDuty unreachable or refusing) the answer
+state item; an incident PagerDuty answers 404 for is not the bridge's). When that lookup cannot be made (no REST token, PagerDuty unreachable or refusing) the answer
 is 503, so PagerDuty delivers again; an incident none of whose alert keys has a state item was not opened
 by the bridge: 200, reason `not-ours`.
 
@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from alertbridge.errors import AlertBridgeError, ConfigError
+from alertbridge.errors import AlertBridgeError, ConfigError, NotFound
 from alertbridge.logic.lifecycle import apply_incident_update
 from alertbridge.logic.signature import SIGNATURE_HEADER, signatures, verify
 from alertbridge.models.state import StateItem
@@ -299,7 +299,9 @@ def dedup_key_of(update: IncidentUpdate, parts: WebhookParts, now: datetime) -> 
         raise LinkUnavailable(Reason.NO_REST_TOKEN)
     try:
         keys = api.alert_keys(incident_id)
-    except Exception as exc:  # any REST failure: PagerDuty will deliver again
+    except NotFound:
+        return None  # PagerDuty has no such incident (404): not one the bridge opened
+    except Exception as exc:  # any other REST failure: PagerDuty will deliver again
         raise LinkUnavailable(Reason.LINK_UNAVAILABLE, f"{type(exc).__name__}: {exc}") from exc
     for key in keys:
         item = parts.state.get(key)
