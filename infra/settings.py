@@ -83,6 +83,17 @@ class DeliverySettings(_Strict):
 
 
 class WebhookSettings(_Strict):
+    """The webhook function (PagerDuty Webhooks V3 -> state table).
+
+    Two-way sync needs a PagerDuty REST API token: put `rest_token` and `from_email` in the webhook secret
+    next to `webhook_secrets`. PagerDuty leaves `incident_key` null on incidents opened through the Events
+    API, so the function maps a delivery to its dedup key by incident id, reading the incident's alerts
+    (`GET /incidents/{id}/alerts`) once and keeping the link in the state table. Without a token it still
+    verifies and counts deliveries, logs why it cannot mirror once per cold start, and answers 503 to the
+    deliveries it cannot map (PagerDuty retries them for up to 48 h). Nothing here is set at synth time:
+    the secret's value is read by the function.
+    """
+
     timeout_seconds: int = Field(default=10, ge=3, le=30)  # PagerDuty waits 5 s; stay bounded
     memory_mb: int = Field(default=256, ge=128, le=10_240)
     # Caps what a flood on the public URL can cost; None leaves the account pool (new accounts cannot reserve).

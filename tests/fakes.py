@@ -75,3 +75,38 @@ class ListCounter:
 
     def add(self, name: str, value: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + value
+
+
+class FakeIncidentLinks:
+    """ports.IncidentLinks in a dict."""
+
+    def __init__(self, links: dict[str, str] | None = None) -> None:
+        self.links = dict(links or {})
+        self.writes = 0
+
+    def dedup_key_for(self, incident_id: str) -> str | None:
+        return self.links.get(incident_id)
+
+    def link(self, incident_id: str, dedup_key: str) -> None:
+        self.links[incident_id] = dedup_key
+        self.writes += 1
+
+
+class FakeAlertKeys:
+    """The part of ports.IncidentsApi the webhook uses (`alert_keys`), as a RestIncidents source:
+    `available=False` stands for no REST token, `failures` for REST errors raised on the next lookups."""
+
+    def __init__(self, alert_keys: dict[str, list[str]], *, available: bool = True) -> None:
+        self.keys = alert_keys
+        self.available = available
+        self.failures: list[Exception] = []
+        self.lookups: list[str] = []
+
+    def incidents(self) -> Any:
+        return self if self.available else None
+
+    def alert_keys(self, incident_id: str) -> list[str]:
+        self.lookups.append(incident_id)
+        if self.failures:
+            raise self.failures.pop(0)
+        return list(self.keys.get(incident_id, []))

@@ -1,4 +1,8 @@
-"""Real-shaped webhook deliveries: the Function URL event files under tests/events/webhook/, re-signed."""
+"""Real-shaped webhook deliveries: the Function URL event files under tests/events/webhook/, re-signed.
+
+As PagerDuty sends them for incidents opened through the Events API: `incident_key` null (the dedup key KEY
+is the alert's `alert_key`), the agent a person (`user_reference`), the Events API integration
+(`inbound_integration_reference`) or null (PagerDuty itself)."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ EVENTS = Path(__file__).resolve().parent / "events" / "webhook"
 SECRET = "whsec-current-0123456789"
 OLD_SECRET = "whsec-previous-9876543210"
 KEY = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:prod-api-5xx"
+INCIDENT_ID = "Q2AEN3LD5KFJ9S"  # the incident every event file is about; its alert's alert_key is KEY
 
 
 def load(name: str) -> dict[str, Any]:

@@ -85,10 +85,19 @@ class Incident(BaseModel):
     incident_key: str | None = None
     html_url: str | None = None
     title: str | None = None
+    created_at: datetime | None = None
 
 
 class IncidentsApi(Protocol):
-    def find_by_dedup_key(self, dedup_key: str) -> Incident | None: ...
+    def find_by_dedup_key(self, dedup_key: str, *, created_since: datetime | None = None) -> Incident | None:
+        """Among incidents whose alerts carry `dedup_key` (PagerDuty leaves `incident_key` null on incidents
+        opened through the Events API) and created at or after `created_since`: an open one if any, else
+        the newest; None when there is none."""
+        ...
+
+    def alert_keys(self, incident_id: str) -> list[str]:
+        """The `alert_key` (Events API dedup_key) of each of the incident's alerts."""
+        ...
 
     def acknowledge(self, incident_id: str) -> Incident: ...
 
@@ -102,6 +111,17 @@ class DeliveryQueue(Protocol):
         """Put `message` on the FIFO delivery queue in its dedup key's message group. Raises on failure
         (the caller's record then returns to its own queue)."""
         ...
+
+
+class IncidentLinks(Protocol):
+    """Which dedup key a PagerDuty incident belongs to, kept in the state table (read without a Scan).
+
+    PagerDuty's webhooks name the incident, not the dedup key: `incident_key` is null on incidents opened
+    through the Events API, whose dedup key is their alert's `alert_key`."""
+
+    def dedup_key_for(self, incident_id: str) -> str | None: ...
+
+    def link(self, incident_id: str, dedup_key: str) -> None: ...
 
 
 class Clock(Protocol):

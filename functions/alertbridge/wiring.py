@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from alertbridge.errors import ConfigError
 from alertbridge.models.config import BridgeConfig
@@ -52,7 +52,11 @@ def delivery_pipeline(counter: Counter) -> Pipeline:
 
 
 def build_delivery_pipeline(current: Settings, counter: Counter) -> Pipeline:
-    from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore, DynamoStateStore
+    from alertbridge.adapters.dynamo_state import (
+        DynamoIncidentLinks,
+        DynamoMaintenanceStore,
+        DynamoStateStore,
+    )
     from alertbridge.logic.pipeline import Pipeline
 
     return Pipeline(
@@ -64,6 +68,7 @@ def build_delivery_pipeline(current: Settings, counter: Counter) -> Pipeline:
         counter=counter,
         notes=ConfiguredNotes(current, counter),
         alarm_tags=alarm_tags(current),
+        links=DynamoIncidentLinks(current.table_name),
     )
 
 
@@ -112,9 +117,10 @@ class ConfiguredNotes:
         return self._notes.after_resolve(item, reason_text, at=at)
 
 
-def rest_incidents(current: Settings) -> IncidentsApi | None:
+def rest_incidents(current: Settings, **options: Any) -> IncidentsApi | None:
     """The REST adapter when the webhook secret holds a REST token and a From e-mail; None otherwise
-    (notes and dropped-resolve detection are then skipped; an unreadable secret must not stop resolves)."""
+    (notes, dropped-resolve detection and two-way sync are then skipped; an unreadable secret must not
+    stop resolves). `options` override the adapter's timeouts and retry limits."""
     from alertbridge.adapters.pagerduty_rest import PagerDutyRestAdapter
     from alertbridge.adapters.secrets import SecretsWebhookCredentials
     from alertbridge.errors import ConfigError
@@ -127,12 +133,13 @@ def rest_incidents(current: Settings) -> IncidentsApi | None:
         return None  # no webhook secret value yet: notes are optional
     if not (credentials.rest_token and credentials.from_email):
         return None
+    settings: dict[str, Any] = {
+        "connect_timeout": current.connect_timeout,
+        "read_timeout": current.read_timeout,
+        **options,
+    }
     return PagerDutyRestAdapter(
-        credentials.rest_token,
-        credentials.from_email,
-        base_url=current.rest_url,
-        connect_timeout=current.connect_timeout,
-        read_timeout=current.read_timeout,
+        credentials.rest_token, credentials.from_email, base_url=current.rest_url, **settings
     )
 
 

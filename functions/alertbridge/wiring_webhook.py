@@ -3,18 +3,33 @@ wiring.py). Tests and local runs call `reset()` (and `wiring.reset()`) to start 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
 from alertbridge.logic.webhook import SigningSecretsCache, WebhookParts
 from alertbridge.models.settings import Settings, settings
+from alertbridge.observability import logger
+from alertbridge.ports import IncidentsApi
 
 # PagerDuty waits 5 s for an answer: a slow DynamoDB call must fail fast (and be retried by PagerDuty)
 # rather than use botocore's 60 s defaults.
 _CONNECT_TIMEOUT_SECONDS = 1.0
 _READ_TIMEOUT_SECONDS = 1.5
 _MAX_ATTEMPTS = 2
+# The REST lookup of an incident's alerts shares those 5 s with DynamoDB: one call, retries and 429 waits
+# included, gets at most this long.
+_REST_CALL_BUDGET_SECONDS = 2.5
+_REST_READ_TIMEOUT_SECONDS = 2.0
+_REST_MAX_RETRY_AFTER_SECONDS = 1.0
+
+NO_REST_TOKEN_MESSAGE = (
+    "two-way sync is off: the webhook secret has no rest_token and from_email, so deliveries about "
+    "incidents opened through the Events API (whose incident_key PagerDuty leaves null) cannot be mapped "
+    "to their dedup key; they are verified, counted and answered 503 until a REST API token is added"
+)
 
 
 @lru_cache(maxsize=1)
@@ -23,7 +38,11 @@ def webhook_handler_parts() -> WebhookParts:
 
 
 def build_webhook_parts(current: Settings, *, dynamodb_client: Any = None) -> WebhookParts:
-    from alertbridge.adapters.dynamo_state import DynamoStateStore, DynamoWebhookDeliveries
+    from alertbridge.adapters.dynamo_state import (
+        DynamoIncidentLinks,
+        DynamoStateStore,
+        DynamoWebhookDeliveries,
+    )
 
     client = dynamodb_client if dynamodb_client is not None else _fast_dynamodb_client()
     return WebhookParts(
@@ -34,6 +53,53 @@ def build_webhook_parts(current: Settings, *, dynamodb_client: Any = None) -> We
         ),
         allow_unsigned=current.allow_unsigned_webhooks,
         ttl_days=current.config.closed_item_ttl_days,
+        links=DynamoIncidentLinks(current.table_name, client),
+        rest=LazyRestIncidents(lambda: webhook_rest_adapter(current), recheck_after=current.secrets_max_age),
+    )
+
+
+class LazyRestIncidents:
+    """The REST adapter, built at the first delivery that needs it and kept for the container. Without a
+    token it logs why it cannot mirror once per container, and reads the secret again after
+    `recheck_after` seconds (a token added later is picked up without a new container)."""
+
+    def __init__(
+        self,
+        build: Callable[[], IncidentsApi | None],
+        *,
+        recheck_after: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._build, self._recheck_after, self._clock = build, recheck_after, clock
+        self._api: IncidentsApi | None = None
+        self._checked_at: float | None = None
+        self._warned = False
+        self._lock = threading.Lock()
+
+    def incidents(self) -> IncidentsApi | None:
+        with self._lock:
+            due = self._checked_at is None or self._clock() - self._checked_at >= self._recheck_after
+            if self._api is None and due:
+                self._api = self._build()
+                self._checked_at = self._clock()
+                if self._api is None and not self._warned:
+                    logger.warning(NO_REST_TOKEN_MESSAGE)
+                    self._warned = True
+            return self._api
+
+
+def webhook_rest_adapter(current: Settings) -> IncidentsApi | None:
+    """The REST adapter from the webhook secret's `rest_token` and `from_email`, with timeouts that fit
+    PagerDuty's 5 s; None without them (or when the secret cannot be read)."""
+    from alertbridge.wiring import rest_incidents
+
+    return rest_incidents(
+        current,
+        connect_timeout=_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=_REST_READ_TIMEOUT_SECONDS,
+        max_attempts=_MAX_ATTEMPTS,
+        max_retry_after=_REST_MAX_RETRY_AFTER_SECONDS,
+        call_budget=_REST_CALL_BUDGET_SECONDS,
     )
 
 

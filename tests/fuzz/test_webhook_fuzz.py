@@ -1,4 +1,4 @@
-"""Webhook garbage through the real webhook handler (moto state table and secret): it never changes state and
+"""Webhook garbage through the real webhook handler (moto state table and secret, the emulator's REST API): it never changes state and
 never answers 5xx (the documented 5xx answers are for a missing or unreadable signing secret, a write conflict
 and internal errors, none of which garbage may cause). Bodies are correctly signed, so the garbage gets past
 the signature check and reaches the parser; unsigned and wrongly signed deliveries are checked too."""
@@ -21,11 +21,13 @@ pytest.importorskip("alertbridge.handlers.webhook", reason="the webhook handler 
 
 from alertbridge import wiring, wiring_webhook
 from alertbridge.adapters.dynamo_state import DynamoStateStore
+from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.local.event_source import FakeLambdaContext
 from alertbridge.models.state import StateItem
 from tests.fuzz.rig import corpus_files
 from tests.integration.aws_fixtures import AwsContext, aws  # noqa: F401
-from tests.webhook_events import SECRET, delivery, envelope_of, load, open_item, with_body
+from tests.integration.emulator_fixtures import REST_TOKEN, emulator  # noqa: F401
+from tests.webhook_events import INCIDENT_ID, KEY, SECRET, delivery, envelope_of, load, open_item, with_body
 
 TEMPLATE = load("function-url-incident-acknowledged.json")
 REMOVABLE = {"event", "data", "event_type", "incident_key"}
@@ -55,11 +57,15 @@ class Hook:
 
 
 @pytest.fixture
-def hook(aws: AwsContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hook]:  # noqa: F811
+def hook(aws: AwsContext, emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Hook]:  # noqa: F811
+    """PagerDuty's REST API is the emulator: it knows the event files' incident (alert key KEY), and answers
+    404 for any other incident id garbage may carry."""
+    emulator.add_incident(KEY, incident_id=INCIDENT_ID)
     secrets = boto3.client("secretsmanager", region_name=aws.region)
-    value = {"webhook_secrets": [SECRET], "rest_token": "fuzz-token", "from_email": "oncall@example.com"}
+    value = {"webhook_secrets": [SECRET], "rest_token": REST_TOKEN, "from_email": "oncall@example.com"}
     arn = secrets.create_secret(Name="alertbridge/webhook-fuzz", SecretString=json.dumps(value))["ARN"]
     monkeypatch.setenv("ALERTBRIDGE_WEBHOOK_SECRET", arn)
+    monkeypatch.setenv("ALERTBRIDGE_REST_URL", emulator.url)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     wiring.reset()
     wiring_webhook.reset()

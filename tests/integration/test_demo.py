@@ -38,7 +38,8 @@ def test_the_builtin_scenario_ends_with_pagerduty_matching_every_alarm() -> None
         assert outcome in result.stdout
     # Two-way sync: the responder's acknowledge comes back by signed webhook and is mirrored in the table;
     # the alarm whose OK was lost is closed by the reconciler.
-    assert "webhook incident.acknowledged (signed) -> HTTP 200" in result.stdout
+    # PagerDuty names the incident only (incident_key null); the bridge learns its dedup key by REST
+    assert "webhook incident.acknowledged (signed, incident_key null) -> HTTP 200" in result.stdout
     assert "reconciler run (CloudWatch says OK): alarm-ok x1" in result.stdout
     (acked,) = [
         line for line in result.stdout.splitlines() if line.strip().startswith("prod-orders-queue-age")

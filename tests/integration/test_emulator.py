@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -92,8 +93,18 @@ def test_second_trigger_updates_the_open_alert(http: httpx.Client, emulator: Pag
     http.post("/v2/enqueue", json=trigger(summary="Disk still full", severity="warning"))
     assert len(emulator.alerts) == 1
     alert = emulator.open_alert("disk-full")
-    assert alert is not None and (alert.summary, alert.severity) == ("Disk still full", "warning")
+    assert alert is not None and alert.summary == "Disk still full"
+    assert (alert.severity, alert.urgency) == ("critical", "high")  # a re-trigger never lowers them
     assert emulator.outcomes() == ["opened", "updated"]
+
+
+def test_a_retrigger_raises_severity_and_urgency(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
+    http.post("/v2/enqueue", json=trigger(severity="warning"))
+    first = emulator.open_alert("disk-full")
+    assert first is not None and (first.severity, first.urgency) == ("warning", "low")
+    http.post("/v2/enqueue", json=trigger(severity="error"))
+    raised = emulator.open_alert("disk-full")
+    assert raised is not None and (raised.severity, raised.urgency) == ("error", "high")
 
 
 def test_acknowledge_then_resolve(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
@@ -418,15 +429,77 @@ def open_incident(http: httpx.Client, emulator: PagerDutyEmulator, dedup_key: st
     return alert.incident_id
 
 
-def test_rest_finds_incidents_by_incident_key(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
+def test_rest_matches_incident_key_against_the_alerts_keys(
+    http: httpx.Client, emulator: PagerDutyEmulator
+) -> None:
     incident_id = open_incident(http, emulator)
     open_incident(http, emulator, "other")
     response = http.get("/incidents", params={"incident_key": "disk-full"}, headers=REST_HEADERS)
     assert response.status_code == 200
     [incident] = response.json()["incidents"]
-    assert incident["id"] == incident_id and incident["incident_key"] == "disk-full"
+    assert incident["id"] == incident_id
+    assert incident["incident_key"] is None  # opened through the Events API: the key is the alert's
     assert incident["status"] == "triggered" and incident["incident_number"] >= 1
     assert incident["html_url"].endswith(f"/incidents/{incident_id}")
+
+
+def test_rest_lists_an_incidents_alerts_with_their_alert_key(
+    http: httpx.Client, emulator: PagerDutyEmulator
+) -> None:
+    incident_id = open_incident(http, emulator)
+    response = http.get(f"/incidents/{incident_id}/alerts", headers=REST_HEADERS)
+    body = response.json()
+    assert response.status_code == 200
+    [alert] = body["alerts"]
+    assert (alert["alert_key"], alert["incident"]["id"], alert["status"]) == (
+        "disk-full",
+        incident_id,
+        "triggered",
+    )
+    assert (body["limit"], body["offset"], body["more"], body["total"]) == (25, 0, False, None)
+
+
+def test_rest_lists_are_paginated(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
+    for n in range(30):
+        emulator.add_incident("busy", status="resolved", summary=f"n{n}")
+    first = http.get("/incidents", params={"incident_key": "busy"}, headers=REST_HEADERS).json()
+    assert (len(first["incidents"]), first["limit"], first["more"], first["total"]) == (25, 25, True, None)
+    rest = http.get(
+        "/incidents", params={"incident_key": "busy", "offset": 25, "limit": 10}, headers=REST_HEADERS
+    ).json()
+    assert (len(rest["incidents"]), rest["offset"], rest["more"]) == (5, 25, False)
+    titles = [i["title"] for i in first["incidents"] + rest["incidents"]]
+    assert titles == [f"n{n}" for n in range(30)]  # oldest first, nothing twice
+
+
+def test_rest_lists_cover_the_last_month_unless_date_range_all(
+    http: httpx.Client, emulator: PagerDutyEmulator
+) -> None:
+    old = emulator.add_incident("disk-full", created_at=datetime.now(UTC) - timedelta(days=40))
+    recent = emulator.add_incident("disk-full", created_at=datetime.now(UTC) - timedelta(days=2))
+
+    def ids(**params: str) -> list[str]:
+        query = {"incident_key": "disk-full", **params}
+        return [
+            i["id"] for i in http.get("/incidents", params=query, headers=REST_HEADERS).json()["incidents"]
+        ]
+
+    assert ids() == [recent.incident_id]
+    assert ids(date_range="all") == [old.incident_id, recent.incident_id]
+    since = (datetime.now(UTC) - timedelta(days=60)).isoformat()
+    assert ids(since=since) == [old.incident_id, recent.incident_id]
+
+
+def test_rest_rate_limit_answers_pagerdutys_429(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
+    emulator.set_rest_rate_limit(2, 60.0)
+    assert [http.get("/incidents", headers=REST_HEADERS).status_code for _ in range(2)] == [200, 200]
+    throttled = http.get("/incidents", headers=REST_HEADERS)
+    assert throttled.status_code == 429
+    assert throttled.json() == {"error": {"message": "Rate Limit Exceeded", "code": 2020}}
+    assert throttled.headers["ratelimit-limit"] == "2" and throttled.headers["ratelimit-remaining"] == "0"
+    assert 1 <= int(throttled.headers["ratelimit-reset"]) <= 60
+    assert "Retry-After" not in throttled.headers
+    assert http.post("/v2/enqueue", json=trigger()).status_code == 202  # the Events API is not affected
 
 
 def test_rest_get_incident_and_404(http: httpx.Client, emulator: PagerDutyEmulator) -> None:
@@ -572,7 +645,7 @@ def test_send_webhook_is_a_signed_v3_envelope(
     assert (event["event_type"], event["resource_type"]) == ("incident.acknowledged", "incident")
     assert event["agent"]["summary"] == USER_EMAIL and event["occurred_at"].endswith("Z")
     data = event["data"]
-    assert (data["id"], data["incident_key"], data["status"]) == (incident_id, "disk-full", "triggered")
+    assert (data["id"], data["incident_key"], data["status"]) == (incident_id, None, "triggered")
     assert {
         "number",
         "title",
@@ -621,6 +694,185 @@ def test_human_acknowledge_without_webhook(http: httpx.Client, emulator: PagerDu
     assert emulator.human_acknowledge("disk-full").status == "acknowledged"
     with pytest.raises(LookupError):
         emulator.human_acknowledge("nothing-open")
+
+
+# ---- webhook subscriptions ------------------------------------------------------------------------------
+
+
+class _Scripted:
+    """A receiver answering the queued statuses in order (then 200), keeping every delivery it got."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        script, received = list(statuses), []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((dict(self.headers.items()), json.loads(raw)))
+                self.send_response(script.pop(0) if script else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.received: list[tuple[dict[str, str], dict[str, Any]]] = received
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def events(self) -> list[dict[str, Any]]:
+        return [body["event"] for _, body in self.received]
+
+
+@pytest.fixture
+def scripted() -> Iterator[Any]:
+    made: list[_Scripted] = []
+
+    def make(*statuses: int) -> _Scripted:
+        made.append(_Scripted(list(statuses)))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.server.shutdown()
+        server.server.server_close()
+
+
+def test_deliveries_carry_the_agent_pagerduty_sends(
+    http: httpx.Client, emulator: PagerDutyEmulator, scripted: Any
+) -> None:
+    receiver = scripted()
+    hooks = emulator.subscribe(receiver.url, secrets=["s"], time_scale=0.001)
+    incident_id = open_incident(http, emulator)  # Events API trigger
+    emulator.human_acknowledge("disk-full", by="ada@example.com")  # the web app
+    emulator.acknowledgement_timeout("disk-full")  # PagerDuty itself
+    put = {"incident": {"type": "incident_reference", "status": "resolved"}}
+    http.put(f"/incidents/{incident_id}", json=put, headers=REST_HEADERS)  # REST, From: a user
+    http.post(f"/incidents/{incident_id}/notes", json={"note": {"content": "why"}}, headers=REST_HEADERS)
+    assert hooks.wait_until(lambda attempts: len(attempts) == 5)
+    events = receiver.events()
+    assert [e["event_type"] for e in events] == [
+        "incident.triggered",
+        "incident.acknowledged",
+        "incident.unacknowledged",
+        "incident.resolved",
+        "incident.annotated",
+    ]
+    triggered, acked, timed_out, resolved, note = events
+    assert (triggered["agent"]["type"], triggered["agent"]["summary"]) == (
+        "inbound_integration_reference",
+        "Events API V2",
+    )
+    assert (acked["agent"]["type"], acked["agent"]["summary"]) == ("user_reference", "ada@example.com")
+    assert timed_out["agent"] is None and timed_out["data"]["status"] == "triggered"
+    assert (resolved["agent"]["type"], resolved["agent"]["summary"]) == ("user_reference", USER_EMAIL)
+    assert all(e["data"].get("incident_key", None) is None for e in events)
+    assert note["data"]["type"] == "incident_note" and note["data"]["content"] == "why"
+    assert note["data"]["incident"] == {
+        **note["data"]["incident"],
+        "id": incident_id,
+        "type": "incident_reference",
+    }
+    for headers, body in receiver.received:
+        assert verify(headers["X-PagerDuty-Signature"], json.dumps(body).encode(), ["s"])
+
+
+def test_events_api_deliveries_name_the_client(
+    http: httpx.Client, emulator: PagerDutyEmulator, scripted: Any
+) -> None:
+    receiver = scripted()
+    hooks = emulator.subscribe(receiver.url, time_scale=0.001)
+    http.post("/v2/enqueue", json={**trigger(), "client": "alertbridge", "client_url": "https://x.example"})
+    http.post("/v2/enqueue", json=action("resolve"))
+    assert hooks.wait_until(lambda attempts: len(attempts) == 2)
+    opened, resolved = receiver.events()
+    assert opened["client"] == {"name": "alertbridge", "url": "https://x.example"}
+    assert resolved["agent"]["type"] == "inbound_integration_reference"  # the bridge's own resolve
+
+
+def test_5xx_429_and_timeouts_are_retried_with_the_same_webhook_id(
+    http: httpx.Client, emulator: PagerDutyEmulator, scripted: Any
+) -> None:
+    receiver = scripted(500, 429, 503)
+    hooks = emulator.subscribe(receiver.url, time_scale=0.001)
+    open_incident(http, emulator)
+    assert hooks.wait_until(lambda attempts: attempts and attempts[-1].outcome == "delivered")
+    assert [(status, outcome) for _, status, outcome in hooks.outcomes()] == [
+        (500, "retrying"),
+        (429, "retrying"),
+        (503, "retrying"),
+        (200, "delivered"),
+    ]
+    assert len({headers["X-Webhook-Id"] for headers, _ in receiver.received}) == 1
+
+
+def test_a_slow_receiver_times_out_and_is_retried(emulator: PagerDutyEmulator) -> None:
+    calls: list[int] = []
+    release = threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            calls.append(1)
+            if len(calls) == 1:
+                release.wait(5.0)  # held until the test ends: the subscription's timeout runs out first
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        hooks = emulator.subscribe(
+            f"http://127.0.0.1:{server.server_address[1]}/", timeout=0.2, time_scale=0.001
+        )
+        emulator.add_incident("disk-full")
+        emulator.human_acknowledge("disk-full")
+        assert hooks.wait_until(lambda attempts: attempts and attempts[-1].outcome == "delivered")
+        assert [(status, outcome) for _, status, outcome in hooks.outcomes()] == [
+            (0, "retrying"),
+            (200, "delivered"),
+        ]
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_other_4xx_are_dropped_and_three_in_a_row_disable_the_subscription(
+    http: httpx.Client, emulator: PagerDutyEmulator, scripted: Any
+) -> None:
+    receiver = scripted(400, 404, 410)
+    hooks = emulator.subscribe(receiver.url, time_scale=0.001)
+    for key in ("a", "b", "c", "d"):
+        open_incident(http, emulator, key)
+    assert hooks.wait_until(lambda attempts: len(attempts) == 4)
+    assert [(status, outcome) for _, status, outcome in hooks.outcomes()] == [
+        (400, "dropped"),
+        (404, "dropped"),
+        (410, "dropped"),
+        (0, "disabled"),
+    ]
+    assert not hooks.enabled and len(receiver.received) == 3
+
+
+def test_a_success_resets_the_drops_in_a_row(
+    http: httpx.Client, emulator: PagerDutyEmulator, scripted: Any
+) -> None:
+    receiver = scripted(400, 400, 200, 400, 400)
+    hooks = emulator.subscribe(receiver.url, time_scale=0.001)
+    for key in ("a", "b", "c", "d", "e"):
+        open_incident(http, emulator, key)
+    assert hooks.wait_until(lambda attempts: len(attempts) == 5)
+    assert hooks.enabled
 
 
 def test_cli_runs_the_emulator_until_stopped(capsys: pytest.CaptureFixture[str]) -> None:

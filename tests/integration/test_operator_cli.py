@@ -214,6 +214,13 @@ def test_doctor_says_what_to_fix(stack: Deployed, capsys) -> None:  # type: igno
     assert code == 1 and "check(s) failed" in out
 
 
+def test_doctor_says_two_way_sync_needs_a_rest_token(stack: Deployed, capsys) -> None:  # type: ignore[no-untyped-def]
+    stack.set_secret(stack.bridge.webhook_secret, {"webhook_secrets": ["s"]})
+    _, out, _ = cli(capsys, stack, "doctor")
+    assert doctor_rows(out)["REST token"] == "warn"
+    assert "two-way sync is off" in " ".join(out.split())
+
+
 def test_a_routing_key_rotation_from_doctor_to_send_test(stack: Deployed, capsys) -> None:  # type: ignore[no-untyped-def]
     retired, current = stack.routing_key("default"), "N" * 32
     opened = stack.notify("search-errors", "ALARM", T0)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from alertbridge.errors import (
     BadToken,
     Forbidden,
     NotFound,
+    PagerDutyError,
     RateLimited,
     ServerError,
     UnknownRequester,
@@ -57,13 +59,15 @@ def test_find_by_dedup_key(emulator: PagerDutyEmulator) -> None:
     assert (incident.id, incident.status, incident.incident_key, incident.number) == (
         incident_id,
         "triggered",
-        "api-errors",
+        None,  # PagerDuty's incident_key is null; the incident was found by its alert's key
         1,
     )
+    assert incident.created_at is not None and incident.created_at.tzinfo is not None
     assert incident.html_url and incident.html_url.endswith(incident_id) and incident.title == "5xx rate high"
     request = emulator.requests[-2]  # the lookup of "api-errors"; the last one looked for "unknown"
     assert request.headers["Accept"] == "application/vnd.pagerduty+json;version=2"
     assert request.query["incident_key"] == ["api-errors"]
+    assert request.query["date_range"] == ["all"] and request.query["offset"] == ["0"]
 
 
 def test_find_prefers_the_open_incident_over_older_resolved_ones(emulator: PagerDutyEmulator) -> None:
@@ -73,6 +77,83 @@ def test_find_prefers_the_open_incident_over_older_resolved_ones(emulator: Pager
     with rest(emulator) as api:
         incident = api.find_by_dedup_key("api-errors")
     assert incident is not None and incident.id == second != first
+
+
+def test_find_reads_every_page_and_picks_the_open_incident_on_page_2(emulator: PagerDutyEmulator) -> None:
+    """An episode's open incident sits on page 2, after older resolved incidents of the same key."""
+    start = datetime.now(UTC) - timedelta(days=3)
+    resolved = [
+        emulator.add_incident("api-errors", status="resolved", created_at=start + timedelta(minutes=n))
+        for n in range(100)
+    ]
+    current = emulator.add_incident("api-errors", created_at=start + timedelta(hours=5))
+    with rest(emulator) as api:
+        incident = api.find_by_dedup_key("api-errors")
+    assert incident is not None and (incident.id, incident.status) == (current.incident_id, "triggered")
+    pages = [r.query["offset"] for r in emulator.requests if r.path == "/incidents"]
+    assert pages == [["0"], ["100"]]
+    assert resolved[0].incident_id != current.incident_id
+
+
+def test_find_without_an_open_incident_returns_the_newest(emulator: PagerDutyEmulator) -> None:
+    start = datetime.now(UTC) - timedelta(days=3)
+    older = emulator.add_incident("api-errors", status="resolved", created_at=start)
+    newer = emulator.add_incident("api-errors", status="resolved", created_at=start + timedelta(hours=1))
+    with rest(emulator) as api:
+        incident = api.find_by_dedup_key("api-errors")
+    assert incident is not None and incident.id == newer.incident_id != older.incident_id
+
+
+def test_created_since_excludes_last_weeks_incident(emulator: PagerDutyEmulator) -> None:
+    now = datetime.now(UTC)
+    emulator.add_incident("api-errors", created_at=now - timedelta(days=7))  # last week's, still open
+    with rest(emulator) as api:
+        assert api.find_by_dedup_key("api-errors", created_since=now - timedelta(minutes=5)) is None
+        assert api.find_by_dedup_key("api-errors") is not None  # without the bound it is found
+        open_incident(emulator)  # a new episode: a second open incident of the key, opened now
+        latest = emulator.latest_alert("api-errors")
+        assert latest is not None
+        current = latest.incident_id
+        # sub-second opened_at vs PagerDuty's whole-second created_at: still found
+        found = api.find_by_dedup_key("api-errors", created_since=datetime.now(UTC) - timedelta(seconds=0.5))
+    assert found is not None and found.id == current
+
+
+def test_alert_keys_reads_every_page(emulator: PagerDutyEmulator) -> None:
+    incident_id = open_incident(emulator)
+    with rest(emulator) as api:
+        assert api.alert_keys(incident_id) == ["api-errors"]
+        with pytest.raises(NotFound):
+            api.alert_keys("QDOESNOTEXIST")
+    [request] = [r for r in emulator.requests if r.path.endswith("/alerts") and r.status == 200]
+    assert request.query["limit"] == ["100"]
+
+
+def test_a_rest_429_waits_as_ratelimit_reset_says(emulator: PagerDutyEmulator) -> None:
+    incident_id = open_incident(emulator)
+    emulator.set_rest_rate_limit(1, 2.0)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        emulator.set_rest_rate_limit(None)  # the window passes while we wait
+
+    with rest(emulator, sleep=sleep) as api:
+        assert api.alert_keys(incident_id) == ["api-errors"]
+        assert api.alert_keys(incident_id) == ["api-errors"]  # the second is throttled, then retried
+    assert len(sleeps) == 1 and 1.0 <= sleeps[0] <= 2.0
+    assert [r.status for r in emulator.requests if r.path.endswith("/alerts")] == [200, 429, 200]
+
+
+def test_a_rest_429_longer_than_the_call_budget_is_not_waited_for(emulator: PagerDutyEmulator) -> None:
+    incident_id = open_incident(emulator)
+    emulator.set_rest_rate_limit(1, 60.0)
+    sleeps: list[float] = []
+    with rest(emulator, sleep=sleeps.append, call_budget=2.0, max_retry_after=30.0) as api:
+        api.alert_keys(incident_id)
+        with pytest.raises(PagerDutyError):
+            api.alert_keys(incident_id)
+    assert sleeps == []  # ratelimit-reset (about 60 s) does not fit the 2 s budget: give up at once
 
 
 def test_acknowledge_resolve_and_note(emulator: PagerDutyEmulator) -> None:

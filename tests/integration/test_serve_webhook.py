@@ -30,7 +30,7 @@ from alertbridge.local.webhook_server import WebhookServer, function_url_event
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.state import KeyStatus, StateItem
 from tests.integration.aws_fixtures import AwsContext
-from tests.integration.emulator_fixtures import ROUTING_KEY
+from tests.integration.emulator_fixtures import REST_TOKEN, ROUTING_KEY, USER_EMAIL
 
 SECRET = "serve-webhook-test-secret"
 REPO = Path(__file__).resolve().parents[2]
@@ -186,8 +186,11 @@ class Process:
 
 
 @pytest.fixture
-def served() -> Iterator[tuple[Process, str]]:
-    process = Process("--port", "0", "--secret", SECRET, "--seed-key", "checkout-key", "--quiet-logs")
+def served(emulator: PagerDutyEmulator) -> Iterator[tuple[Process, str]]:
+    process = Process(
+        "--port", "0", "--secret", SECRET, "--seed-key", "checkout-key", "--quiet-logs",
+        "--rest-token", REST_TOKEN, "--from-email", USER_EMAIL, "--rest-url", emulator.url,
+    )  # fmt: skip
     try:
         banner = process.wait_for("listening on http://127.0.0.1:")
         url = banner.split("listening on ", 1)[1].split()[0]

@@ -1,5 +1,8 @@
-"""The webhook Lambda handler in-process against moto (state table, Secrets Manager), fed real-shaped
-Function URL events: the answers, the state table afterwards, the log lines and the metrics."""
+"""The webhook Lambda handler in-process against moto (state table, Secrets Manager) and the PagerDuty
+emulator's REST API (where the handler reads an incident's alert keys), fed real-shaped Function URL events:
+the answers, the state table afterwards, the log lines and the metrics."""
+
+# ruff: noqa: F811  (the `emulator` fixture is imported, then named as a test parameter)
 
 from __future__ import annotations
 
@@ -16,13 +19,29 @@ import boto3
 import pytest
 
 from alertbridge import wiring, wiring_webhook
-from alertbridge.adapters.dynamo_state import DynamoStateStore, DynamoWebhookDeliveries
+from alertbridge.adapters.dynamo_state import (
+    DynamoIncidentLinks,
+    DynamoStateStore,
+    DynamoWebhookDeliveries,
+)
+from alertbridge.local.emulator import Fault, PagerDutyEmulator
 from alertbridge.local.event_source import FakeLambdaContext
 from alertbridge.logic.webhook import MAX_BODY_BYTES, MIRRORED_EVENT_TYPES
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.observability import logger
 from tests.integration.aws_fixtures import AwsContext
-from tests.webhook_events import KEY, OLD_SECRET, SECRET, delivery, envelope_of, load, open_item, with_body
+from tests.integration.emulator_fixtures import emulator  # noqa: F401
+from tests.webhook_events import (
+    INCIDENT_ID,
+    KEY,
+    OLD_SECRET,
+    SECRET,
+    delivery,
+    envelope_of,
+    load,
+    open_item,
+    with_body,
+)
 
 SECRET_NAME = "alertbridge/webhook-test"
 REST_TOKEN = "u+rest-token-never-logged"
@@ -44,8 +63,11 @@ class Webhook:
     def item(self) -> StateItem | None:
         return self.store.get(KEY)
 
-    def set_secret(self, secrets: list[str]) -> None:
-        value = {"webhook_secrets": secrets, "rest_token": REST_TOKEN, "from_email": "oncall@example.com"}
+    def links(self) -> DynamoIncidentLinks:
+        return DynamoIncidentLinks(self.aws.table_name, self.aws.dynamodb)
+
+    def set_secret(self, secrets: list[str], *, rest_token: str | None = REST_TOKEN) -> None:
+        value = {"webhook_secrets": secrets, "rest_token": rest_token, "from_email": "oncall@example.com"}
         boto3.client("secretsmanager", region_name=self.aws.region).put_secret_value(
             SecretId=self.secret_arn, SecretString=json.dumps(value)
         )
@@ -72,10 +94,17 @@ def new_container() -> None:
 
 
 @pytest.fixture
-def webhook(aws: AwsContext, monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
+def webhook(
+    aws: AwsContext, emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Webhook]:
+    """The event files' incident exists in PagerDuty (the emulator), opened through the Events API: its
+    alert's alert_key is KEY, its incident_key null; the state table has KEY open and no link yet."""
+    emulator.add_token(REST_TOKEN)
+    emulator.add_incident(KEY, incident_id=INCIDENT_ID)
     client = boto3.client("secretsmanager", region_name=aws.region)
     arn = client.create_secret(Name=SECRET_NAME, SecretString="{}")["ARN"]
     monkeypatch.setenv("ALERTBRIDGE_WEBHOOK_SECRET", arn)
+    monkeypatch.setenv("ALERTBRIDGE_REST_URL", emulator.url)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "alertbridge")
     hook = Webhook(aws, arn, DynamoStateStore(aws.table_name, aws.dynamodb))
     hook.set_secret([SECRET])
@@ -155,6 +184,84 @@ def test_an_incident_without_state_gets_2xx(webhook: Webhook) -> None:
     other = delivery(data={"incident_key": "someone-elses-key"})
     assert status_and_reason(webhook.invoke(other)) == (200, "no-state")
     assert webhook.store.get("someone-elses-key") is None
+
+
+# --- the dedup key by incident id ----------------------------------------------------------------------------
+
+
+def test_the_first_delivery_learns_the_link_through_the_rest_api(
+    webhook: Webhook, emulator: PagerDutyEmulator
+) -> None:
+    assert webhook.links().dedup_key_for(INCIDENT_ID) is None
+    assert status_and_reason(webhook.invoke(delivery(webhook_id="K1"))) == (200, "mirrored")
+    assert webhook.links().dedup_key_for(INCIDENT_ID) == KEY
+    looked_up = [r.path for r in emulator.requests if r.path.startswith("/incidents")]
+    assert looked_up == [f"/incidents/{INCIDENT_ID}/alerts"]
+    assert all(r.headers.get("Authorization") == f"Token token={REST_TOKEN}" for r in emulator.requests)
+    new_container()  # the link is in the table: a new container needs no REST call
+    assert status_and_reason(webhook.invoke(delivery("incident.resolved", webhook_id="K2"))) == (
+        200,
+        "mirrored",
+    )
+    assert len([r for r in emulator.requests if r.path.startswith("/incidents")]) == 1
+
+
+def test_rest_unavailable_answers_503_and_pagerdutys_retry_is_applied(
+    webhook: Webhook, emulator: PagerDutyEmulator
+) -> None:
+    emulator.limit_faults_to("/incidents")
+    emulator.inject(Fault.server_error(503), times=2)  # the handler's try and its one retry
+    assert_refused_without_state_change(webhook, delivery(webhook_id="U1"), (503, "link-unavailable"))
+    assert status_and_reason(webhook.invoke(delivery(webhook_id="U1"))) == (200, "mirrored")
+    item = webhook.item()
+    assert item is not None and item.pd_status == "acknowledged"
+
+
+def test_without_a_rest_token_it_verifies_counts_and_answers_503_with_one_log_line(
+    webhook: Webhook, log_output: io.StringIO, capfd: pytest.CaptureFixture[str]
+) -> None:
+    webhook.set_secret([SECRET], rest_token=None)
+    assert_refused_without_state_change(webhook, delivery(webhook_id="T1"), (503, "no-rest-token"))
+    assert_refused_without_state_change(webhook, delivery(webhook_id="T2"), (503, "no-rest-token"))
+    assert_refused_without_state_change(webhook, delivery(secrets=["forged"]), (401, "bad-signature"))
+    warnings = [e for e in log_entries(log_output) if "two-way sync is off" in e["message"]]
+    assert len(warnings) == 1  # once per container
+    reasons = [d.get("reason") for d in metrics_in(capfd.readouterr().out) if "reason" in d]
+    assert reasons == ["no-rest-token", "no-rest-token", "bad-signature"]
+
+
+def test_an_incident_the_bridge_did_not_open_is_answered_2xx_and_counted(
+    webhook: Webhook, emulator: PagerDutyEmulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    other = emulator.add_incident("someone-elses-key")
+    stranger = delivery(data={"id": other.incident_id}, webhook_id="S1")
+    assert status_and_reason(webhook.invoke(stranger)) == (200, "not-ours")
+    assert webhook.links().dedup_key_for(other.incident_id) is None
+    reasons = [d.get("reason") for d in metrics_in(capfd.readouterr().out) if "reason" in d]
+    assert reasons == ["not-ours"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("function-url-incident-annotated.json", (KeyStatus.OPEN, None, False, 1)),
+        ("function-url-incident-resolved-by-integration.json", (KeyStatus.RESOLVED, "resolved", False, 0)),
+        ("function-url-incident-unacknowledged-timeout.json", (KeyStatus.OPEN, "triggered", False, 0)),
+    ],
+)
+def test_the_real_shapes_are_mirrored(
+    webhook: Webhook, name: str, expected: tuple[KeyStatus, str | None, bool, int]
+) -> None:
+    event = load(name)
+    assert status_and_reason(webhook.invoke(with_body(event, event["body"].encode()))) == (200, "mirrored")
+    item = webhook.item()
+    assert item is not None
+    assert (item.status, item.pd_status, item.resolved_by_human, item.pd_note_count) == expected
+
+
+def test_an_occurred_at_without_offset_is_not_a_500(webhook: Webhook) -> None:
+    naive = delivery(event={"occurred_at": "2025-06-01T12:03:00"})
+    assert status_and_reason(webhook.invoke(naive)) == (200, "mirrored")
 
 
 # --- replay ---------------------------------------------------------------------------------------------------
@@ -306,3 +413,29 @@ def test_an_update_older_than_the_applied_one_changes_nothing(webhook: Webhook) 
     late = delivery("incident.resolved", webhook_id="N2", event={"occurred_at": earlier})
     assert status_and_reason(webhook.invoke(late)) == (200, "unchanged")
     assert webhook.item() == item
+
+
+def test_pagerdutys_retry_applies_a_delivery_first_answered_503(
+    webhook: Webhook, emulator: PagerDutyEmulator
+) -> None:
+    """End to end over HTTP: the emulator's subscription delivers a responder's acknowledge while its
+    REST API fails, gets 503, retries with (compressed) backoff, and the retry is mirrored."""
+    from alertbridge.local.webhook_server import WebhookServer
+
+    emulator.limit_faults_to("/incidents")
+    emulator.inject(Fault.server_error(503), times=2)
+    with WebhookServer() as server:
+        hooks = emulator.subscribe(server.url, secrets=[SECRET], time_scale=0.001)
+        emulator.human_acknowledge(KEY, by="ada@example.com")
+        assert hooks.wait_until(lambda attempts: any(a.outcome == "delivered" for a in attempts))
+    assert hooks.outcomes() == [
+        ("incident.acknowledged", 503, "retrying"),
+        ("incident.acknowledged", 200, "delivered"),
+    ]
+    item = webhook.item()
+    assert item is not None
+    assert (item.pd_status, item.last_actor, item.incident_id) == (
+        "acknowledged",
+        "ada@example.com",
+        INCIDENT_ID,
+    )

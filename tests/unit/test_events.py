@@ -16,6 +16,7 @@ from alertbridge.logic.events import (
     metric_console_url,
     minimal_event,
     truncate,
+    utf16_units,
 )
 from alertbridge.logic.parsers import parse_lambda_event, parse_sqs_body
 from alertbridge.logic.policy import Routing, route_alert
@@ -117,20 +118,25 @@ def test_composite_summary_names_the_children_and_details_list_them() -> None:
     assert body["payload"]["class"] == "composite"
 
 
-def test_long_reason_and_255_char_name_keep_the_summary_within_1024_code_points() -> None:
+def test_long_reason_and_255_char_name_keep_the_summary_within_1024_utf16_units() -> None:
     (alert,) = alerts("sns-unicode-255-char-name-long-reason.json")
     summary = body_for(alert)["payload"]["summary"]
-    assert len(summary) == MAX_SUMMARY_CHARS
+    assert utf16_units(summary) <= MAX_SUMMARY_CHARS and len(summary) <= MAX_SUMMARY_CHARS
+    assert utf16_units(summary) >= MAX_SUMMARY_CHARS - 1  # cut at the limit, not earlier
     assert summary.endswith("…")
     assert summary.startswith("[ALARM] orders-ddb-write-throttles-äöü-日本語-")
 
 
-def test_truncate_counts_code_points_and_never_splits_one() -> None:
-    text = "🚨" * 2000
+def test_truncate_counts_utf16_units_and_never_splits_a_code_point() -> None:
+    text = "🚨" * 2000  # outside the BMP: 2 UTF-16 code units each
     cut = truncate(text, 1024)
-    assert len(cut) == 1024 and cut.endswith("…")
+    assert utf16_units(cut) == len(cut.encode("utf-16-le")) // 2 == 1023 and cut.endswith("…")
+    assert len(cut) == 512  # 511 sirens and the ellipsis: one more siren would not fit
     cut.encode("utf-8")  # no half characters
     assert truncate("short", 1024) == "short"
+    assert truncate("a" * 1024, 1024) == "a" * 1024
+    mixed = truncate("a🚨" * 600, 1024)
+    assert utf16_units(mixed) <= 1024 and utf16_units(mixed) >= 1023
 
 
 def test_generic_alert_body_carries_its_links_and_recommendations_first() -> None:

@@ -249,9 +249,12 @@ class Incidents:
         self.note_error: Exception | None = None
         self.looked_up: list[str] = []
 
-    def find_by_dedup_key(self, dedup_key: str) -> Incident | None:
+    def find_by_dedup_key(self, dedup_key: str, *, created_since: datetime | None = None) -> Incident | None:
         self.looked_up.append(dedup_key)
         return self.incidents.get(dedup_key)
+
+    def alert_keys(self, incident_id: str) -> list[str]:
+        return [key for key, incident in self.incidents.items() if incident.id == incident_id]
 
     def acknowledge(self, incident_id: str) -> Incident:
         raise NotImplementedError

@@ -26,8 +26,17 @@ from alertbridge.logic.webhook import (
 )
 from alertbridge.models.alert import AlarmState
 from alertbridge.models.state import KeyStatus, StateItem
-from tests.fakes import FakeStateStore
-from tests.webhook_events import KEY, OLD_SECRET, SECRET, delivery, envelope_of, load, with_body
+from tests.fakes import FakeAlertKeys, FakeIncidentLinks, FakeStateStore
+from tests.webhook_events import (
+    INCIDENT_ID,
+    KEY,
+    OLD_SECRET,
+    SECRET,
+    delivery,
+    envelope_of,
+    load,
+    with_body,
+)
 
 NOW = datetime(2025, 6, 1, 12, 5, tzinfo=UTC)
 
@@ -102,7 +111,11 @@ def parts_with(
     secrets: FakeSecrets | None = None,
     allow_unsigned: bool = False,
     deliveries: FakeDeliveries | None = None,
+    links: FakeIncidentLinks | None = None,
+    rest: FakeAlertKeys | None = None,
 ) -> WebhookParts:
+    """By default PagerDuty's REST API knows the event files' incident (its alert key is KEY) and no link
+    is kept yet, as for the first delivery about an incident."""
     if store is None:
         store = FakeStateStore()
         store.items[KEY] = open_item()
@@ -112,6 +125,8 @@ def parts_with(
         secrets=secrets or FakeSecrets(SECRET),
         allow_unsigned=allow_unsigned,
         ttl_days=30,
+        links=links if links is not None else FakeIncidentLinks(),
+        rest=rest if rest is not None else FakeAlertKeys({INCIDENT_ID: [KEY]}),
     )
 
 
@@ -216,7 +231,7 @@ def test_the_cache_drops_empty_secrets() -> None:
 def test_the_acknowledged_event_file_becomes_an_incident_update() -> None:
     envelope = parse_envelope(load("function-url-incident-acknowledged.json")["body"].encode())
     update = incident_update(envelope.event)
-    assert update.dedup_key == KEY
+    assert update.dedup_key is None  # PagerDuty's incident_key is null: the key is the alert's
     assert update.incident_id == "Q2AEN3LD5KFJ9S"
     assert update.number == 4211
     assert update.status == "acknowledged"
@@ -316,23 +331,134 @@ def test_an_incident_type_not_mirrored_gets_200() -> None:
 def test_an_incident_without_state_item_gets_200() -> None:
     parts = parts_with(FakeStateStore())
     result = handle_function_url_event(delivery("incident.acknowledged"), parts, now=NOW)
-    assert (result.status_code, result.reason) == (200, Reason.NO_STATE)
+    assert (result.status_code, result.reason) == (200, Reason.NOT_OURS)
     assert parts.state.get(KEY) is None
+
+
+def test_an_incident_key_without_state_item_gets_200() -> None:
+    parts = parts_with(FakeStateStore())
+    result = handle_function_url_event(delivery(data={"incident_key": "other"}), parts, now=NOW)
+    assert (result.status_code, result.reason) == (200, Reason.NO_STATE)
 
 
 def test_an_expired_state_item_counts_as_absent() -> None:
     store = FakeStateStore()
     store.items[KEY] = open_item(status=KeyStatus.RESOLVED, expires_at=int(NOW.timestamp()) - 1)
-    result = handle_function_url_event(delivery("incident.reopened"), parts_with(store), now=NOW)
+    links = FakeIncidentLinks({INCIDENT_ID: KEY})
+    result = handle_function_url_event(delivery("incident.reopened"), parts_with(store, links=links), now=NOW)
     assert result.reason == Reason.NO_STATE
     assert store.writes == 0
 
 
-def test_a_real_annotation_without_incident_key_gets_200() -> None:
+def test_a_real_annotation_is_mirrored_by_incident_id() -> None:
     note = load("function-url-incident-annotated.json")
     parts = parts_with()
     result = handle_function_url_event(with_body(note, note["body"].encode()), parts, now=NOW)
-    assert (result.status_code, result.reason) == (200, Reason.NO_INCIDENT_KEY)
+    item = stored(parts)
+    assert (result.status_code, result.reason, result.dedup_key) == (200, Reason.MIRRORED, KEY)
+    assert item is not None
+    assert (item.pd_note_count, item.last_actor, item.incident_id) == (1, "Ada Lovelace", INCIDENT_ID)
+    assert (item.status, item.pd_status) == (KeyStatus.OPEN, None)  # a note carries no status
+
+
+def test_an_annotation_whose_incident_cannot_be_mapped_yet_gets_503() -> None:
+    note = load("function-url-incident-annotated.json")
+    parts = parts_with(rest=FakeAlertKeys({}, available=False))
+    assert refused(with_body(note, note["body"].encode()), parts) == (503, Reason.NO_REST_TOKEN)
+
+
+# --- deliveries: the dedup key by incident id -----------------------------------------------------------
+
+
+def test_the_first_delivery_learns_the_link_from_the_incidents_alerts() -> None:
+    links = FakeIncidentLinks()
+    rest = FakeAlertKeys({INCIDENT_ID: ["someone-elses-key", KEY]})
+    parts = parts_with(links=links, rest=rest)
+    result = handle_function_url_event(delivery(webhook_id="first"), parts, now=NOW)
+    assert (result.reason, result.dedup_key) == (Reason.MIRRORED, KEY)
+    assert links.links == {INCIDENT_ID: KEY}
+    handle_function_url_event(delivery("incident.resolved", webhook_id="second"), parts, now=NOW)
+    assert rest.lookups == [INCIDENT_ID]  # the second delivery reads the link, not PagerDuty
+    item = stored(parts)
+    assert item is not None and item.status == KeyStatus.RESOLVED
+
+
+def test_a_known_link_needs_no_rest_api() -> None:
+    parts = parts_with(links=FakeIncidentLinks({INCIDENT_ID: KEY}), rest=FakeAlertKeys({}, available=False))
+    assert handle_function_url_event(delivery(), parts, now=NOW).reason == Reason.MIRRORED
+
+
+def test_an_incident_key_filled_by_pagerduty_is_used_and_linked() -> None:
+    links = FakeIncidentLinks()
+    rest = FakeAlertKeys({}, available=False)
+    parts = parts_with(links=links, rest=rest)
+    result = handle_function_url_event(delivery(data={"incident_key": KEY}), parts, now=NOW)
+    assert (result.reason, links.links) == (Reason.MIRRORED, {INCIDENT_ID: KEY})
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("connection reset"), TimeoutError("read timeout")])
+def test_a_rest_failure_answers_503_and_the_retry_is_applied(failure: Exception) -> None:
+    rest = FakeAlertKeys({INCIDENT_ID: [KEY]})
+    rest.failures.append(failure)
+    parts = parts_with(rest=rest)
+    assert refused(delivery(), parts) == (503, Reason.LINK_UNAVAILABLE)
+    assert handle_function_url_event(delivery(), parts, now=NOW).reason == Reason.MIRRORED
+
+
+def test_without_a_rest_token_an_unmapped_delivery_answers_503() -> None:
+    parts = parts_with(rest=FakeAlertKeys({INCIDENT_ID: [KEY]}, available=False))
+    assert refused(delivery(), parts) == (503, Reason.NO_REST_TOKEN)
+
+
+def test_an_incident_whose_alert_keys_have_no_state_is_not_ours() -> None:
+    links = FakeIncidentLinks()
+    parts = parts_with(links=links, rest=FakeAlertKeys({INCIDENT_ID: ["someone-elses-key"]}))
+    result = handle_function_url_event(delivery(), parts, now=NOW)
+    assert (result.status_code, result.reason) == (200, Reason.NOT_OURS)
+    assert links.links == {}  # nothing to remember about someone else's incident
+
+
+@pytest.mark.parametrize(
+    ("name", "human"),
+    [
+        ("function-url-incident-resolved-base64.json", True),
+        ("function-url-incident-resolved-by-integration.json", False),
+    ],
+)
+def test_only_a_person_resolving_marks_the_key_human_resolved(name: str, human: bool) -> None:
+    event = load(name)
+    raw = base64.b64decode(event["body"]) if event["isBase64Encoded"] else event["body"].encode()
+    parts = parts_with()
+    result = handle_function_url_event(with_body(event, raw), parts, now=NOW + timedelta(hours=1))
+    item = stored(parts)
+    assert result.reason == Reason.MIRRORED
+    assert item is not None and (item.status, item.resolved_by_human) == (KeyStatus.RESOLVED, human)
+
+
+def test_an_acknowledgement_timeout_has_no_agent_and_is_mirrored() -> None:
+    event = load("function-url-incident-unacknowledged-timeout.json")
+    parts = parts_with(store=None)
+    parts.state.save(open_item(pd_status="acknowledged", version=4), expected_version=3)
+    result = handle_function_url_event(with_body(event, event["body"].encode()), parts, now=NOW)
+    item = stored(parts)
+    assert result.reason == Reason.MIRRORED
+    assert item is not None and (item.pd_status, item.status) == ("triggered", KeyStatus.OPEN)
+
+
+def test_a_null_agent_resolve_is_not_a_human_resolve() -> None:
+    parts = parts_with()
+    handle_function_url_event(delivery("incident.resolved", event={"agent": None}), parts, now=NOW)
+    item = stored(parts)
+    assert item is not None and item.status == KeyStatus.RESOLVED and not item.resolved_by_human
+
+
+def test_an_occurred_at_without_utc_offset_is_read_as_utc() -> None:
+    parts = parts_with()
+    naive = delivery(event={"occurred_at": "2025-06-01T12:03:00.123"})
+    result = handle_function_url_event(naive, parts, now=NOW)
+    item = stored(parts)
+    assert result.reason == Reason.MIRRORED
+    assert item is not None and item.pd_updated_at == datetime(2025, 6, 1, 12, 3, 0, 123000, tzinfo=UTC)
 
 
 # --- deliveries: replay and recording order ------------------------------------------------------------------
@@ -513,3 +639,12 @@ def test_a_response_says_why_and_nothing_more() -> None:
     response = result.response().to_lambda()
     assert response["statusCode"] == 401
     assert json.loads(response["body"]) == {"status": "rejected", "reason": "bad-signature"}
+
+
+def test_an_incident_pagerduty_does_not_know_is_not_ours() -> None:
+    from alertbridge.errors import NotFound
+
+    rest = FakeAlertKeys({})
+    rest.failures.append(NotFound("PagerDuty has no such incident (404)"))
+    result = handle_function_url_event(delivery(), parts_with(rest=rest), now=NOW)
+    assert (result.status_code, result.reason) == (200, Reason.NOT_OURS)

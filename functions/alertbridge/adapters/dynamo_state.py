@@ -1,5 +1,5 @@
-"""DynamoDB adapters for the state table (layout in models/table.py): state items, maintenance windows and
-webhook delivery ids. Conditional writes only; listing goes through the sparse index, never a Scan
+"""DynamoDB adapters for the state table (layout in models/table.py): state items, maintenance windows,
+webhook delivery ids and incident links (PagerDuty incident id -> dedup key). Conditional writes only; listing goes through the sparse index, never a Scan
 (except `all_items`, for local display). DynamoDB's TTL is lazy and moto never expires, so every read
 checks `expires_at` itself.
 """
@@ -19,6 +19,7 @@ from alertbridge.logic.dedup import bounded_key
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.models.table import (
+    INCIDENT_PREFIX,
     INDEX_NAME,
     INDEX_PARTITION_KEY,
     INDEX_SORT_KEY,
@@ -41,6 +42,7 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 # Only written when absent, or present but past its TTL (DynamoDB may not have deleted it yet).
 _ABSENT_OR_EXPIRED = "attribute_not_exists(#pk) OR #ttl <= :now"
 _MAINTENANCE_RETENTION_DAYS = 30
+_LINK_RETENTION_DAYS = 90  # refreshed whenever learned again; an expired link is learned again from REST
 
 Clock = Callable[[], float]
 
@@ -350,3 +352,39 @@ class DynamoWebhookDeliveries:
         """True when this `X-Webhook-Id` was recorded and has not expired (a read: recording comes later)."""
         attributes = self._table.get_live(WEBHOOK_PREFIX + bounded_key(webhook_id))
         return attributes is not None and not _expired(attributes, now.timestamp())
+
+
+# --- Incident links ---------------------------------------------------------------------------------------
+
+
+class DynamoIncidentLinks:
+    """ports.IncidentLinks: one small item per incident id (pk `INCIDENT#<id>`) holding its dedup key, read
+    with a GetItem. The way back is the state item's own `incident_id`, written by the webhook mirror."""
+
+    def __init__(
+        self,
+        table_name: str,
+        client: Any = None,
+        *,
+        retention_days: int = _LINK_RETENTION_DAYS,
+        clock: Clock = time.time,
+    ) -> None:
+        self._table = _Table(table_name, client, clock)
+        self._retention_seconds = retention_days * 86400
+
+    def dedup_key_for(self, incident_id: str) -> str | None:
+        attributes = self._table.get_live(INCIDENT_PREFIX + bounded_key(incident_id))
+        if attributes is None:
+            return None
+        value = from_attributes(attributes).get("dedup_key")
+        return value if isinstance(value, str) and value else None
+
+    def link(self, incident_id: str, dedup_key: str) -> None:
+        """Record (or refresh) the link; an incident belongs to one dedup key, so the last write wins."""
+        document = {
+            PARTITION_KEY: INCIDENT_PREFIX + bounded_key(incident_id),
+            "incident_id": incident_id,
+            "dedup_key": dedup_key,
+            TTL_ATTRIBUTE: int(self._table.now()) + self._retention_seconds,
+        }
+        self._table.client.put_item(TableName=self._table.table_name, Item=to_attributes(document))

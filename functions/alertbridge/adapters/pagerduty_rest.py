@@ -1,16 +1,23 @@
-"""PagerDuty REST API v2 for incidents: the `IncidentsApi` port (find by dedup key, acknowledge, resolve, note).
+"""PagerDuty REST API v2 for incidents: the `IncidentsApi` port (find by dedup key, alert keys, acknowledge,
+resolve, note).
 
 Writes need `From: <e-mail of a PagerDuty user>` (seed 000: else "Requester User Not Found"). Errors say
 what to fix: UnknownRequester, BadToken (401), Forbidden (403), NotFound. A 429 is retried a bounded number
-of times; reads and status updates (idempotent) are also retried on 5xx and network failures, notes are not
-(a retried note could be posted twice). The token never appears in messages or logs.
+of times, waiting as long as `Retry-After` or PagerDuty's `ratelimit-reset` header says when that fits the
+call's budget; reads and status updates (idempotent) are also retried on 5xx and network failures, notes are
+not (a retried note could be posted twice). The token never appears in messages or logs.
+
+Lists are paginated (PagerDuty's REST reference: `limit`, `offset`, `more`); every page is read. An incident
+opened through the Events API has child alerts and a null `incident_key`; `GET /incidents?incident_key=K`
+returns the incidents whose alerts have `alert_key` K, and only from the last month unless `date_range=all`.
 """
 
 from __future__ import annotations
 
 import random as random_module
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +41,8 @@ from alertbridge.ports import Incident
 EU_REST_URL = "https://api.eu.pagerduty.com"
 ACCEPT_V2 = "application/vnd.pagerduty+json;version=2"
 _OPEN_STATUSES = ("triggered", "acknowledged")
+PAGE_LIMIT = 100  # PagerDuty's largest page for classic pagination
+_MAX_PAGES = 50  # a bound on one lookup: 5,000 incidents or alerts
 
 
 class PagerDutyRestAdapter:
@@ -47,6 +56,7 @@ class PagerDutyRestAdapter:
         read_timeout: float = 5.0,
         max_attempts: int = 3,
         max_retry_after: float = 10.0,
+        call_budget: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = random_module.random,
@@ -67,6 +77,9 @@ class PagerDutyRestAdapter:
         )  # fmt: skip
         policy = RetryPolicy(max_attempts=max_attempts, base=0.5, cap=4.0, max_wait=max_retry_after)
         self._retrying = Retrying(policy, sleep=sleep, clock=clock, random=random)
+        self._clock = clock
+        # Seconds one public call may take, retries and 429 waits included (None: attempts bound it)
+        self._call_budget = call_budget
 
     def close(self) -> None:
         self._http.close()
@@ -77,14 +90,46 @@ class PagerDutyRestAdapter:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def find_by_dedup_key(self, dedup_key: str) -> Incident | None:
-        """The open incident with this incident_key, else the latest one, else None."""
+    def find_by_dedup_key(self, dedup_key: str, *, created_since: datetime | None = None) -> Incident | None:
+        """Among incidents whose alerts carry `dedup_key`, created at or after `created_since` (compared to
+        the second: PagerDuty's timestamps carry whole seconds): an open one (the newest if several), else
+        the newest; None when there is none. An incident without `created_at` is kept."""
+        deadline = self._deadline()
         params = {"incident_key": dedup_key, "date_range": "all"}
-        data = self._call("GET", "/incidents", "find the incident", params=params)
-        incidents = [to_incident(item) for item in data.get("incidents", []) if isinstance(item, dict)]
+        pages = self._pages("/incidents", "incidents", "find the incident", params, deadline)
+        incidents = [to_incident(item) for item in pages]
+        if created_since is not None:
+            since = _utc(created_since).replace(microsecond=0)
+            incidents = [i for i in incidents if i.created_at is None or _utc(i.created_at) >= since]
         open_ones = [incident for incident in incidents if incident.status in _OPEN_STATUSES]
-        candidates = open_ones or incidents
-        return candidates[-1] if candidates else None
+        return _newest(open_ones or incidents)
+
+    def alert_keys(self, incident_id: str) -> list[str]:
+        """The `alert_key` of each alert of the incident, in PagerDuty's order, without repeats."""
+        path = f"/incidents/{_segment(incident_id)}/alerts"
+        keys: list[str] = []
+        for alert in self._pages(path, "alerts", "list the incident's alerts", {}, self._deadline()):
+            key = alert.get("alert_key")
+            if isinstance(key, str) and key and key not in keys:
+                keys.append(key)
+        return keys
+
+    def _pages(
+        self, path: str, field: str, action: str, params: dict[str, Any], deadline: float | None
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a paginated list, page by page until `more` is false."""
+        offset = 0
+        for _ in range(_MAX_PAGES):
+            query = {**params, "limit": PAGE_LIMIT, "offset": offset}
+            data = self._call("GET", path, action, params=query, deadline=deadline)
+            items = [item for item in data.get(field, []) if isinstance(item, dict)]
+            yield from items
+            if data.get("more") is not True or not items:
+                return
+            offset += len(items)
+
+    def _deadline(self) -> float | None:
+        return None if self._call_budget is None else self._clock() + self._call_budget
 
     def acknowledge(self, incident_id: str) -> Incident:
         return self._set_status(incident_id, {"status": "acknowledged"})
@@ -108,7 +153,14 @@ class PagerDutyRestAdapter:
         return to_incident(data.get("incident", {}))
 
     def _call(
-        self, method: str, path: str, action: str, *, retry_server_errors: bool = True, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        action: str,
+        *,
+        retry_server_errors: bool = True,
+        deadline: float | None = None,
+        **kwargs: Any,
     ) -> dict[str, Any]:
         def once(left: float | None) -> dict[str, Any]:
             return self._result(self._http.request(method, path, left=left, **kwargs), action)
@@ -116,7 +168,9 @@ class PagerDutyRestAdapter:
         def retryable(exc: PagerDutyError) -> bool:
             return isinstance(exc, RateLimited) or (retry_server_errors and exc.retryable)
 
-        data, _ = self._retrying.run(once, deadline=None, retryable=retryable)
+        if deadline is None:
+            deadline = self._deadline()
+        data, _ = self._retrying.run(once, deadline=deadline, retryable=retryable)
         return data
 
     def _result(self, response: httpx.Response, action: str) -> dict[str, Any]:
@@ -124,9 +178,7 @@ class PagerDutyRestAdapter:
         if 200 <= status < 300:
             return _json_object(response)
         if status == 429:
-            raise RateLimited(
-                "PagerDuty REST API rate limit (429)", parse_retry_after(response.headers.get("Retry-After"))
-            )
+            raise RateLimited("PagerDuty REST API rate limit (429)", rate_limit_wait(response.headers))
         if status >= 500:
             raise ServerError(status, f"PagerDuty REST API server error {status} while trying to {action}")
         raise self._client_error(status, rest_errors(response), action)
@@ -152,6 +204,13 @@ class PagerDutyRestAdapter:
         return RestApiError(f"PagerDuty refused to {action} ({status}): {detail}")
 
 
+def rate_limit_wait(headers: httpx.Headers) -> float | None:
+    """Seconds to wait after a REST 429: `Retry-After` when sent, else PagerDuty's `ratelimit-reset`
+    (seconds until the limit's window resets), else None (back off)."""
+    wait = parse_retry_after(headers.get("Retry-After"))
+    return wait if wait is not None else parse_retry_after(headers.get("ratelimit-reset"))
+
+
 def to_incident(data: dict[str, Any]) -> Incident:
     return Incident(
         id=str(data.get("id", "")),
@@ -160,7 +219,31 @@ def to_incident(data: dict[str, Any]) -> Incident:
         incident_key=data.get("incident_key"),
         html_url=data.get("html_url"),
         title=data.get("title") or data.get("summary"),
+        created_at=_timestamp(data.get("created_at")),
     )
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware in UTC; a naive time is read as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _newest(incidents: list[Incident]) -> Incident | None:
+    """The latest created (PagerDuty's list order breaks ties and stands in for a missing created_at)."""
+    if not incidents:
+        return None
+    oldest = datetime.min.replace(tzinfo=UTC)
+    ranked = sorted(enumerate(incidents), key=lambda pair: (pair[1].created_at or oldest, pair[0]))
+    return ranked[-1][1]
 
 
 def rest_errors(response: httpx.Response) -> list[str]:

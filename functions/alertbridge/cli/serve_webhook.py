@@ -36,6 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DEDUP_KEY",
         help="start with an open state item for this dedup key, so webhooks about it are mirrored",
     )
+    parser.add_argument(
+        "--rest-token",
+        default=None,
+        help="a PagerDuty REST API token: deliveries about incidents opened through the Events API carry a "
+        "null incident_key, and are mapped to their dedup key by reading the incident's alerts",
+    )
+    parser.add_argument("--from-email", default=None, help="a PagerDuty user's e-mail, sent as From:")
+    parser.add_argument("--rest-url", default=None, help="PagerDuty's REST API (default the US one)")
     parser.add_argument("--quiet-logs", action="store_true", help="hide the handler's JSON log lines")
 
 
@@ -58,7 +66,7 @@ def run(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int
 def _serve(args: argparse.Namespace, secrets: list[str], stop: threading.Event) -> int:
     from alertbridge.local.webhook_server import WebhookServer
 
-    bridge = _local_bridge(secrets, allow_unsigned=args.allow_unsigned)
+    bridge = _local_bridge(secrets, args)
     for key in args.seed_key:
         _seed_open_key(bridge.table_name, key)
     printer = _RequestPrinter(bridge.table_name)
@@ -75,15 +83,25 @@ def _serve(args: argparse.Namespace, secrets: list[str], stop: threading.Event) 
     return 0
 
 
-def _local_bridge(secrets: list[str], *, allow_unsigned: bool) -> Any:
+def _local_bridge(secrets: list[str], args: argparse.Namespace) -> Any:
+    import boto3
+
     from alertbridge import wiring, wiring_webhook
     from alertbridge.adapters.dynamo_state import reset_default_client
-    from alertbridge.local.bridge import LocalBridge
+    from alertbridge.local.bridge import REGION, LocalBridge
     from alertbridge.models.config import BridgeConfig
+    from alertbridge.models.settings import US_REST_URL
 
     reset_default_client()
     bridge = LocalBridge.create(BridgeConfig(), _UNUSED_EVENTS_URL, webhook_secrets=tuple(secrets))
-    bridge.activate(ALERTBRIDGE_ALLOW_UNSIGNED_WEBHOOKS=str(allow_unsigned).lower())
+    hook = {"webhook_secrets": secrets, "rest_token": args.rest_token, "from_email": args.from_email}
+    boto3.client("secretsmanager", region_name=REGION).put_secret_value(
+        SecretId=bridge.webhook_secret, SecretString=json.dumps(hook)
+    )
+    bridge.activate(
+        ALERTBRIDGE_ALLOW_UNSIGNED_WEBHOOKS=str(args.allow_unsigned).lower(),
+        ALERTBRIDGE_REST_URL=args.rest_url or US_REST_URL,
+    )
     wiring.reset()
     wiring_webhook.reset()
     return bridge
@@ -119,6 +137,8 @@ def _print_banner(port: int, url: str, secrets: list[str], args: argparse.Namesp
     print("  then add a Generic Webhook (v3) subscription with the tunnel's https URL, events incident.*")
     if args.seed_key:
         print(f"  Open state items: {', '.join(args.seed_key)}")
+    if not (args.rest_token and args.from_email):
+        print("  No --rest-token/--from-email: deliveries with a null incident_key cannot be mapped (503)")
     print("  Ctrl-C to stop", flush=True)
 
 
@@ -132,8 +152,22 @@ class _RequestPrinter:
         reason = _json(response.get("body")).get("reason", "")
         method = event["requestContext"]["http"]["method"]
         line = f"{method} {event['rawPath']} -> {response.get('statusCode')} {reason}"
-        key = _incident_key(event) if reason in {"mirrored", "unchanged", "replay"} else None
+        key = self._dedup_key(event) if reason in {"mirrored", "unchanged", "replay"} else None
         print(line + (self._state_of(key) if key else ""), flush=True)
+
+    def _dedup_key(self, event: dict[str, Any]) -> str | None:
+        """The delivery's incident_key, else the link the handler learned for its incident id."""
+        from alertbridge.adapters.dynamo_state import DynamoIncidentLinks
+
+        data = _event_data(event)
+        key = data.get("incident_key")
+        if isinstance(key, str) and key:
+            return key
+        incident = data.get("incident") if data.get("type") == "incident_note" else data
+        incident_id = incident.get("id") if isinstance(incident, dict) else None
+        if not isinstance(incident_id, str):
+            return None
+        return DynamoIncidentLinks(self.table_name).dedup_key_for(incident_id)
 
     def _state_of(self, dedup_key: str) -> str:
         from alertbridge.adapters.dynamo_state import DynamoStateStore
@@ -147,15 +181,14 @@ class _RequestPrinter:
         )
 
 
-def _incident_key(event: dict[str, Any]) -> str | None:
+def _event_data(event: dict[str, Any]) -> dict[str, Any]:
     """Only called after the handler accepted the delivery (so the body is a signed envelope)."""
     import base64
 
     body = event.get("body") or ""
     text = base64.b64decode(body).decode("utf-8") if event.get("isBase64Encoded") else body
     data = _json(text).get("event", {}).get("data", {})
-    key = data.get("incident_key") if isinstance(data, dict) else None
-    return key if isinstance(key, str) else None
+    return data if isinstance(data, dict) else {}
 
 
 def _json(text: Any) -> dict[str, Any]:

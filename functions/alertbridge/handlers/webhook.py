@@ -1,7 +1,10 @@
 """Webhook Lambda behind a Function URL (payload 2.0): PagerDuty incident changes mirrored into the state
-table. No PagerDuty call on this path, so it answers well inside PagerDuty's 5 s.
+table. The only PagerDuty call on this path is `GET /incidents/{id}/alerts`, once per incident (the link to
+its dedup key is then kept in the table), with short timeouts, so it answers inside PagerDuty's 5 s.
 
-Logs and metrics carry the reason of every answer, never a secret or a signature.
+Logs and metrics carry the reason of every answer, never a secret or a signature. A delivery accepted
+without being applied (an incident the bridge did not open) is answered 2xx and counted as WebhookRejected
+with its reason.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def _report(result: WebhookResult) -> None:
 def _count(result: WebhookResult) -> None:
     if result.reason == Reason.REPLAY:
         metrics.add_metric(name="WebhookReplay", unit=MetricUnit.Count, value=1)
-    elif result.accepted:
+    elif result.accepted and result.reason != Reason.NOT_OURS:
         metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)  # the total, to alarm on

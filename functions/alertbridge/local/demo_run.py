@@ -87,7 +87,14 @@ class DemoRun:
 
         acked = alarm_arn(ACKED_ALARM)
         with WebhookServer(observer=self._observe_webhook) as server:
-            self.emulator.human_acknowledge(acked, webhook_url=server.url, secrets=(LOCAL_WEBHOOK_SECRET,))
+            # PagerDuty's delivery names the incident only (incident_key null): the webhook function
+            # reads the incident's alert key from the REST API, then mirrors the acknowledge.
+            hooks = self.emulator.subscribe(server.url, secrets=(LOCAL_WEBHOOK_SECRET,), time_scale=0.001)
+            self.emulator.human_acknowledge(acked)
+            delivered = hooks.wait_until(lambda attempts: any(a.outcome != "retrying" for a in attempts))
+            self.emulator.unsubscribe(hooks)
+        if not delivered:
+            self.webhook_lines.append("  the acknowledge webhook was not delivered in time")
         self.expected_pd_status[acked] = "acknowledged"
         if echo:
             print("\n".join(self.webhook_lines))
@@ -108,8 +115,10 @@ class DemoRun:
     def _observe_webhook(self, event: dict[str, Any], response: dict[str, Any]) -> None:
         body = json.loads(event["body"]) if not event.get("isBase64Encoded") else {}
         kind = body.get("event", {}).get("event_type", "?")
+        key = (body.get("event", {}).get("data") or {}).get("incident_key") or "null"
         self.webhook_lines.append(
-            f"  +{time.monotonic() - self.started:6.2f}s  webhook {kind} (signed) -> HTTP {response['statusCode']}"
+            f"  +{time.monotonic() - self.started:6.2f}s  webhook {kind} (signed, incident_key {key}) "
+            f"-> HTTP {response['statusCode']}"
         )
 
     def drain(self) -> None:

@@ -1,17 +1,25 @@
 """A local PagerDuty: Events API v2, a REST API subset and signed Webhooks V3, over real HTTP on 127.0.0.1.
 
 A faithful stand-in, not a mock: it validates and dedupes as PagerDuty documents, so tests fail where
-production would. Choices where PagerDuty's documentation is silent:
+production would. An incident opened through the Events API has a child alert carrying the dedup key
+(`alert_key`) and a null `incident_key`, in REST objects and webhooks alike; REST lists are paginated and
+cover the last month unless `date_range=all`; webhook deliveries (`subscribe()`) carry PagerDuty's agents
+and are retried as PagerDuty's delivery rules say (emulator_delivery). Assumed where PagerDuty's
+documentation is silent:
 - an unknown 32-char routing key (only checked when `routing_keys` is given) gets 400 "Invalid routing key",
   the answer users report from events.pagerduty.com;
-- a request over 512 KB gets 413 with an "invalid event" body (a client must treat it like a 400);
-- an alert's incident has the same lifecycle as the alert (PagerDuty can group alerts; we do not).
+- "512 KB" is read as 512,000 bytes (the smaller reading); a larger request gets 413 with an "invalid
+  event" body (a client must treat it like a 400);
+- the Events API 429 body (below) and the absence of Retry-After on it;
+- an alert's incident has the same lifecycle as the alert (PagerDuty can group alerts; we do not);
+- a re-trigger of the open alert can raise its severity and urgency, never lower them.
 
 Usage:
     with PagerDutyEmulator() as pd:
         EventsClient(key, base_url=pd.url).trigger(...)
         pd.inject(Fault.server_error(503), Fault.rate_limited(retry_after=1))
         pd.open_alert("my-key")
+        hooks = pd.subscribe(url, secrets=["s"], time_scale=0.001)
 """
 
 from __future__ import annotations
@@ -26,13 +34,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from alertbridge.local import emulator_rest
+from alertbridge.local.emulator_delivery import WebhookSubscription
 from alertbridge.local.emulator_rest import RestAccess
 from alertbridge.local.emulator_state import (
+    ACKNOWLEDGED,
     ACKNOWLEDGED_OUTCOME,
     CHANGE,
     DROPPED_MAINTENANCE,
@@ -56,13 +67,20 @@ from alertbridge.local.emulator_state import (
     SlidingWindowLimiter,
     acknowledge,
     resolve,
+    unacknowledge,
     update_from_trigger,
 )
 from alertbridge.local.emulator_validation import change_event_errors, event_errors
-from alertbridge.local.emulator_webhooks import send_webhook
+from alertbridge.local.emulator_webhooks import (
+    events_client,
+    integration_agent,
+    send_webhook,
+    user_agent,
+    webhook_envelope,
+)
 from alertbridge.models.pagerduty import MAX_REQUEST_BYTES
 
-__all__ = ["EmulatedAlert", "Fault", "PagerDutyEmulator", "RecordedRequest"]
+__all__ = ["EmulatedAlert", "Fault", "PagerDutyEmulator", "RecordedRequest", "WebhookSubscription"]
 
 DEFAULT_TOKEN = "emulator-rest-token"
 DEFAULT_USER = "oncall@example.com"
@@ -77,6 +95,8 @@ class EmulatorConfig:
     maintenance_keys: set[str] | None = None  # None with maintenance on: every key
     maintenance: bool = False
     access: RestAccess = field(default_factory=RestAccess)
+    rest_rate_limit: int | None = None  # REST requests per token per window; None: unlimited
+    rest_window: float = 60.0
 
 
 class PagerDutyEmulator:
@@ -107,6 +127,7 @@ class PagerDutyEmulator:
         self.port: int = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread: threading.Thread | None = None
+        self._subscriptions: list[WebhookSubscription] = []
         self.reset()
 
     # lifecycle ---------------------------------------------------------------------------------------------
@@ -122,6 +143,8 @@ class PagerDutyEmulator:
 
     def stop(self) -> None:
         self._stopping.set()  # wakes slow answers
+        for subscription in self._subscriptions:
+            subscription.stop()
         self._server.shutdown()
         self._server.server_close()
         self._thread = None
@@ -133,14 +156,19 @@ class PagerDutyEmulator:
         self.stop()
 
     def reset(self) -> None:
-        """Forget alerts, requests, faults, rate-limit history, maintenance and configuration changes."""
+        """Forget alerts, requests, faults, rate-limit history, maintenance, configuration changes and
+        webhook subscriptions."""
         with self._lock:
+            for subscription in self._subscriptions:
+                subscription.stop()
+            self._subscriptions = []
             self.config = copy.deepcopy(self._initial)
             self._book = AlertBook(self.url)
             self._requests: list[RecordedRequest] = []
             self._changes: list[dict[str, Any]] = []
             self._faults = FaultPlan()
             self._limiter = SlidingWindowLimiter(self.config.rate_limit, self.config.window)
+            self._rest_limiter: SlidingWindowLimiter | None = None
 
     # configuration -------------------------------------------------------------------------------------------
 
@@ -148,6 +176,13 @@ class PagerDutyEmulator:
         with self._lock:
             self.config.rate_limit, self.config.window = limit, window_seconds
             self._limiter = SlidingWindowLimiter(limit, window_seconds)
+
+    def set_rest_rate_limit(self, limit: int | None, window_seconds: float = 60.0) -> None:
+        """REST requests admitted per token in any `window_seconds` (PagerDuty: about 960 a minute); over it,
+        PagerDuty's 429 (`ratelimit-*` headers, error code 2020). None: unlimited."""
+        with self._lock:
+            self.config.rest_rate_limit, self.config.rest_window = limit, window_seconds
+            self._rest_limiter = SlidingWindowLimiter(limit, window_seconds) if limit else None
 
     def set_routing_keys(self, keys: Iterable[str] | None) -> None:
         """Known routing keys; None accepts any well-formed key."""
@@ -225,25 +260,114 @@ class PagerDutyEmulator:
 
     # humans and webhooks -------------------------------------------------------------------------------------
 
+    def subscribe(
+        self, url: str, *, secrets: Sequence[str] = (), timeout: float = 5.0, time_scale: float = 1.0
+    ) -> WebhookSubscription:
+        """A Webhooks V3 subscription: every incident change from now on is delivered to `url`."""
+        subscription = WebhookSubscription(url, secrets=secrets, timeout=timeout, time_scale=time_scale)
+        with self._lock:
+            self._subscriptions.append(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: WebhookSubscription) -> None:
+        with self._lock:
+            self._subscriptions.remove(subscription)
+        subscription.stop()
+
+    def _emit(
+        self,
+        event_type: str,
+        alert: EmulatedAlert,
+        *,
+        agent: dict[str, Any] | None,
+        client: dict[str, Any] | None = None,
+        note: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue one delivery per subscription (the lock is held; sending happens on their threads)."""
+        if not self._subscriptions:
+            return
+        envelope = webhook_envelope(event_type, alert, agent=agent, client=client, note=note)
+        for subscription in self._subscriptions:
+            subscription.enqueue(copy.deepcopy(envelope))
+
+    def _emit_rest(self, event_type: str, alert: EmulatedAlert, by: str, note: dict[str, Any] | None) -> None:
+        self._emit(event_type, alert, agent=user_agent(by, self.url), note=note)
+
     def human_acknowledge(self, dedup_key: str, *, by: str = DEFAULT_USER, **webhook: Any) -> EmulatedAlert:
-        """A responder acknowledges the incident in PagerDuty; with `webhook_url`, the webhook goes out."""
+        """A responder acknowledges the incident in PagerDuty's web app; subscriptions get the webhook, and
+        with `webhook_url` one delivery also goes straight there (once, no retry)."""
         return self._human("acknowledge", dedup_key, by, webhook)
 
     def human_resolve(self, dedup_key: str, *, by: str = DEFAULT_USER, **webhook: Any) -> EmulatedAlert:
         return self._human("resolve", dedup_key, by, webhook)
 
     def _human(self, action: str, dedup_key: str, by: str, webhook: dict[str, Any]) -> EmulatedAlert:
+        event_type = "incident.acknowledged" if action == "acknowledge" else "incident.resolved"
         with self._lock:
             alert = self._book.open_alert(dedup_key)
             if alert is None:
                 raise LookupError("no open incident with this dedup key")
             (acknowledge if action == "acknowledge" else resolve)(alert, by)
+            self._emit(event_type, alert, agent=user_agent(by, self.url))
             snapshot = copy.deepcopy(alert)
         url = webhook.pop("webhook_url", None)
         if url is not None:
-            event_type = "incident.acknowledged" if action == "acknowledge" else "incident.resolved"
             send_webhook(url, event_type, snapshot, agent_email=by, **webhook)
         return snapshot
+
+    def human_note(self, dedup_key: str, content: str, *, by: str = DEFAULT_USER) -> EmulatedAlert:
+        """A responder adds a note in the web app: `incident.annotated` with `incident_note` data."""
+        with self._lock:
+            alert = self._book.latest(dedup_key)
+            if alert is None:
+                raise LookupError("no incident with this dedup key")
+            note = {"id": f"N{len(alert.notes) + 1:06d}", "content": content, "created_at": _now_iso()}
+            alert.notes.append({**note, "user": by})
+            alert.log("note", by)
+            self._emit("incident.annotated", alert, agent=user_agent(by, self.url), note=note)
+            return copy.deepcopy(alert)
+
+    def acknowledgement_timeout(self, dedup_key: str) -> EmulatedAlert:
+        """The acknowledgement timed out: back to triggered, `incident.unacknowledged` with a null agent."""
+        with self._lock:
+            alert = self._book.open_alert(dedup_key)
+            if alert is None or alert.status != ACKNOWLEDGED:
+                raise LookupError("no acknowledged incident with this dedup key")
+            unacknowledge(alert)
+            self._emit("incident.unacknowledged", alert, agent=None)
+            return copy.deepcopy(alert)
+
+    def auto_resolve(self, dedup_key: str) -> EmulatedAlert:
+        """The service's auto-resolve timeout closed the incident: `incident.resolved`, null agent."""
+        with self._lock:
+            alert = self._book.open_alert(dedup_key)
+            if alert is None:
+                raise LookupError("no open incident with this dedup key")
+            resolve(alert, "pagerduty")
+            self._emit("incident.resolved", alert, agent=None)
+            return copy.deepcopy(alert)
+
+    def add_incident(
+        self,
+        dedup_key: str,
+        *,
+        routing_key: str = "0" * 32,
+        created_at: datetime | None = None,
+        status: str = "triggered",
+        summary: str = "an incident opened earlier",
+        incident_id: str | None = None,
+    ) -> EmulatedAlert:
+        """An incident already in the account (opened through the Events API at `created_at`); no webhook."""
+        body = {"payload": {"summary": summary, "source": "earlier", "severity": "error"}}
+        with self._lock:
+            alert = self._book.open_new(
+                routing_key, dedup_key, body, created_at=created_at, incident_id=incident_id
+            )
+            if status == "acknowledged":
+                acknowledge(alert)
+            elif status == "resolved":
+                resolve(alert)
+            return copy.deepcopy(alert)
 
     def send_webhook(
         self,
@@ -291,8 +415,21 @@ class PagerDutyEmulator:
                 return Answer(405, {"status": "error", "message": "Method Not Allowed"}, "method-not-allowed")
             return self._events(request)
         if request.path.startswith("/incidents"):
-            return emulator_rest.rest_answer(request, self._book, self.config.access)
+            throttled = self._rest_throttled(request)
+            if throttled is not None:
+                return throttled
+            return emulator_rest.rest_answer(request, self._book, self.config.access, emit=self._emit_rest)
         return Answer(404, {"status": "error", "message": "Not Found"}, "not-found")
+
+    def _rest_throttled(self, request: Incoming) -> Answer | None:
+        limiter = self._rest_limiter
+        if limiter is None:
+            return None
+        token = emulator_rest.token_of(request) or ""
+        now = self._clock()
+        if limiter.admit(token, now):
+            return None
+        return emulator_rest.rate_limited(limiter.limit, round(limiter.window - limiter.age(token, now)))
 
     def _events(self, request: Incoming) -> Answer:
         if len(request.raw) > MAX_REQUEST_BYTES:
@@ -330,7 +467,8 @@ class PagerDutyEmulator:
         alert = self._book.open_alert(dedup_key, routing_key)
         if action == "trigger":
             if alert is None:
-                self._book.open_new(routing_key, dedup_key, body)
+                opened = self._book.open_new(routing_key, dedup_key, body)
+                self._emit_events_api("incident.triggered", opened)
                 return OPENED
             update_from_trigger(alert, body)
             return UPDATED
@@ -339,9 +477,14 @@ class PagerDutyEmulator:
             return DROPPED_OTHER_KEY if self._book.open_alert(dedup_key) else DROPPED_NO_OPEN
         if action == "acknowledge":
             acknowledge(alert)
+            self._emit_events_api("incident.acknowledged", alert)
             return ACKNOWLEDGED_OUTCOME
         resolve(alert)
+        self._emit_events_api("incident.resolved", alert)
         return RESOLVED_OUTCOME
+
+    def _emit_events_api(self, event_type: str, alert: EmulatedAlert) -> None:
+        self._emit(event_type, alert, agent=integration_agent(alert), client=events_client(alert))
 
     def _in_maintenance(self, routing_key: str) -> bool:
         keys = self.config.maintenance_keys
@@ -370,8 +513,12 @@ def _invalid(errors: list[str], *, status: int = 400, outcome: str = INVALID) ->
     return Answer(status, body, outcome)
 
 
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def _throttled() -> Answer:
-    # no Retry-After: PagerDuty's Events API does not send one on 429
+    # Assumed body (PagerDuty documents the 429, not its body); no Retry-After on it
     body = {"status": "throttle event", "message": "Requests for this service are arriving too quickly."}
     return Answer(429, {**body, "errors": ["Too many requests"]}, RATE_LIMITED)
 

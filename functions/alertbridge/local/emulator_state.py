@@ -1,5 +1,9 @@
 """The emulator's data: what it received, the alerts (each one an incident) and the faults it will inject.
 
+Incidents are in PagerDuty's shape for incidents opened through the Events API v2: the incident has a child
+alert whose `alert_key` is the dedup key, and the incident's own `incident_key` is null (PagerDuty's REST
+reference: "Incidents with child alerts do not have an incident key").
+
 Not thread-safe by itself: PagerDutyEmulator holds one lock around every use.
 """
 
@@ -13,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2, "critical": 3}
 
 OPEN = "open"
 ACKNOWLEDGED = "acknowledged"
@@ -37,6 +43,20 @@ FAULT = "fault"
 
 def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_seconds(moment: datetime) -> str:
+    """PagerDuty's REST timestamps: UTC, whole seconds, `Z`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def urgency_for(severity: str) -> str:
+    return "high" if severity in ("critical", "error") else "low"
 
 
 @dataclass(frozen=True)
@@ -139,6 +159,8 @@ class EmulatedAlert:
     resolution: str | None = None
     acknowledged_by: str | None = None
     resolved_by: str | None = None
+    alert_id: str = ""
+    urgency: str = "high"
 
     @property
     def is_open(self) -> bool:
@@ -163,11 +185,29 @@ class EmulatedAlert:
             "incident_number": self.number,
             "title": self.summary,
             "status": self.incident_status,
-            "incident_key": self.dedup_key,
+            "incident_key": None,  # an incident with child alerts has none: the key is the alert's
             "created_at": self.created_at,
-            "urgency": "high" if self.severity in ("critical", "error") else "low",
+            "urgency": self.urgency,
             "service": {"id": service_id(self.routing_key), "type": "service_reference"},
             "resolve_reason": None,
+        }
+
+    def alert(self, base_url: str) -> dict[str, Any]:
+        """The incident's alert as `GET /incidents/{id}/alerts` lists it: `alert_key` is the dedup key."""
+        return {
+            "id": self.alert_id,
+            "type": "alert",
+            "summary": self.summary,
+            "self": f"{base_url}/alerts/{self.alert_id}",
+            "html_url": f"{self.html_url}/alerts/{self.alert_id}",
+            "created_at": self.created_at,
+            "status": "resolved" if self.status == RESOLVED else "triggered",
+            "alert_key": self.dedup_key,
+            "severity": self.severity,
+            "suppressed": False,
+            "service": {"id": service_id(self.routing_key), "type": "service_reference"},
+            "incident": {"id": self.incident_id, "type": "incident_reference"},
+            "body": {"type": "alert_body", "cef_details": {"dedup_key": self.dedup_key}},
         }
 
 
@@ -193,9 +233,18 @@ class AlertBook:
     def by_incident_id(self, incident_id: str) -> EmulatedAlert | None:
         return next((a for a in self.alerts if a.incident_id == incident_id), None)
 
-    def open_new(self, routing_key: str, dedup_key: str, body: dict[str, Any]) -> EmulatedAlert:
-        incident_id = "Q" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(13))
+    def open_new(
+        self,
+        routing_key: str,
+        dedup_key: str,
+        body: dict[str, Any],
+        *,
+        created_at: datetime | None = None,
+        incident_id: str | None = None,
+    ) -> EmulatedAlert:
+        incident_id = incident_id or _pd_id("Q", 13)
         payload = body.get("payload") or {}
+        severity = str(payload.get("severity", ""))
         alert = EmulatedAlert(
             incident_id=incident_id,
             number=next(self._numbers),
@@ -203,11 +252,13 @@ class AlertBook:
             dedup_key=dedup_key,
             status=OPEN,
             summary=str(payload.get("summary", "")),
-            severity=str(payload.get("severity", "")),
+            severity=severity,
             source=str(payload.get("source", "")),
-            created_at=utc_now_iso(),
+            created_at=iso_seconds(created_at or datetime.now(UTC)),
             html_url=f"{self.base_url}/incidents/{incident_id}",
             body=body,
+            alert_id=_pd_id("Q", 13),
+            urgency=urgency_for(severity),
         )
         alert.log("trigger")
         self.alerts.append(alert)
@@ -223,12 +274,28 @@ class AlertBook:
                 yield alert
 
 
+def _pd_id(prefix: str, length: int) -> str:
+    return prefix + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(length))
+
+
 def update_from_trigger(alert: EmulatedAlert, body: dict[str, Any]) -> None:
+    """A trigger deduplicated into the open alert: severity and urgency only rise."""
     payload = body.get("payload") or {}
     alert.summary = str(payload.get("summary", alert.summary))
-    alert.severity = str(payload.get("severity", alert.severity))
+    severity = str(payload.get("severity", alert.severity))
+    if SEVERITY_RANK.get(severity, -1) > SEVERITY_RANK.get(alert.severity, -1):
+        alert.severity = severity
+    if urgency_for(alert.severity) == "high":
+        alert.urgency = "high"
     alert.body = body
     alert.log("trigger")
+
+
+def unacknowledge(alert: EmulatedAlert) -> None:
+    """The acknowledgement timed out: PagerDuty puts the incident back to triggered."""
+    alert.status = OPEN
+    alert.acknowledged_by = None
+    alert.log("unacknowledge", "pagerduty")
 
 
 def acknowledge(alert: EmulatedAlert, by: str = "events-api") -> None:
@@ -262,6 +329,11 @@ class SlidingWindowLimiter:
             return False
         times.append(now)
         return True
+
+    def age(self, key: str, now: float) -> float:
+        """Seconds since the oldest admission still in the window (0 when there is none)."""
+        times = self._seen.get(key)
+        return now - times[0] if times else 0.0
 
 
 @dataclass

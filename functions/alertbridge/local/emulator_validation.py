@@ -1,8 +1,10 @@
 """The emulator's Events API v2 validation: the checks PagerDuty documents, with error strings in PagerDuty's
-style (the length message is PagerDuty's own; others follow its "'field' is missing or blank" form).
+style (assumed wording: they follow its "'field' is missing or blank" form).
 
-Stricter than PagerDuty where its prose is vague (an over-long summary is rejected here, where PagerDuty may
-truncate): a stand-in that fails where production might is the safe side for tests.
+Stricter than PagerDuty where its prose is vague, so a stand-in fails where production might:
+- an over-long summary is rejected here, where PagerDuty may truncate;
+- the summary's 1024 limit is counted in UTF-16 code units (assumed: PagerDuty does not name the unit, and
+  UTF-16 code units are never fewer than code points, so this is the stricter count).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def _summary_errors(summary: Any) -> list[str]:
         return ["'payload.summary' is missing or blank"]
     if not isinstance(summary, str):
         return ["'payload.summary' must be a string"]
-    if len(summary) > MAX_SUMMARY_CHARS:
+    if len(summary) + sum(1 for char in summary if ord(char) > 0xFFFF) > MAX_SUMMARY_CHARS:
         return [f"Length of 'payload.summary' is too long (maximum {MAX_SUMMARY_CHARS} characters)"]
     return []
 

@@ -161,8 +161,23 @@ def _passthrough_trigger(alert: Alert, routing: Routing, config: BridgeConfig) -
 
 
 def truncate(text: str, limit: int) -> str:
-    """At most `limit` code points, cut on a code point boundary and marked with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - len(ELLIPSIS)] + ELLIPSIS
+    """At most `limit` UTF-16 code units, cut on a code point boundary and marked with an ellipsis.
+
+    PagerDuty does not say in which unit it counts its limits; UTF-16 code units are never fewer than code
+    points, so a text that fits by this count fits by either."""
+    if utf16_units(text) <= limit:
+        return text
+    budget, kept = limit - utf16_units(ELLIPSIS), 0
+    for index, char in enumerate(text):
+        kept += 2 if ord(char) > 0xFFFF else 1
+        if kept > budget:
+            return text[:index] + ELLIPSIS
+    return text  # not reached: the whole text is longer than the budget
+
+
+def utf16_units(text: str) -> int:
+    """Length in UTF-16 code units: characters outside the Basic Multilingual Plane count twice."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
 def summary_for(alert: Alert) -> str:

@@ -600,12 +600,15 @@ def apply_incident_update(
 
     Returns `stored` itself (write nothing) for an update that is older than the newest one applied, that
     belongs to another incident of the same key, or whose type is not mirrored. `actor_type` is the
-    webhook's `agent.type`; without it any named actor counts as a human.
+    webhook's `agent.type`: only a `user_reference` is a person. PagerDuty names the service's
+    `inbound_integration_reference` ("Events API V2") for anything sent through the Events API, the
+    bridge's own resolves included, and sends a null agent for its own actions (acknowledgement timeout,
+    auto-resolve): neither is a person.
     """
     event = event_type.removeprefix("incident.")
     if event not in _MIRRORED or _is_outdated(stored, incident_id, occurred_at, event):
         return stored
-    human = actor is not None and (actor_type is None or actor_type in HUMAN_AGENT_TYPES)
+    human = actor_type in HUMAN_AGENT_TYPES
     update = _incident_facts(stored, incident_id, number, url, status, assignees, actor, occurred_at)
     update.update(_MIRRORED[event](stored, human=human, now=now, ttl_days=ttl_days))
     update["version"] = stored.version + 1
@@ -659,6 +662,11 @@ def _mirror_resolved(stored: StateItem, *, human: bool, now: datetime, ttl_days:
     return update
 
 
+def _mirror_annotated(stored: StateItem, *, human: bool, now: datetime, ttl_days: int) -> dict[str, Any]:
+    """A note was added (`incident_note`): counted; the status is not part of a note's delivery."""
+    return {"pd_note_count": stored.pd_note_count + 1}
+
+
 def _mirror_reopened(stored: StateItem, *, human: bool, now: datetime, ttl_days: int) -> dict[str, Any]:
     """Reopened in PagerDuty while the alarm still fires: open again, so the alarm's OK resolves it."""
     update: dict[str, Any] = {"pd_status": "triggered"}
@@ -676,6 +684,6 @@ _MIRRORED = {
     "escalated": _mirror_only,
     "reassigned": _mirror_only,
     "delegated": _mirror_only,
-    "annotated": _mirror_only,
+    "annotated": _mirror_annotated,
     "priority_updated": _mirror_only,
 }

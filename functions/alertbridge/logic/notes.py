@@ -44,7 +44,7 @@ class ResolveNotes:
         assert self.incidents is not None
         incident_id = item.incident_id
         if not incident_id:
-            incident = self.incidents.find_by_dedup_key(item.dedup_key)
+            incident = self.incidents.find_by_dedup_key(item.dedup_key, created_since=item.opened_at)
             incident_id = incident.id if incident is not None else None
         if not incident_id:
             self.counter.add("NoteNoIncident")

@@ -55,6 +55,7 @@ from alertbridge.ports import (
     AlarmTags,
     Counter,
     EventsApi,
+    IncidentLinks,
     MaintenanceStore,
     Notes,
     RoutingKeys,
@@ -121,8 +122,10 @@ class Pipeline:
         counter: Counter,
         notes: Notes | None = None,
         alarm_tags: AlarmTags | None = None,
+        links: IncidentLinks | None = None,
     ) -> None:
         self.config = config
+        self.links = links
         self.alarm_tags = alarm_tags
         self.state = state
         self.events = events
@@ -213,6 +216,10 @@ class Pipeline:
     # --- the reconciler's observations ------------------------------------------------------------------
 
     def observe(self, observation: Observation, *, now: datetime, deadline: float | None) -> Outcome:
+        if observation.incident is not None and self.links is not None:
+            # The reconciler found this key's incident: webhooks about it map without a REST lookup.
+            self.links.link(observation.incident.id, observation.dedup_key)
+
         def plan(stored: StateItem | None) -> _Plan:
             current = live_item(stored, now)
             change = observed_alarm_change(current, observation) if current is not None else None

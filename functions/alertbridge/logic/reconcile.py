@@ -376,8 +376,7 @@ class Reconciler:
         """PagerDuty's incident for the item's episode: one created before it opened is another episode's
         (a resolved incident from last week must not count as "found")."""
         assert self.incidents is not None
-        incident = self.incidents.find_by_dedup_key(item.dedup_key)
-        return incident
+        return self.incidents.find_by_dedup_key(item.dedup_key, created_since=item.opened_at)
 
     def _out_of_time(self, deadline: float | None) -> bool:
         return deadline is not None and self.clock() >= deadline

@@ -3,8 +3,16 @@
 Order of checks, each answering before the next costs anything:
 method (405) -> size (413, before any HMAC) -> base64 (400) -> signing secret configured (500, unless
 unsigned deliveries are explicitly allowed) -> signature (401) -> JSON envelope (400) -> event type
-(unknown: 200) -> incident_key (none: 200) -> replayed `X-Webhook-Id` (200, nothing written) -> mirror
-(conditional save, retried on conflict) -> record the delivery id.
+(unknown: 200) -> incident id (none: 200) -> replayed `X-Webhook-Id` (200, nothing written) -> the dedup
+key -> mirror (conditional save, retried on conflict) -> record the link and the delivery id.
+
+The dedup key is found by incident id: PagerDuty leaves `incident_key` null on incidents opened through
+the Events API v2 (its REST reference: "Incidents with child alerts do not have an incident key"); the key
+is their alert's `alert_key`. In order: the link kept in the state table (`IncidentLinks`), the delivery's
+`incident_key` when PagerDuty fills it, then `GET /incidents/{id}/alerts` (the first alert key with a
+state item; an incident PagerDuty answers 404 for is not the bridge's). When that lookup cannot be made (no REST token, PagerDuty unreachable or refusing) the answer
+is 503, so PagerDuty delivers again; an incident none of whose alert keys has a state item was not opened
+by the bridge: 200, reason `not-ours`.
 
 The delivery id is recorded only after the state write succeeded: if processing fails PagerDuty's retry
 (same `X-Webhook-Id`) is processed again instead of being mistaken for a replay. Status codes follow
@@ -22,7 +30,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from alertbridge.errors import AlertBridgeError, ConfigError
+from alertbridge.errors import AlertBridgeError, ConfigError, NotFound
 from alertbridge.logic.lifecycle import apply_incident_update
 from alertbridge.logic.signature import SIGNATURE_HEADER, signatures, verify
 from alertbridge.models.state import StateItem
@@ -34,7 +42,7 @@ from alertbridge.models.webhook import (
     WebhookEnvelope,
     WebhookEvent,
 )
-from alertbridge.ports import StateStore
+from alertbridge.ports import IncidentLinks, IncidentsApi, StateStore
 
 MAX_BODY_BYTES = 256 * 1024
 WEBHOOK_ID_HEADER = "X-Webhook-Id"
@@ -63,7 +71,10 @@ class Reason(StrEnum):
     MIRRORED = "mirrored"
     UNCHANGED = "unchanged"  # older than the newest update applied, or about another incident of the key
     NO_STATE = "no-state"  # no state item for this incident_key (not opened by this bridge, or expired)
-    NO_INCIDENT_KEY = "no-incident-key"
+    NOT_OURS = "not-ours"  # none of the incident's alert keys has a state item: not opened by this bridge
+    NO_INCIDENT_KEY = "no-incident-key"  # neither an incident id nor an incident_key: nothing to map
+    NO_REST_TOKEN = "no-rest-token"  # the dedup key must be read from PagerDuty, and no REST token is set
+    LINK_UNAVAILABLE = "link-unavailable"  # the REST lookup of the incident's alerts failed
     UNKNOWN_TYPE = "unknown-type"
     REPLAY = "replay"
     METHOD = "method-not-allowed"
@@ -89,6 +100,8 @@ _STATUS = {
     Reason.MALFORMED: 400,
     Reason.CONFLICT: 500,
     Reason.ERROR: 500,
+    Reason.NO_REST_TOKEN: 503,
+    Reason.LINK_UNAVAILABLE: 503,
 }
 
 EXPLANATIONS = {
@@ -100,11 +113,30 @@ EXPLANATIONS = {
     Reason.TOO_LARGE: f"webhook rejected: body larger than {MAX_BODY_BYTES} bytes",
     Reason.MALFORMED: "webhook rejected: signed body is not a Webhooks V3 envelope",
     Reason.CONFLICT: "state item kept changing while mirroring; PagerDuty will retry",
+    Reason.NO_REST_TOKEN: "cannot mirror: the incident's dedup key must be read from PagerDuty's REST API and "
+    "the webhook secret has no rest_token/from_email; PagerDuty will retry",
+    Reason.LINK_UNAVAILABLE: "cannot mirror yet: reading the incident's alerts from PagerDuty failed; "
+    "PagerDuty will retry",
+    Reason.NOT_OURS: "webhook ignored: the incident was not opened by this bridge",
 }
 
 
 class MirrorConflict(AlertBridgeError):
     """Concurrent writers kept winning: answer 5xx so PagerDuty delivers again."""
+
+
+class LinkUnavailable(AlertBridgeError):
+    """The incident's dedup key cannot be learned now: answer 5xx so PagerDuty delivers again."""
+
+    def __init__(self, reason: Reason, detail: str = "") -> None:
+        super().__init__(detail or reason.value)
+        self.reason = reason
+
+
+class RestIncidents(Protocol):
+    def incidents(self) -> IncidentsApi | None:
+        """The REST adapter (built once, lazily), or None when no REST token is configured."""
+        ...
 
 
 class SigningSecrets(Protocol):
@@ -132,6 +164,8 @@ class WebhookParts:
     secrets: SigningSecrets
     allow_unsigned: bool
     ttl_days: int
+    links: IncidentLinks | None = None  # None: nothing remembered, every unmapped delivery asks PagerDuty
+    rest: RestIncidents | None = None  # None: no REST API, only deliveries with a known link are mirrored
 
 
 class WebhookResult(BaseModel):
@@ -214,18 +248,71 @@ def _mirror_delivery(
     now: datetime,
     context: dict[str, Any],
 ) -> WebhookResult:
-    if update.dedup_key is None:
+    if update.dedup_key is None and update.incident_id is None:
         return refusal(Reason.NO_INCIDENT_KEY, **context)
-    context["dedup_key"] = update.dedup_key
     if webhook_id and parts.deliveries.seen(webhook_id, now):
-        return refusal(Reason.REPLAY, **context)
+        return refusal(Reason.REPLAY, **context, dedup_key=update.dedup_key)
     try:
-        reason = mirror_update(update, parts.state, now=now, ttl_days=parts.ttl_days)
-    except MirrorConflict:
-        return refusal(Reason.CONFLICT, **context)
+        mapped = dedup_key_of(update, parts, now)
+    except LinkUnavailable as exc:
+        return refusal(exc.reason, **context)
+    if mapped is None:
+        reason = Reason.NOT_OURS
+    else:
+        context["dedup_key"] = mapped.dedup_key
+        try:
+            reason = mirror_update(
+                update.model_copy(update={"dedup_key": mapped.dedup_key}), parts.state, now=now,
+                ttl_days=parts.ttl_days,
+            )  # fmt: skip
+        except MirrorConflict:
+            return refusal(Reason.CONFLICT, **context)
+        if mapped.learned and reason in {Reason.MIRRORED, Reason.UNCHANGED}:
+            _remember(parts, update.incident_id, mapped.dedup_key)
     if webhook_id:
         parts.deliveries.first_delivery(webhook_id, now, DELIVERY_TTL_HOURS)
     return refusal(reason, **context)
+
+
+# --- Dedup key by incident id -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MappedKey:
+    dedup_key: str
+    learned: bool  # not read from the links store: record the link once the state item is found
+
+
+def dedup_key_of(update: IncidentUpdate, parts: WebhookParts, now: datetime) -> MappedKey | None:
+    """The dedup key this delivery is about; None when the incident is not one the bridge opened.
+    Raises LinkUnavailable when it must be read from PagerDuty and cannot be."""
+    incident_id = update.incident_id
+    if incident_id and parts.links is not None:
+        known = parts.links.dedup_key_for(incident_id)
+        if known:
+            return MappedKey(known, learned=False)
+    if update.dedup_key:  # PagerDuty fills incident_key only on incidents without child alerts
+        return MappedKey(update.dedup_key, learned=bool(incident_id))
+    assert incident_id is not None  # _mirror_delivery refuses a delivery with neither
+    api = parts.rest.incidents() if parts.rest is not None else None
+    if api is None:
+        raise LinkUnavailable(Reason.NO_REST_TOKEN)
+    try:
+        keys = api.alert_keys(incident_id)
+    except NotFound:
+        return None  # PagerDuty has no such incident (404): not one the bridge opened
+    except Exception as exc:  # any other REST failure: PagerDuty will deliver again
+        raise LinkUnavailable(Reason.LINK_UNAVAILABLE, f"{type(exc).__name__}: {exc}") from exc
+    for key in keys:
+        item = parts.state.get(key)
+        if item is not None and not item.expired(now):
+            return MappedKey(key, learned=True)
+    return None
+
+
+def _remember(parts: WebhookParts, incident_id: str | None, dedup_key: str) -> None:
+    if incident_id and parts.links is not None:
+        parts.links.link(incident_id, dedup_key)
 
 
 # --- Signature --------------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_DEDUP_KEY_CHARS = 255
-MAX_SUMMARY_CHARS = 1024
-MAX_REQUEST_BYTES = 512 * 1024
+MAX_SUMMARY_CHARS = 1024  # counted by the bridge in UTF-16 code units (never fewer than code points)
+# PagerDuty says "512 KB" without saying which: the smaller reading (512,000 bytes) fits either.
+MAX_REQUEST_BYTES = 512 * 1000
 ROUTING_KEY_CHARS = 32
 
 

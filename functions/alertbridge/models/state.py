@@ -58,6 +58,7 @@ class StateItem(BaseModel):
     last_actor: str | None = None
     resolved_by_human: bool = False
     pd_updated_at: datetime | None = None  # occurred_at of the newest webhook applied; older ones are ignored
+    pd_note_count: int = 0  # notes added in PagerDuty (incident.annotated deliveries mirrored)
     notes: tuple[str, ...] = Field(default=())
 
     @field_validator("summary", "alarm_name", "last_actor", "incident_url", mode="after")

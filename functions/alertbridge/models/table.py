@@ -13,6 +13,7 @@ INDEX_SORT_KEY = "gsi1sk"
 KEY_PREFIX = "KEY#"  # one item per dedup key (StateItem)
 WEBHOOK_PREFIX = "WEBHOOK#"  # one item per delivered X-Webhook-Id, with a TTL
 MAINTENANCE_PREFIX = "MAINT#"  # one item per maintenance window
+INCIDENT_PREFIX = "INCIDENT#"  # one item per PagerDuty incident id: the dedup key it belongs to
 
 OPEN_INDEX_VALUE = "OPEN"  # gsi1pk of open state items (removed when they close)
 MAINTENANCE_INDEX_VALUE = "MAINT"  # gsi1pk of maintenance windows

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _LENIENT = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
@@ -102,7 +102,9 @@ class Reference(BaseModel):
 
 
 class IncidentData(BaseModel):
-    """`event.data` of an incident event. `incident_key` is the dedup key the bridge sent."""
+    """`event.data` of an incident event. `incident_key` is null for incidents opened through the Events API
+    v2 (the dedup key the bridge sent is their alert's `alert_key`); it is filled only for incidents without
+    child alerts."""
 
     model_config = _LENIENT
 
@@ -127,6 +129,12 @@ class WebhookEvent(BaseModel):
     occurred_at: datetime
     agent: Reference | None = None
     data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _utc_when_naive(cls, value: datetime) -> datetime:
+        """A timestamp without a UTC offset is read as UTC (PagerDuty's timestamps are UTC)."""
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class WebhookEnvelope(BaseModel):

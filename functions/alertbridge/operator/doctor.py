@@ -140,8 +140,11 @@ def _check_rest_api(target: Target, config_file: str | None) -> list[Check]:
     credentials = target.credentials()
     if not credentials.rest_token or not credentials.from_email:
         detail = (
-            "no rest_token/from_email in the webhook secret: notes, dropped-resolve detection and "
-            "ack/resolve/note commands are off"
+            "no rest_token/from_email in the webhook secret: two-way sync is off (PagerDuty's webhooks "
+            "leave incident_key null on incidents opened through the Events API, so the webhook function "
+            "cannot map them to a dedup key without GET /incidents/{id}/alerts; it verifies and counts "
+            "them and answers 503), and so are notes, dropped-resolve detection and ack/resolve/note "
+            "commands"
         )
         return [Check("REST token", WARN, detail)]
     return [_probe(target)]
@@ -153,7 +156,10 @@ def _probe(target: Target) -> Check:
         incidents.acknowledge(PROBE_INCIDENT_ID)
     except NotFound:
         return Check(
-            "REST token", OK, f"accepted, From {incidents.from_email!r} is a PagerDuty user who may write"
+            "REST token",
+            OK,
+            f"accepted, From {incidents.from_email!r} is a PagerDuty user who may write; two-way sync "
+            "can map webhook deliveries to dedup keys",
         )
     except (BadToken, UnknownRequester, Forbidden) as exc:
         return Check("REST token", FAIL, str(exc))
