@@ -217,7 +217,6 @@ BAD_BODIES = [
     '{"AlarmName": "x", "NewStateValue": "BROKEN"}',
     '{"detail-type": "CloudWatch Alarm State Change", "detail": {"state": {}}}',
     '{"alarmData": {"state": {"value": "ALARM"}}, "source": "aws.cloudwatch"}',
-    '{"alarmName": "app", "threshold": "not a number"}',
     '{"alarmName": "", "severity": "CRITICAL"}',
     '{"event_action": "trigger", "payload": "not an object"}',
     '{"Type": "Notification", "TopicArn": "arn:aws:sns:eu-west-1:1:t", "Message": "{\\"AlarmName\\": 1}"}',
@@ -225,6 +224,11 @@ BAD_BODIES = [
     "[" * 5000 + "]" * 5000,
     "x" * 300_000,
 ]
+
+
+def test_an_application_alert_with_an_odd_field_keeps_its_identity_and_state() -> None:
+    alert = parse_sqs_body('{"alarmName": "app", "threshold": "not a number"}', received_at=RECEIVED_AT)
+    assert (alert.source, alert.alarm_name, alert.ignored_fields) == (AlertSource.GENERIC, "app", ("threshold",))
 
 
 @pytest.mark.parametrize("body", BAD_BODIES, ids=range(len(BAD_BODIES)))
