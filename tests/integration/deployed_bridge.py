@@ -177,7 +177,7 @@ def served_fixture(
     from alertbridge.adapters.dynamo_state import reset_default_client
 
     request = urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request, timeout=30).close()  # noqa: S310 - loopback moto server
+    urllib.request.urlopen(request, timeout=30).close()  # the loopback moto server
     for name, value in _DUMMY_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
