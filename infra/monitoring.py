@@ -88,7 +88,7 @@ class BridgeMonitoring(Construct):
                         "fix the cause, then `alertbridge redrive`.",
                         dead_letter_queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"), 1),
             self._alarm("DeliveryDeadLetterQueueNotEmpty", "Pages or resolves failed and wait in the delivery "
-                        "dead-letter queue; fix the cause, then `alertbridge redrive --queue delivery`.",
+                        "dead-letter queue; fix the cause, then `alertbridge redrive --queue DeliveryQueueUrl`.",
                         queues.delivery_dead_letters.metric_approximate_number_of_messages_visible(
                             period=PERIOD, statistic="Maximum"), 1),
             self._alarm("IntakeErrors", "The intake function failed whole invocations.",

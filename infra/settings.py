@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from alertbridge.models.config import BridgeConfig
+from alertbridge.models.config import BridgeConfig, DuplicateKey, loads_without_duplicates
 from alertbridge.models.settings import US_EVENTS_URL, US_REST_URL
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -260,8 +260,12 @@ def _as_object(value: Any, label: str) -> dict[str, Any] | None:
 
 
 def _parse_json(text: str, label: str) -> Any:
+    """JSON text of either document; a key given twice (two routes of one name) fails synth, as
+    json.loads would silently keep the last one."""
     try:
-        return json.loads(text)
+        return loads_without_duplicates(text)
+    except DuplicateKey as exc:
+        raise InfraConfigError(f"{label}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise InfraConfigError(f"{label} is not valid JSON: {exc}") from exc
 

@@ -5,6 +5,11 @@ Public API (imported lazily, so `import alertbridge` stays cheap: no boto3, http
     from alertbridge import AlertMessage, publish_alert, acknowledge_alert, resolve_alert  # through the bridge (SNS)
     from alertbridge import EventsClient                                 # straight to PagerDuty
     from alertbridge import PagerDutyError, RateLimited, RequestTimeout, ConnectionFailed, Rejected, ServerError
+
+Errors: every failure is an `AlertBridgeError`. `InvalidInput` (a bad argument, refused before anything is
+sent), `PublishFailed` (SNS did not take the message: `.code`), `ConfigError` (an `EventsClient` given a
+malformed routing key, URL or timeout), and the `PagerDutyError` family from `EventsClient`. Invalid alert
+fields passed to `EventsClient.trigger` raise pydantic's ValidationError (a ValueError).
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ if TYPE_CHECKING:
     from alertbridge.client import EventsClient
     from alertbridge.errors import (
         AlertBridgeError,
+        ConfigError,
         ConnectionFailed,
         DeadlineExceeded,
         InvalidInput,
         PagerDutyError,
+        PublishFailed,
         RateLimited,
         Rejected,
         RequestTimeout,
@@ -43,16 +50,20 @@ _EXPORTS = {
     "ServerError": "alertbridge.errors",
     "DeadlineExceeded": "alertbridge.errors",
     "InvalidInput": "alertbridge.errors",
+    "ConfigError": "alertbridge.errors",
+    "PublishFailed": "alertbridge.errors",
 }
 
 __all__ = [
     "AlertBridgeError",
     "AlertMessage",
+    "ConfigError",
     "ConnectionFailed",
     "DeadlineExceeded",
     "EventsClient",
     "InvalidInput",
     "PagerDutyError",
+    "PublishFailed",
     "RateLimited",
     "Rejected",
     "RequestTimeout",

@@ -9,9 +9,13 @@
         pd.resolve(key)
 
 Every call is retried on 429, 5xx and network failures (bounded by `max_attempts`, honouring Retry-After up
-to 30 s), then raises the typed errors: RateLimited (`.retry_after`), RequestTimeout, ConnectionFailed,
+to 30 s), within one time limit for the whole call, retries and waits included: `deadline` seconds, else
+`timeout` (which also bounds each request). A wait that would pass the limit is not taken: the last failure
+is raised at once. The typed errors: RateLimited (`.retry_after`), RequestTimeout, ConnectionFailed,
 Rejected (`.errors`, PagerDuty's messages; never retried) or ServerError (`.status`). Invalid fields raise
-pydantic's ValidationError (a ValueError) before anything is sent. The routing key never appears in errors.
+pydantic's ValidationError (a ValueError) before anything is sent; a blank dedup key for acknowledge or
+resolve raises InvalidInput; a malformed routing key, URL or timeout raises ConfigError. All but
+ValidationError are AlertBridgeError. The routing key never appears in errors.
 
 A trigger without `dedup_key` gets a random one generated here rather than by PagerDuty, so a retry after a
 timeout updates the same alert instead of opening a second one; the key is returned either way.
@@ -25,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from alertbridge.errors import ConfigError
+from alertbridge.errors import ConfigError, DeadlineExceeded, InvalidInput, PagerDutyError
 from alertbridge.models.pagerduty import (
     MAX_SUMMARY_CHARS,
     ROUTING_KEY_CHARS,
@@ -42,6 +46,7 @@ from alertbridge.models.settings import US_EVENTS_URL
 LinkLike = Link | Mapping[str, str]
 ImageLike = Image | Mapping[str, str]
 M = TypeVar("M", Link, Image)
+T = TypeVar("T")
 
 
 class EventsClient:
@@ -53,11 +58,18 @@ class EventsClient:
         timeout: float = 10.0,
         max_attempts: int = 3,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: float | None = None,
     ) -> None:
+        """`timeout`: seconds for each request, and for the whole call unless `deadline` (seconds for the
+        whole call, retries included) is given."""
         check_routing_key(routing_key)
+        for name, value in (("timeout", timeout), ("deadline", deadline)):
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
         from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter  # httpx only when used
 
         self._routing_key = routing_key
+        self._budget = float(deadline if deadline is not None else timeout)
         self._adapter = PagerDutyEventsAdapter(
             base_url, connect_timeout=timeout, read_timeout=timeout, max_attempts=max_attempts, sleep=sleep
         )
@@ -106,9 +118,11 @@ class EventsClient:
         return self._send(event)
 
     def acknowledge(self, dedup_key: str) -> str:
+        _check_dedup_key(dedup_key)
         return self._send(EventV2(routing_key="", event_action=EventAction.ACKNOWLEDGE, dedup_key=dedup_key))
 
     def resolve(self, dedup_key: str) -> str:
+        _check_dedup_key(dedup_key)
         return self._send(EventV2(routing_key="", event_action=EventAction.RESOLVE, dedup_key=dedup_key))
 
     def change(
@@ -133,11 +147,33 @@ class EventsClient:
         event = ChangeEvent(
             routing_key="", payload=payload, links=[_model(Link, link) for link in links or ()]
         )
-        self._adapter.send_change({**event.to_body(), "routing_key": self._routing_key})
+        body = {**event.to_body(), "routing_key": self._routing_key}
+        self._within_budget(lambda deadline: self._adapter.send_change(body, deadline=deadline))
 
     def _send(self, event: EventV2) -> str:
-        response = self._adapter.send(event.with_routing_key(self._routing_key).to_body())
+        body = event.with_routing_key(self._routing_key).to_body()
+        response = self._within_budget(lambda deadline: self._adapter.send(body, deadline=deadline))
         return response.dedup_key or event.dedup_key or ""
+
+    def _within_budget(self, call: Callable[[float], T]) -> T:
+        """Run one call against a deadline `self._budget` seconds from now. When the budget runs out between
+        retries, the failure that made us retry is raised (a RateLimited keeps its retry_after)."""
+        try:
+            return call(time.monotonic() + self._budget)
+        except DeadlineExceeded as exc:
+            cause = exc.__cause__
+            if isinstance(cause, PagerDutyError) and not isinstance(cause, DeadlineExceeded):
+                cause.attempts = exc.attempts
+                raise cause from None
+            raise
+
+
+def _check_dedup_key(dedup_key: object) -> None:
+    if not isinstance(dedup_key, str) or not dedup_key.strip():
+        raise InvalidInput(
+            "dedup_key must be the non-blank key trigger returned: PagerDuty would answer a blank one with "
+            "an error, or act on no alert"
+        )
 
 
 def check_routing_key(routing_key: object) -> None:

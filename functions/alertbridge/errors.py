@@ -11,11 +11,23 @@ class AlertBridgeError(Exception):
 
 
 class ConfigError(AlertBridgeError):
-    """Configuration or settings are invalid; the message says what to fix."""
+    """Configuration or settings are invalid; the message says what to fix. The library raises it for an
+    `EventsClient` given a malformed routing key, a non-https URL or a non-positive timeout."""
 
 
 class InvalidInput(AlertBridgeError):
-    """An inbound notification that cannot be parsed at all (still paged generically by the pipeline)."""
+    """Input that cannot be used: an inbound notification that cannot be parsed at all (still paged
+    generically by the pipeline), or a library call's argument (a malformed topic ARN, a blank dedup id)."""
+
+
+class PublishFailed(AlertBridgeError):
+    """SNS did not take the message (`publish_alert`, `acknowledge_alert`, `resolve_alert`): the topic does
+    not exist, the caller may not publish or may not use the topic's KMS key, or AWS was unreachable.
+    `code` is AWS's error code (e.g. "NotFound", "KMSAccessDenied"), or the botocore exception's name."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class RoutingKeyMissing(AlertBridgeError):

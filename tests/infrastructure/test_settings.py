@@ -45,14 +45,30 @@ def test_unknown_route_names_the_rule_and_the_known_routes() -> None:
         )
 
 
+def test_a_slow_regular_expression_fails_synth_naming_the_rule() -> None:
+    with pytest.raises(
+        InfraConfigError, match=r"rule .hang.: match.alarm_name: .*quantifier inside a repeated"
+    ):
+        load_bridge_config(with_rule({"name": "hang", "match": {"alarm_name": "re:^(a+)+$"}}))
+
+
+def test_a_key_given_twice_fails_synth(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text('{"routes": {"default": {}, "default": {"secret_field": "x"}}}', encoding="utf-8")
+    with pytest.raises(InfraConfigError, match="'default' appears twice in one JSON object"):
+        load_bridge_config(str(path))
+    with pytest.raises(InfraConfigError, match="'rules' appears twice"):
+        load_bridge_config('{"rules": [], "rules": []}')
+
+
 def test_bad_regular_expression_fails() -> None:
     with pytest.raises(InfraConfigError, match="invalid regular expression"):
         load_bridge_config(with_rule({"match": {"alarm_name": "re:(unclosed"}, "route": "default"}))
 
 
 def test_malformed_values_fail_with_the_field_name() -> None:
-    with pytest.raises(InfraConfigError, match="  - default_severity: Input should be"):
-        load_bridge_config({**EXAMPLE, "default_severity": "sev1"})
+    with pytest.raises(InfraConfigError, match="  - default_severity: Value error, unknown severity 'sev9'"):
+        load_bridge_config({**EXAMPLE, "default_severity": "sev9"})
     with pytest.raises(InfraConfigError, match="Extra inputs are not permitted"):
         load_bridge_config({**EXAMPLE, "rulez": []})
 

@@ -23,7 +23,7 @@ from alertbridge.models.config import BridgeConfig, Match, Route, Rule
 from alertbridge.models.settings import Settings
 from alertbridge.operator.stack import OUTPUT_KEYS
 from tests.fakes import ListCounter
-from tests.integration.aws_fixtures import AwsContext
+from tests.integration.aws_fixtures import _DUMMY_ENV, AwsContext
 from tests.integration.emulator_fixtures import REST_TOKEN, USER_EMAIL
 
 ACCOUNT = "123456789012"
@@ -108,6 +108,26 @@ class Deployed:
         }  # fmt: skip
         return {key: values[key] for key in OUTPUT_KEYS}
 
+    def create_delivery_function(self, config: BridgeConfig | None = None) -> None:
+        """The delivery function with the configuration in its environment, as the stack deploys it (only its
+        configuration is read: doctor and maintenance check routes against it)."""
+        import io
+        import zipfile
+
+        iam = boto3.client("iam", region_name=REGION)
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                          "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+        role = iam.create_role(RoleName="alertbridge-delivery", AssumeRolePolicyDocument=json.dumps(policy))
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("handler.py", "def lambda_handler(event, context):\n    return None\n")
+        environment = {"ALERTBRIDGE_CONFIG": (config or self.bridge.config).to_json_text()}
+        boto3.client("lambda", region_name=REGION).create_function(
+            FunctionName="alertbridge-delivery", Runtime="python3.13", Role=role["Role"]["Arn"],
+            Handler="handler.lambda_handler", Code={"ZipFile": code.getvalue()},
+            Environment={"Variables": environment},
+        )  # fmt: skip
+
     def create_stack(self, name: str = STACK) -> None:
         """A CloudFormation stack in moto whose outputs are the bridge's names (what DescribeStacks gives)."""
         template = {
@@ -123,6 +143,11 @@ class Deployed:
 def deployed_fixture(
     aws: AwsContext, emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Deployed]:
+    yield from deploy(emulator, monkeypatch)
+
+
+def deploy(emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
+    """The bridge in whatever AWS the environment points at (moto in-process, or a moto server)."""
     bridge = LocalBridge.create(CONFIG, emulator.url)
     secrets = boto3.client("secretsmanager", region_name=REGION)
     hook = {"webhook_secrets": ["whsec"], "rest_token": REST_TOKEN, "from_email": USER_EMAIL}
@@ -136,3 +161,37 @@ def deployed_fixture(
     yield Deployed(bridge, emulator, boto3.client("cloudwatch", region_name=REGION), secrets)
     wiring.reset()
     wiring_reconcile.reset()
+
+
+@pytest.fixture(scope="session")
+def moto_server_url() -> Iterator[str]:
+    """One moto server (ThreadedMotoServer) on loopback for the session: real HTTP, so botocore parses its
+    answers as it would AWS's (an unimplemented action is an HTML 500 there, NotImplementedError in-process)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(name="served")
+def served_fixture(
+    moto_server_url: str, emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Deployed]:
+    """The deployed bridge on the moto server, reset before each test; AWS_ENDPOINT_URL points every boto3
+    client (the CLI's too) at it."""
+    import urllib.request
+
+    from alertbridge.adapters.dynamo_state import reset_default_client
+
+    request = urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=30).close()  # the loopback moto server
+    for name, value in _DUMMY_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server_url)
+    reset_default_client()
+    yield from deploy(emulator, monkeypatch)
+    reset_default_client()

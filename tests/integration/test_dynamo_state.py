@@ -294,6 +294,39 @@ def test_maintenance_windows_are_listed_by_query(aws: AwsContext, calls: list[st
     assert windows.get("now") == current
 
 
+class _CountingClient:
+    """The DynamoDB client, counting the items each Query reads (what DynamoDB bills and waits for)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.items_read = 0
+
+    def query(self, **request: Any) -> Any:
+        response = self._client.query(**request)
+        self.items_read += int(response.get("ScannedCount", response.get("Count", 0)))
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_the_active_window_lookup_does_not_read_ended_windows(aws: AwsContext) -> None:
+    counting = _CountingClient(aws.dynamodb)
+    windows = DynamoMaintenanceStore(aws.table_name, client=counting, clock=NOW.timestamp)
+    for index in range(60):
+        start = T0 - timedelta(days=20) + timedelta(hours=index)
+        windows.put(window(f"ended-{index:02d}", start, start + timedelta(minutes=30)))
+    current = window("now", T0 - timedelta(minutes=5), T0 + timedelta(hours=1))
+    later = window("later", T0 + timedelta(hours=5), T0 + timedelta(hours=6))
+    ends_now = window("ends-now", T0 - timedelta(hours=1), NOW)  # end is exclusive: over at NOW
+    for each in (current, later, ends_now):
+        windows.put(each)
+    counting.items_read = 0
+    assert windows.list_active(NOW) == [current]
+    assert counting.items_read <= 2  # the current and the scheduled window, none of the 61 ended ones
+    assert len(windows.list_all()) == 63 and windows.list_all()[0].id == "ended-00"  # by start
+
+
 def test_ending_a_window_brings_its_end_forward_or_cancels_it(aws: AwsContext) -> None:
     windows = DynamoMaintenanceStore(aws.table_name, client=aws.dynamodb, clock=NOW.timestamp)
     windows.put(window("now", T0, T0 + timedelta(hours=1)))

@@ -28,7 +28,14 @@ from tests.integration.emulator_fixtures import (
 
 
 def client(emulator: PagerDutyEmulator, key: str = ROUTING_KEY, **options: object) -> EventsClient:
-    settings: dict[str, object] = {"timeout": 1.0, "max_attempts": 2, "sleep": lambda _: None, **options}
+    # `sleep` does not wait, so the whole-call deadline is set apart from the per-request timeout
+    settings: dict[str, object] = {
+        "timeout": 1.0,
+        "max_attempts": 2,
+        "sleep": lambda _: None,
+        "deadline": 30,
+        **options,
+    }
     return EventsClient(key, base_url=emulator.url, **settings)  # type: ignore[arg-type]
 
 

@@ -102,6 +102,7 @@ def test_incident_commands_say_what_to_fix(stack: Deployed, capsys) -> None:  # 
 
 
 def test_maintenance_start_list_end(stack: Deployed, capsys) -> None:  # type: ignore[no-untyped-def]
+    stack.create_delivery_function()  # --route is checked against its configuration
     code, out, _ = cli(capsys, stack, "maintenance", "start", "--duration", "2h", "--route", "payments",
                        "--alarm-prefix", "pay-", "--reason", "database upgrade")  # fmt: skip
     assert code == 0 and "active" in out and "route=payments alarm-prefix=pay-" in out
@@ -143,7 +144,8 @@ def test_redrive_moves_dead_letters_back_to_the_ingest_queue(stack: Deployed, ca
         sqs.send_message(QueueUrl=stack.bridge.dlq_url, MessageBody=json.dumps({"n": index}))
     code, out, _ = cli(capsys, stack, "redrive")
     assert code == 0
-    assert "receive/send/delete" in out and "does not support SQS StartMessageMoveTask" in out  # moto
+    assert "receive/send/delete" in out and "StartMessageMoveTask is unavailable here" in out  # moto
+    assert "0 remain in alertbridge-dlq" in out
     assert stack.bridge.dead_letter_count() == 0
     bodies = []
     while batch := sqs.receive_message(QueueUrl=stack.bridge.queue_url, MaxNumberOfMessages=10).get(

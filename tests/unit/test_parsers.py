@@ -228,7 +228,11 @@ BAD_BODIES = [
 
 def test_an_application_alert_with_an_odd_field_keeps_its_identity_and_state() -> None:
     alert = parse_sqs_body('{"alarmName": "app", "threshold": "not a number"}', received_at=RECEIVED_AT)
-    assert (alert.source, alert.alarm_name, alert.ignored_fields) == (AlertSource.GENERIC, "app", ("threshold",))
+    assert (alert.source, alert.alarm_name, alert.ignored_fields) == (
+        AlertSource.GENERIC,
+        "app",
+        ("threshold",),
+    )
 
 
 @pytest.mark.parametrize("body", BAD_BODIES, ids=range(len(BAD_BODIES)))

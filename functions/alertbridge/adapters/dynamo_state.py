@@ -129,11 +129,29 @@ def state_item_from_dynamo(attributes: dict[str, Any]) -> StateItem:
     return StateItem.model_validate(from_attributes(attributes))
 
 
+# A window's index sort key is `END#<end, fixed-width UTC>#<id>`, so "windows not ended by now" is one
+# key range (`gsi1sk > END#<now>$`: '$' sorts after '#', so a window ending exactly now is left out, its end
+# being exclusive) and the lookup never reads ended windows, however many are kept. Windows written before
+# this layout have `<start>#<id>` keys, which sort below `END#`; they are read by a second, shrinking
+# range until their retention ends.
+_WINDOW_END_PREFIX = "END#"
+_AFTER_TIMESTAMP = "$"
+
+
+def window_sort_key(window: MaintenanceWindow) -> str:
+    return f"{_WINDOW_END_PREFIX}{_fixed_width(window.end)}#{window.id}"
+
+
+def _fixed_width(moment: datetime) -> str:
+    """UTC with microseconds, always the same length, so text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def window_to_dynamo(window: MaintenanceWindow, retention_days: int) -> dict[str, Any]:
     document = window.model_dump(mode="json", exclude_none=True)
     document[PARTITION_KEY] = MAINTENANCE_PREFIX + window.id
     document[INDEX_PARTITION_KEY] = MAINTENANCE_INDEX_VALUE
-    document[INDEX_SORT_KEY] = f"{_sortable(window.start)}#{window.id}"
+    document[INDEX_SORT_KEY] = window_sort_key(window)
     document[TTL_ATTRIBUTE] = int((window.end + timedelta(days=retention_days)).timestamp())
     return to_attributes(document)
 
@@ -184,10 +202,16 @@ class _Table:
         return None if attributes is None or _expired(attributes, self._clock()) else attributes
 
     def query_index(
-        self, index_value: str, page_size: int | None, sort_from: dict[str, Any] | None = None
+        self,
+        index_value: str,
+        page_size: int | None,
+        sort_from: dict[str, Any] | None = None,
+        *,
+        sort_key: tuple[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every live item under one sparse-index partition, page by page (a Query, never a Scan).
-        `sort_from` ({"#isk": name, ":since": value}) keeps only sort keys >= the value."""
+        `sort_from` ({"#isk": name, ":since": value}) keeps only sort keys >= the value; `sort_key`
+        (operator, value), e.g. (">", "END#..."), keeps only sort keys that compare so."""
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": INDEX_NAME,
@@ -199,6 +223,13 @@ class _Table:
             request["KeyConditionExpression"] += " AND #isk >= :since"
             request["ExpressionAttributeNames"]["#isk"] = sort_from["#isk"]
             request["ExpressionAttributeValues"][":since"] = sort_from[":since"]
+        elif sort_key is not None:
+            operator, bound = sort_key
+            if operator not in ("<", "<=", ">", ">="):
+                raise ValueError(f"unsupported sort key operator {operator!r}")
+            request["KeyConditionExpression"] += f" AND #isk {operator} :bound"
+            request["ExpressionAttributeNames"]["#isk"] = INDEX_SORT_KEY
+            request["ExpressionAttributeValues"][":bound"] = {"S": bound}
         if page_size is not None:
             request["Limit"] = page_size
         while True:
@@ -314,10 +345,21 @@ class DynamoMaintenanceStore:
         return None if attributes is None else window_from_dynamo(attributes)
 
     def list_all(self) -> list[MaintenanceWindow]:
-        return [window_from_dynamo(item) for item in self._table.query_index(MAINTENANCE_INDEX_VALUE, None)]
+        """Every window kept, ordered by start (the index orders them by end)."""
+        found = [window_from_dynamo(item) for item in self._table.query_index(MAINTENANCE_INDEX_VALUE, None)]
+        return sorted(found, key=lambda window: (window.start, window.id))
 
     def list_active(self, now: datetime) -> list[MaintenanceWindow]:
-        return [window for window in self.list_all() if window.is_active(now)]
+        """Windows covering `now`: one Query over the windows that end after `now` (scheduled ones
+        included, filtered here), so ended windows cost nothing, plus the older layout's windows."""
+        after_now = (">", f"{_WINDOW_END_PREFIX}{_fixed_width(now)}{_AFTER_TIMESTAMP}")
+        legacy = ("<", _WINDOW_END_PREFIX)
+        found = [
+            window_from_dynamo(item)
+            for bound in (after_now, legacy)
+            for item in self._table.query_index(MAINTENANCE_INDEX_VALUE, None, sort_key=bound)
+        ]
+        return sorted((w for w in found if w.is_active(now)), key=lambda window: (window.start, window.id))
 
     def end(self, window_id: str, now: datetime) -> MaintenanceWindow | None:
         """Bring the end forward to `now`; a window that has not begun is cancelled (start = end = now)."""

@@ -31,6 +31,7 @@ def _load(name: str) -> object:
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alertbridge", description="CloudWatch alarms to PagerDuty.")
+    parser.add_argument("--version", action="version", version=f"alertbridge {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     wanted = next((arg for arg in argv if not arg.startswith("-")), None)
     for name, (_, help_text) in COMMANDS.items():
@@ -41,6 +42,15 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
             if add is not None:
                 add(sub, name) if _takes_name(add) else add(sub)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("alertbridge")
+    except PackageNotFoundError:  # run from a source tree that was not installed
+        return "unknown"
 
 
 def _takes_name(func: object) -> bool:

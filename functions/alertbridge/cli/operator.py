@@ -2,8 +2,8 @@
 doctor. The stack's outputs (CloudFormation DescribeStacks, or --outputs-file) give the resource names;
 boto3 uses the user's credentials, --region and --endpoint-url (or AWS_ENDPOINT_URL).
 
-Expected failures (no stack, no credentials, a bad token...) print `error: ...` with what to fix and exit 2;
-doctor exits 1 when a check fails.
+Exit codes: 0 done; 1 `doctor` found a check that failed or could not run; 2 an expected failure (no
+stack, no credentials, a bad token, an option to fix...), printed as `error: ...` with what to fix.
 """
 
 from __future__ import annotations
@@ -18,25 +18,43 @@ from alertbridge.models.settings import US_EVENTS_URL, US_REST_URL
 EXPECTED_FAILURE = 2
 
 
+COMMON_DEFAULTS: dict[str, str | None] = {
+    "stack": "AlertBridge",
+    "region": None,
+    "endpoint_url": None,
+    "outputs_file": None,
+    "events_url": US_EVENTS_URL,
+    "rest_url": US_REST_URL,
+}
+
+
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
-    if (
-        name != "maintenance"
-    ):  # its actions take the common options (argparse lets a subparser's defaults win)
-        _common(parser)
+    _common(parser)
     _ARGUMENTS[name](parser)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """The options every operator command takes. `suppress` (for an action's own parser, e.g. `maintenance
+    start`) leaves an option out of the result unless given, so it may stand before or after the action."""
+
+    def default(name: str) -> str | None:
+        return argparse.SUPPRESS if suppress else COMMON_DEFAULTS[name]
+
     parser.add_argument(
-        "--stack", default="AlertBridge", help="CloudFormation stack name (default AlertBridge)"
+        "--stack", default=default("stack"), help="CloudFormation stack name (default AlertBridge)"
     )
-    parser.add_argument("--region", default=None, help="AWS region of the stack (default: your AWS config)")
-    parser.add_argument("--endpoint-url", default=None, help="AWS endpoint (e.g. a moto server)")
     parser.add_argument(
-        "--outputs-file", default=None, help="stack outputs as JSON instead of DescribeStacks"
+        "--region", default=default("region"), help="AWS region of the stack (default: your AWS config)"
     )
-    parser.add_argument("--events-url", default=US_EVENTS_URL, help="PagerDuty Events API base URL")
-    parser.add_argument("--rest-url", default=US_REST_URL, help="PagerDuty REST API base URL")
+    parser.add_argument(
+        "--endpoint-url", default=default("endpoint_url"), help="AWS endpoint (e.g. a moto server)"
+    )
+    parser.add_argument(
+        "--outputs-file", default=default("outputs_file"),
+        help="stack outputs as JSON: `cdk deploy --outputs-file` or `aws cloudformation describe-stacks`",
+    )  # fmt: skip
+    parser.add_argument("--events-url", default=default("events_url"), help="PagerDuty Events API base URL")
+    parser.add_argument("--rest-url", default=default("rest_url"), help="PagerDuty REST API base URL")
 
 
 def _incident_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,16 +65,22 @@ def _incident_arguments(parser: argparse.ArgumentParser) -> None:
 def _maintenance_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     start = actions.add_parser("start", help="start (or schedule) a maintenance window")
-    _common(start)
-    start.add_argument("--duration", required=True, help="e.g. 30m, 2h, 1h30m, 1d")
+    _common(start, suppress=True)
+    start.add_argument(
+        "--duration", required=True, help="e.g. 30m, 2h, 1h30m, 1d; at most 30d without --force"
+    )
     start.add_argument("--reason", required=True)
     start.add_argument("--start", default=None, help="ISO 8601 start time with a time zone (default: now)")
-    start.add_argument("--route", default=None, help="only alarms on this route")
+    start.add_argument("--route", default=None, help="only alarms on this (configured) route")
     start.add_argument("--alarm-prefix", default=None, help="only alarms whose name starts with this")
-    start.add_argument("--account", default=None, help="only alarms of this AWS account")
-    _common(actions.add_parser("list", help="list maintenance windows"))
+    start.add_argument("--account", default=None, help="only alarms of this 12-digit AWS account")
+    start.add_argument(
+        "--force", action="store_true",
+        help="allow a window longer than 30 days, or a --route the deployed configuration cannot confirm",
+    )  # fmt: skip
+    _common(actions.add_parser("list", help="list maintenance windows"), suppress=True)
     end = actions.add_parser("end", help="end a window now (cancel it if it has not begun)")
-    _common(end)
+    _common(end, suppress=True)
     end.add_argument("window_id")
 
 
@@ -75,7 +99,13 @@ def _doctor_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _redrive_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-messages", type=int, default=10_000, help="cap for the receive/send fallback")
+    parser.add_argument(
+        "--max-messages", type=int, default=None,
+        help="move at most this many, by receive/send/delete (SQS's move task takes no count)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--queue", default=None, help="only this queue (its name or stack output key); default: every queue"
+    )
 
 
 def _nothing(parser: argparse.ArgumentParser) -> None:
@@ -95,6 +125,9 @@ _ARGUMENTS = {
 
 
 def run(args: argparse.Namespace) -> int:
+    for name, value in COMMON_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
     try:
         text, code = _dispatch(args)
     except Exception as exc:
@@ -120,7 +153,7 @@ def _dispatch(args: argparse.Namespace) -> tuple[str, int]:
     if command == "maintenance":
         return _maintenance(target, args), 0
     if command == "redrive":
-        return commands.redrive(target, max_messages=args.max_messages), 0
+        return commands.redrive(target, max_messages=args.max_messages, queue=args.queue), 0
     if command == "send-test":
         return commands.send_test(
             target, args.route, secret_field=args.secret_field, resolve=not args.no_resolve
@@ -155,13 +188,14 @@ def _maintenance(target: Any, args: argparse.Namespace) -> str:
         raise OperatorError("--start needs a time zone, e.g. 2025-06-01T22:00:00+00:00")
     return commands.maintenance_start(
         target, duration=duration, reason=args.reason, start=start, route=args.route,
-        alarm_prefix=args.alarm_prefix, account=args.account,
+        alarm_prefix=args.alarm_prefix, account=args.account, force=args.force,
     )  # fmt: skip
 
 
 def _explain(exc: Exception) -> str | None:
     """What to tell the user for an expected failure; None lets anything else surface with its traceback."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+    from pydantic import ValidationError
 
     from alertbridge.errors import AlertBridgeError
 
@@ -174,4 +208,7 @@ def _explain(exc: Exception) -> str | None:
         return f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}"
     if isinstance(exc, BotoCoreError | AlertBridgeError):
         return str(exc)
+    if isinstance(exc, ValidationError):  # a value the commands did not check first: name the fields
+        problems = "; ".join(".".join(map(str, e["loc"])) + ": " + e["msg"] for e in exc.errors())
+        return f"invalid {exc.title}: {problems}"
     return None

@@ -25,7 +25,8 @@ critical, P1..P5 -> critical/error/warning/info/info, plus `warn`, `fatal`, `sev
 falls back to the next level of precedence: an unknown severity never makes PagerDuty answer 400.
 
 Match fields: patterns are shell-style globs (`prod-*`, case-sensitive) unless they start with `re:`
-(a Python regular expression searched anywhere; anchor it with ^...$). `alarm_name`, `account`, `region`
+(a Python regular expression searched anywhere in the value's first 256 characters; anchor it with ^...$;
+configuration validation refuses expressions that could backtrack for long: logic/patterns.py). `alarm_name`, `account`, `region`
 (code), `source` (an AlertSource value), `namespace` (any of the alert's metrics), `topic` (the topic ARN
 or its name), `tags` (every listed tag must be present and match). A field the alert lacks never matches.
 """
@@ -34,12 +35,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from fnmatch import fnmatchcase
-from functools import lru_cache
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from alertbridge.logic import patterns
 from alertbridge.models.alert import AlarmState, Alert
 from alertbridge.models.config import BridgeConfig, Match, Rule, Urgency
 from alertbridge.models.pagerduty import Severity
@@ -197,12 +197,4 @@ def _any_matches(pattern: str, values: Iterable[str | None]) -> bool:
     return any(value is not None and pattern_matches(pattern, value) for value in values)
 
 
-def pattern_matches(pattern: str, value: str) -> bool:
-    if pattern.startswith("re:"):
-        return _compiled(pattern[3:]).search(value) is not None
-    return fnmatchcase(value, pattern)
-
-
-@lru_cache(maxsize=256)
-def _compiled(expression: str) -> re.Pattern[str]:
-    return re.compile(expression)
+pattern_matches = patterns.pattern_matches

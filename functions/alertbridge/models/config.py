@@ -12,8 +12,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
+from alertbridge.logic.patterns import UnsafePattern, check_pattern, is_regex, pattern_matches
 from alertbridge.models.pagerduty import Severity
 
 ROUTE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -43,7 +53,8 @@ class Route(BaseModel):
 
 
 class Match(BaseModel):
-    """All given fields must match. Patterns are shell-style globs (`prod-*`) unless they start with `re:`."""
+    """All given fields must match. Patterns are shell-style globs (`prod-*`) unless they start with `re:`
+    (limited to expressions that cannot backtrack for long: see logic/patterns.py)."""
 
     model_config = ConfigDict(extra="forbid")
     alarm_name: str | None = None
@@ -54,21 +65,43 @@ class Match(BaseModel):
     source: str | None = None  # an AlertSource value
     # The alert's own severity, normalized to PagerDuty's scale (critical/error/warning/info) whatever
     # scale it was sent on (seed 003: route critical alerts by severity); only alerts that carry one.
+    # A plain word is normalized the same way (`CRITICAL`, `P1`, `emergency` -> critical); a pattern must
+    # match at least one of the four values.
     severity: str | None = None
     environment: str | None = None  # the application alert's `environment` (seed 002)
     tags: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator(
-        "alarm_name", "namespace", "account", "region", "topic", "source", "severity", "environment"
-    )
+    @field_validator("alarm_name", "namespace", "account", "region", "topic", "source", "environment")
     @classmethod
-    def _pattern_compiles(cls, value: str | None) -> str | None:
-        if value is not None and value.startswith("re:"):
-            try:
-                re.compile(value[3:])
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {value[3:]!r}: {exc}") from exc
+    def _pattern_is_safe(cls, value: str | None) -> str | None:
+        if value is not None:
+            _checked(value)
         return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_patterns_are_safe(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key, pattern in tags.items():
+            try:
+                check_pattern(pattern)
+            except UnsafePattern as exc:
+                raise ValueError(f"tag {key!r}: {exc}") from None
+        return tags
+
+    @field_validator("severity")
+    @classmethod
+    def _severity_is_known(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if is_regex(value) or any(ch in value for ch in "*?["):
+            _checked(value)
+            if not any(pattern_matches(value, severity.value) for severity in Severity):
+                raise ValueError(
+                    f"severity pattern {value!r} matches none of {_SEVERITY_VALUES}: an alert's severity "
+                    "is compared after it is normalized to PagerDuty's scale"
+                )
+            return value
+        return _normalized_severity(value).value
 
 
 class Rule(BaseModel):
@@ -82,6 +115,25 @@ class Rule(BaseModel):
     urgency: Urgency | None = None  # PagerDuty urgency maps to severity: high -> critical, low -> warning
     runbook_url: str | None = None
     dashboard_url: str | None = None
+
+    @field_validator("match", mode="wrap")
+    @classmethod
+    def _name_the_rule(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        """A bad pattern names its rule: `rule 'payments alarms': match.alarm_name: ...`."""
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            label = info.data.get("name")
+            problems = "; ".join(
+                "match." + ".".join(str(part) for part in error["loc"]) + ": " + _bare(error["msg"])
+                for error in exc.errors()
+            )
+            raise ValueError(f"rule {label!r}: {problems}" if label else problems) from None
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _any_scale(cls, value: Any) -> Any:
+        return _normalized_severity(value) if isinstance(value, str) else value
 
 
 class BridgeConfig(BaseModel):
@@ -103,6 +155,11 @@ class BridgeConfig(BaseModel):
     # Closed state items are kept this long (DynamoDB TTL, also checked in code).
     closed_item_ttl_days: int = Field(default=30, ge=1, le=3650)
     max_raw_message_chars: int = Field(default=4000, ge=100, le=100_000)
+
+    @field_validator("default_severity", "insufficient_data_severity", mode="before")
+    @classmethod
+    def _any_scale(cls, value: Any) -> Any:
+        return _normalized_severity(value) if isinstance(value, str) else value
 
     @field_validator("routes")
     @classmethod
@@ -136,7 +193,8 @@ class BridgeConfig(BaseModel):
 
     @classmethod
     def from_json_text(cls, text: str) -> BridgeConfig:
-        return cls.model_validate(json.loads(text))
+        """Parse and validate; a key given twice in any object (two routes of one name) is an error."""
+        return cls.model_validate(loads_without_duplicates(text))
 
     @classmethod
     def from_file(cls, path: str | Path) -> BridgeConfig:
@@ -149,3 +207,46 @@ class BridgeConfig(BaseModel):
     def example(cls) -> dict[str, Any]:
         """The example document shipped as `config.example.json`."""
         return json.loads((Path(__file__).parent / "config.example.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+_SEVERITY_VALUES = ", ".join(severity.value for severity in Severity)
+
+
+def _bare(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+def _checked(pattern: str) -> None:
+    try:
+        check_pattern(pattern)
+    except UnsafePattern as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _normalized_severity(word: str) -> Severity:
+    """A severity word on any scale the alerts use (logic/policy.py), or ValueError naming the known ones."""
+    from alertbridge.logic.policy import SEVERITY_WORDS, severity_from_text
+
+    severity = severity_from_text(word)
+    if severity is None:
+        known = ", ".join(sorted(SEVERITY_WORDS))
+        raise ValueError(f"unknown severity {word!r}: use one of {known} (any case)")
+    return severity
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice (json.loads would keep the last one silently)."""
+
+
+def loads_without_duplicates(text: str) -> Any:
+    """json.loads, refusing an object that names a key twice (`{"routes": {"a": {}, "a": {}}}`)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        document: dict[str, Any] = {}
+        for key, value in items:
+            if key in document:
+                raise DuplicateKey(f"the key {key!r} appears twice in one JSON object")
+            document[key] = value
+        return document
+
+    return json.loads(text, object_pairs_hook=pairs)

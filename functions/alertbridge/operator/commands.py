@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from alertbridge.adapters.secrets import WebhookCredentials, listed_routing_keys
+from alertbridge.models.config import BridgeConfig
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import ROUTING_KEY_CHARS
 from alertbridge.models.settings import US_EVENTS_URL, US_REST_URL
@@ -20,6 +25,16 @@ from alertbridge.operator.table import age, render_table
 
 DEFAULT_TTL_DAYS = 30
 MOVE_UNSUPPORTED = ("NotImplemented", "InternalFailure", "UnsupportedOperation", "InvalidAction", "501")
+MAX_WINDOW = timedelta(days=30)  # longer needs --force
+MAX_FORCED_WINDOW = timedelta(days=3660)  # even with --force: a window must end within ten years
+MAX_REASON_CHARS = 1024
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+# What each secret holds, for the command that sets a secret the first deploy left without a value.
+SECRET_EXAMPLES = {
+    "RoutingKeysSecretArn": '{"ROUTE": "32-CHARACTER-EVENTS-V2-INTEGRATION-KEY"}',
+    "WebhookSecretArn": '{"webhook_secrets": ["SIGNING-SECRET"], "rest_token": "REST-API-KEY", '
+    '"from_email": "oncall@example.com"}',
+}
 
 
 @dataclass
@@ -43,9 +58,20 @@ class Target:
         return DynamoMaintenanceStore(self.outputs.get("TableName"), client=self.aws.client("dynamodb"))
 
     def secret(self, output_key: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
         secret_id = self.outputs.get(output_key)
         try:
-            text = self.aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+            answer = self.aws.client("secretsmanager").get_secret_value(SecretId=secret_id)
+        except ClientError as error:
+            explained = self._secret_error(output_key, secret_id, error)
+            if explained is None:
+                raise
+            raise explained from None
+        text = answer.get("SecretString")
+        if not text or not str(text).strip():
+            raise self._no_value(output_key, secret_id)
+        try:
             data = json.loads(text)
         except ValueError:
             raise OperatorError(f"secret {secret_id!r} does not hold JSON: set it to a JSON object") from None
@@ -53,8 +79,72 @@ class Target:
             raise OperatorError(f"secret {secret_id!r} must hold a JSON object")
         return data
 
+    def _secret_error(self, output_key: str, secret_id: str, error: Any) -> OperatorError | None:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        if code == "ResourceNotFoundException" and ("AWSCURRENT" in message or "secret value" in message):
+            return self._no_value(output_key, secret_id)  # created by the stack, never given a value
+        if code == "ResourceNotFoundException":
+            return OperatorError(f"secret {secret_id!r} does not exist: redeploy the stack (cdk deploy)")
+        if code in ("AccessDeniedException", "AccessDenied"):
+            return OperatorError(
+                f"your AWS identity may not read secret {secret_id!r}: it needs secretsmanager:GetSecretValue "
+                f"on it (and kms:Decrypt on its key): {message}"
+            )
+        return None
+
+    def _no_value(self, output_key: str, secret_id: str) -> OperatorError:
+        region = f" --region {self.aws.region}" if self.aws.region else ""
+        example = SECRET_EXAMPLES.get(output_key, "{}")
+        return OperatorError(
+            f"secret {secret_id!r} has no value yet (a first deploy creates it empty): set it with "
+            f"aws secretsmanager put-secret-value{region} --secret-id {secret_id} --secret-string '{example}'"
+        )
+
     def credentials(self) -> WebhookCredentials:
-        return WebhookCredentials.model_validate(self.secret("WebhookSecretArn"))
+        try:
+            return WebhookCredentials.model_validate(self.secret("WebhookSecretArn"))
+        except ValidationError as exc:
+            fields = sorted({str(error["loc"][0]) for error in exc.errors() if error["loc"]})
+            raise OperatorError(
+                f"the webhook secret {self.outputs.get('WebhookSecretArn')!r} has malformed fields {fields}: "
+                "webhook_secrets must be a list of strings, rest_token and from_email strings"
+            ) from None
+
+    def config(self, config_file: str | None = None) -> BridgeConfig:
+        """--config FILE, else the configuration the delivery function runs with; OperatorError saying why
+        and what to do when it cannot be read."""
+        if config_file:
+            try:
+                return BridgeConfig.from_json_text(Path(config_file).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise OperatorError(f"cannot use --config {config_file!r}: {_first_line(exc)}") from None
+        return self._deployed_config()
+
+    def _deployed_config(self) -> BridgeConfig:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        name = self.outputs.values.get("DeliveryFunctionName")
+        if not name:
+            raise OperatorError(
+                f"{self.outputs.source} has no output 'DeliveryFunctionName', so the deployed configuration "
+                "cannot be read: pass --config FILE, or deploy the current stack"
+            )
+        try:
+            found = self.aws.client("lambda").get_function_configuration(FunctionName=name)
+        except (ClientError, BotoCoreError) as exc:
+            raise OperatorError(
+                f"cannot read the configuration of function {name!r} ({_aws_reason(exc)}): grant "
+                "lambda:GetFunctionConfiguration on it, or pass --config FILE"
+            ) from None
+        text = found.get("Environment", {}).get("Variables", {}).get("ALERTBRIDGE_CONFIG") or "{}"
+        try:
+            return BridgeConfig.from_json_text(text)
+        except ValueError as exc:
+            raise OperatorError(
+                f"function {name!r} runs with a configuration this version rejects: {_first_line(exc)}; "
+                "fix it and redeploy"
+            ) from None
 
     def incidents(self) -> Any:
         """The REST adapter with the token and From e-mail kept in the webhook secret."""
@@ -81,13 +171,11 @@ def active(target: Target) -> str:
     if items:
         rows = [_active_row(item, target.now) for item in items]
         headers = ["ALARM", "AGE", "ROUTE", "SEVERITY", "PD STATUS", "PAGERDUTY", "DEDUP KEY"]
-        text = render_table(headers, rows) + f"\n{len(items)} open"
+        text = render_table(headers, rows, shorten={"ALARM"}) + f"\n{len(items)} open"
     if held:
         rows = [_held_row(item, target.now) for item in held]
         headers = ["HELD BACK", "SINCE", "ROUTE", "SEVERITY", "MAINTENANCE WINDOW", "DEDUP KEY"]
-        text += (
-            f"\n\n{render_table(headers, rows)}\n{len(held)} held back by maintenance windows (paged when "
-        )
+        text += f"\n\n{render_table(headers, rows, shorten={'HELD BACK'})}\n{len(held)} held back by maintenance windows (paged when "
         text += "their window ends if still in ALARM)"
     return text
 
@@ -135,7 +223,7 @@ def incident_action(target: Target, command: str, dedup_key: str, message: str |
     if message and command in ("ack", "note"):
         incidents.add_note(incident.id, message)
     rows = [[incident.id, incident.number or "", incident.status, incident.html_url or "", dedup_key]]
-    return render_table(["INCIDENT", "NUMBER", "STATUS", "LINK", "DEDUP KEY"], rows)
+    return render_table(["INCIDENT", "NUMBER", "STATUS", "LINK", "DEDUP KEY"], rows)  # never shortened
 
 
 def _record_resolve(target: Target, dedup_key: str, actor: str) -> None:
@@ -173,15 +261,20 @@ def maintenance_start(
     route: str | None = None,
     alarm_prefix: str | None = None,
     account: str | None = None,
+    force: bool = False,
 ) -> str:
+    """A window over what the options name. Refuses what would silence more than meant: a window over 30
+    days (unless forced), a route the deployed configuration lacks, an account that is not an account id,
+    a window that is over already."""
     begins = start or target.now
+    _check_window(target, duration, reason, begins, route, account, force)
     window = MaintenanceWindow(
-        id=f"mw-{begins.strftime('%Y%m%dT%H%M')}-{uuid.uuid4().hex[:6]}",
+        id=f"mw-{begins.astimezone(UTC).strftime('%Y%m%dT%H%M')}-{uuid.uuid4().hex[:6]}",
         start=begins,
         end=begins + duration,
-        reason=reason,
+        reason=reason.strip(),
         route=route,
-        alarm_name_prefix=alarm_prefix,
+        alarm_name_prefix=alarm_prefix or None,
         account=account,
         created_by=_who(),
     )
@@ -190,6 +283,56 @@ def maintenance_start(
         _windows_table([window], target.now)
         + "\nTriggers matching it are recorded, not sent; resolves still go out."
     )
+
+
+def _check_window(
+    target: Target,
+    duration: timedelta,
+    reason: str,
+    begins: datetime,
+    route: str | None,
+    account: str | None,
+    force: bool,
+) -> None:
+    if not reason.strip():
+        raise OperatorError("--reason must not be blank: say why alarms are held back")
+    if len(reason) > MAX_REASON_CHARS:
+        raise OperatorError(f"--reason is {len(reason)} characters; at most {MAX_REASON_CHARS} are kept")
+    if duration > MAX_WINDOW and not force:
+        raise OperatorError(
+            f"--duration {_days(duration)}: a window may last at most {_days(MAX_WINDOW)}; add --force "
+            "if you mean a longer one"
+        )
+    if duration > MAX_FORCED_WINDOW:
+        raise OperatorError(f"--duration {_days(duration)} is too long: a window may last at most "
+                            f"{_days(MAX_FORCED_WINDOW)}, even with --force")  # fmt: skip
+    try:
+        ends = begins + duration
+    except OverflowError:
+        raise OperatorError("--start plus --duration is past the year 9999: choose an earlier end") from None
+    if ends <= target.now:
+        raise OperatorError(f"that window ended at {_iso(ends)}, before now ({_iso(target.now)}): it is "
+                            "already over; check --start and --duration")  # fmt: skip
+    if account is not None and not ACCOUNT_ID.match(account):
+        raise OperatorError(f"--account {account!r} is not a 12-digit AWS account id")
+    if route is not None:
+        _check_route(target, route, force)
+
+
+def _check_route(target: Target, route: str, force: bool) -> None:
+    try:
+        routes = sorted(target.config().routes)
+    except OperatorError as exc:
+        if force:
+            return
+        raise OperatorError(f"cannot check --route against the deployed configuration: {exc} (or add "
+                            "--force to start the window unchecked)") from None  # fmt: skip
+    if route not in routes:
+        raise OperatorError(f"{route!r} is not a configured route; the deployed ones are {routes}")
+
+
+def _days(duration: timedelta) -> str:
+    return f"{duration.days} days" if duration.days else f"{int(duration.total_seconds())} s"
 
 
 def maintenance_list(target: Target) -> str:
@@ -210,7 +353,7 @@ def _windows_table(windows: list[MaintenanceWindow], now: datetime) -> str:
         [w.id, _status(w, now), _iso(w.start), _iso(w.end), _scope(w), w.reason, w.created_by or ""]
         for w in windows
     ]
-    return render_table(["ID", "STATUS", "START", "END", "SCOPE", "REASON", "BY"], rows)
+    return render_table(["ID", "STATUS", "START", "END", "SCOPE", "REASON", "BY"], rows, shorten={"REASON"})
 
 
 def _status(window: MaintenanceWindow, now: datetime) -> str:
@@ -242,31 +385,111 @@ def _who() -> str | None:
 # --- redrive ---------------------------------------------------------------------------------------------
 
 
-def redrive(target: Target, *, max_messages: int = 10_000) -> str:
+@dataclass(frozen=True)
+class QueuePair:
+    """A delivery queue and the dead-letter queue its RedrivePolicy names."""
+
+    name: str  # the delivery queue's name
+    output_key: str  # the stack output that holds its URL
+    queue_url: str
+    dlq_url: str
+
+    @property
+    def dlq_name(self) -> str:
+        return self.dlq_url.rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def fifo(self) -> bool:
+        return self.name.endswith(".fifo")
+
+
+def queue_pairs(target: Target) -> list[QueuePair]:
+    """Every delivery queue in the stack outputs (`...QueueUrl`) with a dead-letter queue, ingest first."""
     sqs = target.aws.client("sqs")
-    dlq, queue = target.outputs.get("DeadLetterQueueUrl"), target.outputs.get("QueueUrl")
-    if _queue_depth(sqs, dlq) == 0:
-        return "The dead-letter queue is empty: nothing to redrive."
-    method, moved, task = redrive_queue(sqs, dlq, queue, max_messages=max_messages)
-    table = render_table(["METHOD", "MESSAGES", "TASK"], [[method, moved, task]])
-    if task:
-        return table + "\nSQS moves them in the background."
-    return (
-        table
-        + "\nThis endpoint does not support SQS StartMessageMoveTask: moved by receive/send/delete instead."
-    )
+    pairs = []
+    for key, url in target.outputs.values.items():
+        if not key.endswith("QueueUrl") or "DeadLetter" in key or not url:
+            continue
+        dlq = _dead_letter_url(sqs, url) or (
+            target.outputs.values.get("DeadLetterQueueUrl") if key == "QueueUrl" else None
+        )
+        if dlq:
+            pairs.append(QueuePair(url.rstrip("/").rsplit("/", 1)[-1], key, url, dlq))
+    if not pairs:
+        raise OperatorError(
+            f"{target.outputs.source} names no queue with a dead-letter queue: deploy the current stack"
+        )
+    return sorted(pairs, key=lambda pair: (pair.output_key != "QueueUrl", pair.name))
+
+
+def _dead_letter_url(sqs: Any, queue_url: str) -> str | None:
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    policy = json.loads(attributes.get("RedrivePolicy") or "{}")
+    arn = str(policy.get("deadLetterTargetArn", ""))
+    parts = arn.split(":")
+    if len(parts) != 6:
+        return None
+    return str(sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"])
+
+
+def redrive(target: Target, *, max_messages: int | None = None, queue: str | None = None) -> str:
+    """Each chosen pair's dead letters back to its queue. With --max-messages, or where SQS's move task is
+    unavailable, by receive/send/delete (keeping attributes, and FIFO group and deduplication ids)."""
+    if max_messages is not None and max_messages < 1:
+        raise OperatorError("--max-messages must be at least 1")
+    pairs = _chosen(queue_pairs(target), queue)
+    sqs = target.aws.client("sqs")
+    if all(_queue_depth(sqs, pair.dlq_url) == 0 for pair in pairs):
+        names = ", ".join(pair.dlq_name for pair in pairs)
+        return f"The dead-letter queue is empty: nothing to redrive ({names}: 0 remain)."
+    rows, notes = [], []
+    for pair in pairs:
+        method, moved, task, note = redrive_pair(sqs, pair, max_messages=max_messages)
+        rows.append([pair.dlq_name, pair.name, method, moved, _queue_depth(sqs, pair.dlq_url), task])
+        notes += [note] if note and note not in notes else []
+    table = render_table(["DEAD-LETTER QUEUE", "TO", "METHOD", "MOVED", "LEFT", "TASK"], rows)
+    left = [f"{row[4]} remain in {row[0]}" for row in rows]
+    return "\n".join([table, *notes, "; ".join(left) + "."])
+
+
+def _chosen(pairs: list[QueuePair], queue: str | None) -> list[QueuePair]:
+    if queue is None:
+        return pairs
+    chosen = [pair for pair in pairs if queue in (pair.name, pair.output_key, pair.dlq_name)]
+    if not chosen:
+        names = ", ".join(pair.name for pair in pairs)
+        raise OperatorError(
+            f"no queue {queue!r} with a dead-letter queue in the stack; choose one of {names}"
+        )
+    return chosen
+
+
+def redrive_pair(sqs: Any, pair: QueuePair, *, max_messages: int | None = None) -> tuple[str, int, str, str]:
+    """(method, messages moved or being moved, task handle or "", a note on how)."""
+    waiting = _queue_depth(sqs, pair.dlq_url)
+    if waiting == 0:
+        return "-", 0, "", ""
+    if max_messages is None:
+        task, why = _start_move_task(sqs, queue_arn(sqs, pair.dlq_url), queue_arn(sqs, pair.queue_url))
+        if task is not None:
+            return "StartMessageMoveTask", waiting, task, "SQS moves them in the background."
+        note = f"SQS StartMessageMoveTask is unavailable here ({why}): moved by receive/send/delete instead."
+    else:
+        note = f"--max-messages {max_messages}: moved by receive/send/delete."
+    moved = _move_by_hand(sqs, pair, max_messages if max_messages is not None else 10_000)
+    return "receive/send/delete", moved, "", note
 
 
 def redrive_queue(
     sqs: Any, dlq_url: str, queue_url: str, *, max_messages: int = 10_000
 ) -> tuple[str, int, str]:
-    """Dead-letter queue back to the ingest queue: SQS's own move task, or receive/send/delete where the
-    endpoint lacks it. Returns (method, messages, task handle or "")."""
-    waiting = _queue_depth(sqs, dlq_url)
-    task = _start_move_task(sqs, queue_arn(sqs, dlq_url), queue_arn(sqs, queue_url))
+    """Dead-letter queue back to a queue (kept for callers of the earlier signature): (method, messages,
+    task handle or "")."""
+    pair = QueuePair(queue_url.rsplit("/", 1)[-1], "QueueUrl", queue_url, dlq_url)
+    task, _ = _start_move_task(sqs, queue_arn(sqs, dlq_url), queue_arn(sqs, queue_url))
     if task is not None:
-        return "StartMessageMoveTask", waiting, task
-    return "receive/send/delete", _move_by_hand(sqs, dlq_url, queue_url, max_messages), ""
+        return "StartMessageMoveTask", _queue_depth(sqs, dlq_url), task
+    return "receive/send/delete", _move_by_hand(sqs, pair, max_messages), ""
 
 
 def queue_arn(sqs: Any, url: str) -> str:
@@ -278,34 +501,52 @@ def _queue_depth(sqs: Any, url: str) -> int:
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
-def _start_move_task(sqs: Any, source_arn: str, destination_arn: str) -> str | None:
-    """SQS's own redrive; None when the endpoint (e.g. moto) does not implement it."""
+def _start_move_task(sqs: Any, source_arn: str, destination_arn: str) -> tuple[str | None, str]:
+    """SQS's own redrive: (task handle, ""), or (None, why) when the endpoint does not offer it (moto
+    in-process raises NotImplementedError, moto server answers HTML 500)."""
     from botocore.exceptions import ClientError
 
     try:
         answer = sqs.start_message_move_task(SourceArn=source_arn, DestinationArn=destination_arn)
     except NotImplementedError:
-        return None
+        return None, "not implemented by this endpoint"
     except ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in MOVE_UNSUPPORTED or "not been implemented" in str(error):
-            return None
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        if code in MOVE_UNSUPPORTED or status >= 500 or "not been implemented" in str(error):
+            return None, f"the endpoint answered {status or code}"
         raise
-    return str(answer.get("TaskHandle", ""))
+    return str(answer.get("TaskHandle", "")), ""
 
 
-def _move_by_hand(sqs: Any, source: str, destination: str, max_messages: int) -> int:
+def _move_by_hand(sqs: Any, pair: QueuePair, max_messages: int) -> int:
+    """At most `max_messages`, checked per message; each is sent before it is deleted from the DLQ."""
     moved = 0
     while moved < max_messages:
-        batch = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        batch = sqs.receive_message(
+            QueueUrl=pair.dlq_url, MaxNumberOfMessages=min(10, max_messages - moved), WaitTimeSeconds=0,
+            MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"],
+        )  # fmt: skip
         messages = batch.get("Messages", [])
         if not messages:
             return moved
-        for message in messages:
-            sqs.send_message(QueueUrl=destination, MessageBody=message["Body"])
-            sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
+        for message in messages[: max_messages - moved]:
+            sqs.send_message(QueueUrl=pair.queue_url, **_resend(message, fifo=pair.fifo))
+            sqs.delete_message(QueueUrl=pair.dlq_url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
     return moved
+
+
+def _resend(message: dict[str, Any], *, fifo: bool) -> dict[str, Any]:
+    request: dict[str, Any] = {"MessageBody": message["Body"]}
+    if message.get("MessageAttributes"):
+        request["MessageAttributes"] = message["MessageAttributes"]
+    if fifo:
+        attributes = message.get("Attributes", {})
+        request["MessageGroupId"] = attributes.get("MessageGroupId", "redrive")
+        if attributes.get("MessageDeduplicationId"):
+            request["MessageDeduplicationId"] = attributes["MessageDeduplicationId"]
+    return request
 
 
 # --- send-test -------------------------------------------------------------------------------------------
@@ -351,3 +592,15 @@ def _test_trigger(key: str, dedup_key: str, route: str, now: datetime) -> dict[s
 def _send(events: Any, body: dict[str, Any], step: str) -> list[object]:
     answer = events.send(body)
     return [step, f"{answer.status}: {answer.message}".strip(": "), body["dedup_key"]]
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _aws_reason(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error", {})
+        return f"{error.get('Code')}: {error.get('Message')}"
+    return _first_line(exc)

@@ -1,10 +1,14 @@
-"""`alertbridge doctor`: checks a deployed bridge and says what to fix, one row per check."""
+"""`alertbridge doctor`: checks a deployed bridge and says what to fix, one row per check.
+
+A check that cannot run (a secret without a value, a configuration it cannot read, an AWS call refused)
+is a FAIL row with the reason and the fix, never a silent pass. Exit code: 0 when no check failed
+(warnings are listed), 1 when one failed or could not run; the CLI exits 2 when doctor cannot start.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from alertbridge.adapters.secrets import listed_routing_keys
@@ -13,6 +17,7 @@ from alertbridge.logic.lifecycle import routing_key_fingerprint
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.pagerduty import ROUTING_KEY_CHARS
 from alertbridge.operator.commands import Target, queue_arn
+from alertbridge.operator.stack import OperatorError
 from alertbridge.operator.table import render_table
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -29,35 +34,81 @@ class Check:
 
 def doctor(target: Target, config_file: str | None = None) -> tuple[str, int]:
     checks: list[Check] = []
-    for step in _STEPS:
-        checks.extend(_safely(step, target, config_file))
+    state = _Doctor(target, config_file)
+    for name, step in _STEPS:
+        checks.extend(_safely(name, step, state))
     table = render_table(
         ["CHECK", "STATUS", "DETAIL / WHAT TO FIX"], [[c.name, c.status, c.detail] for c in checks]
     )
     failed = sum(check.status == FAIL for check in checks)
-    summary = f"\n{failed} check(s) failed" if failed else "\nAll checks passed"
+    warned = sum(check.status == WARN for check in checks)
+    warnings = f", {warned} warning(s)" if warned else ""
+    summary = f"\n{failed} check(s) failed{warnings}" if failed else f"\nAll checks passed{warnings}"
     return table + summary, 1 if failed else 0
 
 
-def _safely(
-    step: Callable[[Target, str | None], list[Check]], target: Target, config_file: str | None
-) -> list[Check]:
+class _Doctor:
+    """What the checks share: the target, and the configuration once read (or why it could not be)."""
+
+    def __init__(self, target: Target, config_file: str | None) -> None:
+        self.target = target
+        self.config_file = config_file
+        self._config: BridgeConfig | None = None
+        self.config_error: str | None = None
+        self._read = False
+
+    def config(self) -> BridgeConfig | None:
+        if not self._read:
+            self._read = True
+            try:
+                self._config = self.target.config(self.config_file)
+            except OperatorError as exc:
+                self.config_error = str(exc)
+        return self._config
+
+
+def _safely(name: str, step: Callable[[_Doctor], list[Check]], state: _Doctor) -> list[Check]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
-        return step(target, config_file)
+        return step(state)
     except AlertBridgeError as exc:
-        return [Check(step.__name__.removeprefix("_check_").replace("_", " "), FAIL, str(exc))]
-    except Exception as exc:
-        name = step.__name__.removeprefix("_check_").replace("_", " ")
-        return [Check(name, FAIL, f"{type(exc).__name__}: {exc}")]
+        return [Check(name, FAIL, str(exc))]
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        detail = f"AWS refused {exc.operation_name}: {error.get('Code')}: {error.get('Message')}"
+        return [Check(name, FAIL, f"{detail}: check that your identity may call it")]
+    except BotoCoreError as exc:
+        return [Check(name, FAIL, f"could not run: {exc}")]
+
+
+# --- configuration ------------------------------------------------------------------------------------
+
+
+def _check_configuration(state: _Doctor) -> list[Check]:
+    config = state.config()
+    if config is None:
+        return [
+            Check("configuration", FAIL, f"{state.config_error}; the routes cannot be checked without it")
+        ]
+    where = f"--config {state.config_file}" if state.config_file else "the delivery function's environment"
+    return [
+        Check(
+            "configuration", OK, f"{len(config.routes)} route(s), {len(config.rules)} rule(s), from {where}"
+        )
+    ]
 
 
 # --- routing keys ----------------------------------------------------------------------------------------
 
 
-def _check_routing_keys(target: Target, config_file: str | None) -> list[Check]:
+def _check_routing_keys(state: _Doctor) -> list[Check]:
+    target = state.target
     secret = target.secret("RoutingKeysSecretArn")
-    fields = _route_fields(target, config_file)
-    if fields is None:  # no configuration found: judge every key the secret holds
+    config = state.config()
+    if config is not None:
+        fields = {route: config.secret_field(route) for route in config.routes}
+    else:  # the configuration row says why it is unknown: judge every key the secret holds
         fields = {name: name for name in secret}
         if not fields:
             return [Check("routing keys", FAIL, "the routing-keys secret is empty: add {route: key} pairs")]
@@ -104,39 +155,40 @@ def _open_incidents_by_key(target: Target) -> dict[str, int]:
     return counts
 
 
-def _route_fields(target: Target, config_file: str | None) -> dict[str, str] | None:
-    """route -> secret field, from --config FILE or the delivery function's configuration."""
-    text = Path(config_file).read_text(encoding="utf-8") if config_file else _deployed_config(target)
-    if text is None:
-        return None
-    config = BridgeConfig.from_json_text(text)
-    return {route: config.secret_field(route) for route in config.routes}
-
-
-def _deployed_config(target: Target) -> str | None:
-    name = target.outputs.values.get("DeliveryFunctionName")
-    if not name:
-        return None
-    try:
-        found = target.aws.client("lambda").get_function_configuration(FunctionName=name)
-    except Exception:
-        return None
-    text = found.get("Environment", {}).get("Variables", {}).get("ALERTBRIDGE_CONFIG")
-    return str(text) if text else "{}"
+def _check_open_incidents(state: _Doctor) -> list[Check]:
+    """Open keys whose route the configuration no longer has: the bridge still resolves them (it finds
+    the key that opened them by fingerprint), but new alarms of that kind go elsewhere."""
+    config = state.config()
+    if config is None:
+        return []
+    orphans: dict[str, list[str]] = {}
+    for item in state.target.state_store().list_open():
+        if item.route not in config.routes:
+            orphans.setdefault(item.route, []).append(item.dedup_key)
+    if not orphans:
+        return [Check("open incidents", OK, "every open incident's route is configured")]
+    listed = "; ".join(f"route {route!r}: {', '.join(keys)}" for route, keys in sorted(orphans.items()))
+    detail = (
+        f"{sum(map(len, orphans.values()))} open incident(s) on routes no longer configured ({listed}). "
+        "They can still be resolved (the bridge finds the routing key that opened them by fingerprint, "
+        "while the secret keeps it); restore the route or resolve them with `alertbridge resolve KEY`"
+    )
+    return [Check("open incidents", WARN, detail)]
 
 
 # --- webhook secret and REST ----------------------------------------------------------------------------
 
 
-def _check_webhook_secret(target: Target, config_file: str | None) -> list[Check]:
-    credentials = target.credentials()
+def _check_webhook_secret(state: _Doctor) -> list[Check]:
+    credentials = state.target.credentials()
     if not credentials.webhook_secrets:
         detail = "no webhook_secrets: copy the signing secret of the PagerDuty webhook subscription into it"
         return [Check("webhook secret", FAIL, detail)]
     return [Check("webhook secret", OK, f"{len(credentials.webhook_secrets)} signing secret(s) set")]
 
 
-def _check_rest_api(target: Target, config_file: str | None) -> list[Check]:
+def _check_rest_api(state: _Doctor) -> list[Check]:
+    target = state.target
     credentials = target.credentials()
     if not credentials.rest_token or not credentials.from_email:
         detail = (
@@ -169,7 +221,8 @@ def _probe(target: Target) -> Check:
 # --- topics and alarms -----------------------------------------------------------------------------------
 
 
-def _check_topic_subscription(target: Target, config_file: str | None) -> list[Check]:
+def _check_topic_subscription(state: _Doctor) -> list[Check]:
+    target = state.target
     sns, sqs = target.aws.client("sns"), target.aws.client("sqs")
     topic = target.outputs.get("AlarmTopicArn")
     queue_url = target.outputs.get("QueueUrl")
@@ -188,7 +241,8 @@ def _subscriptions(sns: Any, topic: str) -> list[dict[str, Any]]:
     return found
 
 
-def _check_alarms(target: Target, config_file: str | None) -> list[Check]:
+def _check_alarms(state: _Doctor) -> list[Check]:
+    target = state.target
     from alertbridge.adapters.cloudwatch import CloudWatchAlarms
 
     topic = target.outputs.get("AlarmTopicArn")
@@ -213,10 +267,13 @@ def _name(arn: str) -> str:
     return arn.rsplit(":", 1)[-1]
 
 
-_STEPS: tuple[Callable[[Target, str | None], list[Check]], ...] = (
-    _check_routing_keys,
-    _check_webhook_secret,
-    _check_rest_api,
-    _check_topic_subscription,
-    _check_alarms,
+# (name of the row a check that cannot run gets, the check): the names its own rows use.
+_STEPS: tuple[tuple[str, Callable[[_Doctor], list[Check]]], ...] = (
+    ("configuration", _check_configuration),
+    ("routing keys", _check_routing_keys),
+    ("open incidents", _check_open_incidents),
+    ("webhook secret", _check_webhook_secret),
+    ("REST token", _check_rest_api),
+    ("alarm topic", _check_topic_subscription),
+    ("alarms", _check_alarms),
 )

@@ -81,13 +81,52 @@ def outputs_from_stack(aws: Aws, stack: str) -> StackOutputs:
 
 
 def outputs_from_file(path: Path, stack: str) -> StackOutputs:
-    """`{"Key": "Value"}`, or cdk deploy's `--outputs-file` shape `{"StackName": {"Key": "Value"}}`."""
+    """The outputs of one stack from a JSON file in any of three shapes: `{"Key": "Value"}`; `cdk deploy
+    --outputs-file`'s `{"StackName": {"Key": "Value"}, ...}`; or `aws cloudformation describe-stacks`'
+    `{"Stacks": [{"StackName": ..., "Outputs": [{"OutputKey": ..., "OutputValue": ...}]}]}`. Of several
+    stacks, `--stack` names the one; a single stack is used whatever its name."""
+    label = f"outputs file {str(path)!r}"
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise OperatorError(f"cannot read outputs file {str(path)!r}: {exc}") from None
-    if isinstance(document, dict) and isinstance(document.get(stack), dict):
-        document = document[stack]
+        raise OperatorError(f"cannot read {label}: {exc}") from None
+    stacks = _stacks_in(document)
+    if stacks is None:
+        raise OperatorError(
+            f"{label} must hold a JSON object of output key -> value, the file `cdk deploy --outputs-file` "
+            "writes, or the output of `aws cloudformation describe-stacks`"
+        )
+    if not stacks:  # already a flat {key: value} object
+        return StackOutputs({str(k): str(v) for k, v in document.items()}, label)
+    if stack in stacks:
+        name = stack
+    elif len(stacks) == 1:
+        (name,) = stacks
+    else:
+        raise OperatorError(
+            f"{label} holds stacks {', '.join(sorted(stacks))} but none named {stack!r}: pass --stack NAME"
+        )
+    return StackOutputs(stacks[name], f"{label} (stack {name!r})")
+
+
+def _stacks_in(document: Any) -> dict[str, dict[str, str]] | None:
+    """stack name -> outputs; {} for a flat outputs object; None for anything else."""
+    if isinstance(document, dict) and isinstance(document.get("Stacks"), list):
+        found = {}
+        for entry in document["Stacks"]:
+            if isinstance(entry, dict) and isinstance(entry.get("Outputs", []), list):
+                outputs = {
+                    str(out["OutputKey"]): str(out["OutputValue"])
+                    for out in entry.get("Outputs", [])
+                    if isinstance(out, dict) and "OutputKey" in out and "OutputValue" in out
+                }
+                found[str(entry.get("StackName", ""))] = outputs
+        return found
     if not isinstance(document, dict):
-        raise OperatorError(f"outputs file {str(path)!r} must hold a JSON object of output key -> value")
-    return StackOutputs({str(k): str(v) for k, v in document.items()}, f"outputs file {str(path)!r}")
+        return None
+    nested = {name: value for name, value in document.items() if isinstance(value, dict)}
+    if nested and len(nested) == len(document):
+        return {str(name): {str(k): str(v) for k, v in value.items()} for name, value in nested.items()}
+    if nested:
+        return None  # a mixture of outputs and stacks
+    return {}
