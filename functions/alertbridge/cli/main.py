@@ -13,12 +13,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("alertbridge.cli.emulator", "run the local PagerDuty emulator"),
     "demo": ("alertbridge.cli.demo", "run the whole bridge locally on moto and the emulator"),
     "serve-webhook": ("alertbridge.cli.serve_webhook", "serve the webhook handler on 127.0.0.1"),
+    "soak": (
+        "alertbridge.cli.soak",
+        "run the concurrent fault-injection soak locally and check the trust figures",
+    ),
     "active": ("alertbridge.cli.operator", "list open incidents of a deployed bridge"),
     "ack": ("alertbridge.cli.operator", "acknowledge an incident by dedup key"),
     "resolve": ("alertbridge.cli.operator", "resolve an incident by dedup key"),
     "note": ("alertbridge.cli.operator", "add a note to an incident by dedup key"),
     "maintenance": ("alertbridge.cli.operator", "start, list or end maintenance windows"),
-    "redrive": ("alertbridge.cli.operator", "move dead-lettered messages back to the ingest queue"),
+    "redrive": ("alertbridge.cli.operator", "move dead-lettered messages back to their queues"),
     "send-test": ("alertbridge.cli.operator", "trigger then resolve a test event on a route"),
     "doctor": ("alertbridge.cli.operator", "check a deployed bridge's configuration"),
 }

@@ -26,18 +26,15 @@ from alertbridge.observability import logger, metrics, metrics_counter
 # Leave this much of the invocation for the partial batch response and the metrics flush.
 SAFETY_MARGIN_SECONDS = 2.0
 
-processor = SqsFifoPartialProcessor(model=SqsRecordModel, skip_group_on_error=True)
-_invocation_deadline: float | None = None
 
-
-def record_handler(record: SqsRecordModel) -> None:
+def record_handler(record: SqsRecordModel, lambda_context: LambdaContext | None = None) -> None:
     now = datetime.now(UTC)
     pipeline = wiring.delivery_pipeline(metrics_counter)
     body = record.body if isinstance(record.body, str) else str(record.body)
     try:
         message = parse_delivery_message(body)
         logger.set_correlation_id(message.dedup_key)
-        outcome = pipeline.deliver(message, now=now, deadline=_record_deadline())
+        outcome = pipeline.deliver(message, now=now, deadline=_record_deadline(lambda_context))
     except Exception as exc:
         # The record (and the rest of its group in this batch) returns to the queue, in order.
         metrics_counter.add("Failed")
@@ -54,17 +51,20 @@ def record_handler(record: SqsRecordModel) -> None:
     logger.info("alert processed", extra=outcome.model_dump(mode="json", exclude={"dedup_key"}))
 
 
-def _record_deadline() -> float:
+def _record_deadline(context: LambdaContext | None) -> float:
+    """This record's budget, within what is left of the invocation (a `time.monotonic()` value)."""
     budget = time.monotonic() + settings().record_budget_seconds
-    return budget if _invocation_deadline is None else min(budget, _invocation_deadline)
+    if context is None:
+        return budget
+    remaining = context.get_remaining_time_in_millis() / 1000.0 - SAFETY_MARGIN_SECONDS
+    return min(budget, time.monotonic() + remaining)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    global _invocation_deadline  # noqa: PLW0603 - one invocation at a time per container
-    remaining = context.get_remaining_time_in_millis() / 1000.0
-    _invocation_deadline = time.monotonic() + remaining - SAFETY_MARGIN_SECONDS
+    # A processor per invocation: it holds the batch's state (local runs play several containers at once).
+    processor = SqsFifoPartialProcessor(model=SqsRecordModel, skip_group_on_error=True)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -23,8 +23,6 @@ from alertbridge.logic.parsers import parse_sqs_body
 from alertbridge.models.delivery import AlertNotice
 from alertbridge.observability import logger, metrics, metrics_counter
 
-processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
-
 
 def record_handler(record: SqsRecordModel) -> None:
     now = datetime.now(UTC)
@@ -51,6 +49,8 @@ def record_handler(record: SqsRecordModel) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    # A processor per invocation: it holds the batch's state (local runs play several containers at once).
+    processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -47,29 +47,29 @@ class BatchResult:
 
 
 class GroupWatch:
-    """Records every message group handed out and released by the event sources sharing it, and any batch
-    that held a group another batch still had in flight (which Lambda's FIFO event source never does)."""
+    """Checks, across the event sources sharing it, that no message group is handed out while a message of
+    that group is still in flight elsewhere (which Lambda's FIFO event source never does). A message
+    leaves the watch just before it is deleted or made visible again, so a group handed out only after
+    that is never mistaken for an overlap."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._in_flight: dict[str, int] = {}  # group -> the batch holding it
+        self._in_flight: dict[str, set[str]] = {}  # group -> ids of its messages in flight
         self.batches = 0
         self.overlaps: list[str] = []
 
-    def acquire(self, groups: set[str]) -> int:
+    def acquire(self, messages: list[tuple[str, str]]) -> None:
+        """A batch of (group, message id) was received."""
         with self._lock:
             self.batches += 1
-            for group in groups:
-                if group in self._in_flight:
-                    self.overlaps.append(group)
-                self._in_flight[group] = self.batches
-            return self.batches
+            groups = {group for group, _ in messages}
+            self.overlaps += [group for group in groups if self._in_flight.get(group)]
+            for group, message_id in messages:
+                self._in_flight.setdefault(group, set()).add(message_id)
 
-    def release(self, groups: set[str], batch: int) -> None:
+    def settle(self, group: str, message_id: str) -> None:
         with self._lock:
-            for group in groups:
-                if self._in_flight.get(group) == batch:
-                    del self._in_flight[group]
+            self._in_flight.get(group, set()).discard(message_id)
 
 
 class SqsEventSource:
@@ -108,14 +108,10 @@ class SqsEventSource:
         if not messages:
             return None
         event = {"Records": [self._record(message) for message in messages]}
-        groups = {str(m["Attributes"]["MessageGroupId"]) for m in messages if self.fifo}
-        batch = self.watch.acquire(groups) if self.watch is not None else 0
-        try:
-            failed_ids = self._invoke(event)
-            self._settle(messages, failed_ids)
-        finally:
-            if self.watch is not None:
-                self.watch.release(groups, batch)
+        if self.watch is not None:
+            self.watch.acquire([(_group(m), m["MessageId"]) for m in messages])
+        failed_ids = self._invoke(event)
+        self._settle(messages, failed_ids)
         counts = [int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")) for m in messages]
         return BatchResult(received=len(messages), failed=len(failed_ids), receive_counts=counts)
 
@@ -155,6 +151,8 @@ class SqsEventSource:
 
     def _settle(self, messages: list[dict[str, Any]], failed_ids: set[str]) -> None:
         for message in messages:
+            if self.watch is not None:
+                self.watch.settle(_group(message), message["MessageId"])
             if message["MessageId"] in failed_ids:
                 self.sqs.change_message_visibility(
                     QueueUrl=self.queue_url,
@@ -187,6 +185,10 @@ class SqsEventSource:
             "eventSourceARN": self.queue_arn,
             "awsRegion": self.region,
         }
+
+
+def _group(message: dict[str, Any]) -> str:
+    return str(message.get("Attributes", {}).get("MessageGroupId", ""))
 
 
 @dataclass

@@ -9,6 +9,7 @@ the ones production has, between calls.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -43,6 +44,7 @@ class SerialMotoServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> SerialMotoServer:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per AWS call would drown the output
         app = _OneAtATime(DomainDispatcherApplication(create_backend_app))
         self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

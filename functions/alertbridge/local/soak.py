@@ -1,48 +1,91 @@
-"""Fault-injection soak machinery: many alarms flapping, delivered at-least-once and out of order, through the
-real ingest handler on moto while the PagerDuty emulator fails in every way the Events API can.
+"""The soak: alarms flapping at real-time pace through the whole bridge, with several concurrent consumers
+on each stage, reconciler runs interleaved with the traffic, people acting on incidents through signed
+webhooks, and PagerDuty failing in every way the Events API can. Used by `alertbridge soak` and
+tests/soak; loopback only, bounded in count and time.
 
-Used by tests/soak. Everything is seeded: the same seed gives the same alarms, transitions, delivery order
-and fault sequence (timing-dependent effects, such as which request meets the rate limit, may vary).
+What runs: a serial moto server (every AWS call atomic, as in AWS; see local/moto_server.py), the PagerDuty
+emulator (rate limit, seeded faults, a PagerDuty maintenance window, a webhook subscription), the real
+webhook handler behind a loopback HTTP server, `consumers` threads per stage, each a Lambda container
+running the real intake or delivery handler from its event source, and the real reconciler.
 
-Time is compressed twice, as Lambda's SQS event source is played locally: a failed record is visible again
-after `retry_delay_seconds` (SQS's visibility timeout, minutes in production, see event_source.py), and the
-adapter's backoff between retries is scaled down (`backoff_base`), so a storm of faults does not sleep for
-minutes. The retry delay must not be shorter than the emulator's rate-limit window, as in production a
-visibility timeout of minutes outlasts PagerDuty's per-minute limit: with immediate redelivery a record
-could use up its receives inside one rate-limit window and reach the DLQ with no fault injected.
+What happens to the alarms (seeded): each alarm alternates ALARM/OK; notifications are delivered
+at-least-once and out of order, by SNS or EventBridge; some alarms lose their last OK notification (only
+CloudWatch knows), some are deleted, some hold a person's acknowledge or resolve, some fire during a
+bridge maintenance window that ends mid-run, and a PagerDuty maintenance window drops triggers and resolves
+for a while. Sends are held in flight (answered late but before the client gives up) and fail (5xx, 429
+with and without Retry-After, connection resets, answers after the client's timeout).
+
+What is checked, against an independent model of what PagerDuty should show (the alarms' own histories and
+what people did, never the bridge's table): `lost_pages` (should be open, is not), `orphaned_incidents` (is
+open, should not be), `misrouted_resolves` (a resolve PagerDuty dropped for its routing key, or an incident
+on another service than its route's), `extra_pages` (a second incident for one alarm episode), and
+`dead_letters`. Every seed must end with zeros.
+
+Time is compressed: PagerDuty's rate limit (12 per second per key), the adapter's backoff, a failed record's
+redelivery (1 s) and the reconciler's graces (seconds, not minutes).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
+import os
 import random
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from alertbridge import wiring
-from alertbridge.local.bridge import LocalBridge, local_routing_key
+from pydantic import BaseModel
+
+from alertbridge import wiring, wiring_reconcile
+from alertbridge.local.bridge import (
+    FAKE_CREDENTIALS,
+    LOCAL_WEBHOOK_SECRET,
+    LocalBridge,
+    local_routing_key,
+)
 from alertbridge.local.emulator import Fault, PagerDutyEmulator
-from alertbridge.local.event_source import BatchResult
+from alertbridge.local.event_source import GroupWatch, SqsEventSource
+from alertbridge.local.moto_server import SerialMotoServer
 from alertbridge.local.scenario import Metric, cloudwatch_time, metric_alarm_message
-from alertbridge.logic.parsers import parse_sqs_body
+from alertbridge.logic.dedup import alarm_key
 from alertbridge.logic.pipeline import Outcome
+from alertbridge.logic.reconcile import AlarmHome, Graces, ReconcileLimits
+from alertbridge.models.config import BridgeConfig
+from alertbridge.models.maintenance import MaintenanceWindow
+from alertbridge.models.settings import settings
 
 ACCOUNT = "123456789012"
 DEV_ACCOUNT = "111111111111"  # the example configuration routes this account to "low-urgency"
 REGION = "us-east-1"
-START = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 METRIC = Metric("AWS/ECS", "CPUUtilization", {"ClusterName": "prod", "ServiceName": "api"}, threshold=90)
 # Requests that mean the bridge built a body PagerDuty refuses: none may ever happen.
 REFUSED_OUTCOMES = ("invalid", "unknown-routing-key", "too-large")
-APPLIED = ("opened", "updated")
+RATE_LIMIT, RATE_WINDOW = 12, 1.0  # PagerDuty's ~120/min per key, at the soak's pace
+READ_TIMEOUT = 0.4  # the client's timeout, scaled down with everything else
+HELD_SECONDS = 0.15  # a held send: answered late, but before the client gives up
+SLOW_SECONDS = 0.6  # a slow answer: after the client gave up (PagerDuty may still have applied it)
+RETRY_DELAY_SECONDS = 1  # a failed record's visibility timeout, compressed (>= the rate-limit window)
+GRACES = Graces(pending_trigger=timedelta(seconds=4), open_check=timedelta(seconds=3))
+MAINTENANCE_PREFIX = "svc-worker-"  # the bridge maintenance window covers these alarms
+ENV = {
+    "ALERTBRIDGE_READ_TIMEOUT": str(READ_TIMEOUT),
+    "ALERTBRIDGE_CONNECT_TIMEOUT": "0.5",
+    "ALERTBRIDGE_MAX_ATTEMPTS": "3",
+    "ALERTBRIDGE_RECORD_BUDGET_SECONDS": "2",
+    "ALERTBRIDGE_SECRETS_MAX_AGE": "60",
+}
+Fate = Literal["flap", "lost-ok", "deleted", "human-resolve", "human-ack"]
 Channel = Literal["sns", "eventbridge"]
 
 
-def every_fault(slow_seconds: float) -> tuple[Fault, ...]:
-    """5xx, 429 with and without Retry-After, a connection reset, and an answer later than the timeout."""
+def every_fault() -> tuple[Fault, ...]:
+    """5xx, 429 with and without Retry-After, a connection reset, a late answer after the client's timeout,
+    and sends held in flight (answered late, within it)."""
     return (
         Fault.server_error(500),
         Fault.server_error(503),
@@ -50,326 +93,609 @@ def every_fault(slow_seconds: float) -> tuple[Fault, ...]:
         Fault.rate_limited(retry_after=0),
         Fault.rate_limited(retry_after=1),
         Fault.reset(),
-        Fault.slow(slow_seconds),
+        Fault.slow(SLOW_SECONDS),
+        Fault.slow(HELD_SECONDS),
+        Fault.slow(HELD_SECONDS),
     )
 
 
-@dataclass(frozen=True)
-class Transition:
-    """One alarm state change, as CloudWatch would notify it."""
+class SoakOptions(BaseModel):
+    seed: int = 20260301
+    alarms: int = 48
+    transitions: int = 400
+    consumers: int = 4
+    fault_rate: float = 0.12
+    rounds: int = 10
 
-    alarm: str
+
+class SoakReport(BaseModel):
+    seed: int
+    alarms: int
+    transitions: int
+    deliveries: int
+    consumers: int
+    reconciler_runs: int
+    held_sends: int
+    faults: int
+    people: int
+    lost_pages: int
+    orphaned_incidents: int
+    misrouted_resolves: int
+    extra_pages: int
+    dead_letters: int
+    group_overlaps: int
+    refused_bodies: int
+    seconds: float
+    outcomes: dict[str, int]
+    decisions: dict[str, int]
+    problems: list[str]
+
+    @property
+    def clean(self) -> bool:
+        figures = (self.lost_pages, self.orphaned_incidents, self.misrouted_resolves, self.extra_pages)
+        return not any(figures) and not (self.dead_letters or self.group_overlaps or self.refused_bodies)
+
+
+# --- the alarms and what should become of them (the independent model) -------------------------------------
+
+
+@dataclass
+class Alarm:
+    name: str
     account: str
-    state: str  # ALARM or OK
-    at: datetime
+    fate: Fate
+    changes: int  # how many state changes it makes in the soak
+    published: list[tuple[str, datetime]] = field(default_factory=list)  # (state, time), in time order
+    person_acted: bool = False
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:cloudwatch:{REGION}:{self.account}:alarm:{self.alarm}"
+        return f"arn:aws:cloudwatch:{REGION}:{self.account}:alarm:{self.name}"
 
     @property
-    def old_state(self) -> str:
-        return "OK" if self.state == "ALARM" else "ALARM"
+    def route(self) -> str:
+        if self.name.startswith("payments-"):
+            return "payments"
+        return "low-urgency" if self.account == DEV_ACCOUNT else "default"
 
     @property
-    def reason(self) -> str:
-        relation = "greater" if self.state == "ALARM" else "not greater"
-        return f"Threshold Crossed: 3 out of the last 3 datapoints were {relation} than the threshold (90.0)."
+    def done(self) -> bool:
+        return len(self.published) >= self.changes
+
+    def next_state(self) -> str:
+        return "ALARM" if len(self.published) % 2 == 0 else "OK"
+
+    def should_be_open(self) -> bool:
+        """What PagerDuty must show at the end, from the alarm's history and what people did."""
+        if self.fate in ("deleted", "lost-ok"):
+            return False
+        if self.fate == "human-resolve" and self.person_acted:
+            return False
+        return bool(self.published) and self.published[-1][0] == "ALARM"
 
 
-@dataclass(frozen=True)
-class Delivery:
-    transition: Transition
-    channel: Channel
-
-
-def alarm_identities(count: int) -> list[tuple[str, str]]:
-    """(name, account) pairs spread over the example configuration's three routes."""
+def plan_alarms(count: int, transitions: int, rng: random.Random) -> list[Alarm]:
+    """`count` alarms over the example configuration's three routes; an eighth each loses its last OK,
+    is deleted, has its incident resolved by a person, or acknowledged by one (the rest just flap)."""
     kinds = ("payments-api-errors", "prod-api-cpu", "svc-worker-lag", "batch-dev-queue-age")
-    identities = []
+    special: list[Fate] = ["lost-ok", "deleted", "human-resolve", "human-ack"]
+    fates: list[Fate] = [special[i % 4] if i < max(4, count // 2) else "flap" for i in range(count)]
+    rng.shuffle(fates)
+    per_alarm = max(2, transitions // count)
+    alarms = []
     for index in range(count):
         kind = kinds[index % len(kinds)]
         account = DEV_ACCOUNT if kind.startswith("batch-dev") else ACCOUNT
-        identities.append((f"{kind}-{index:04d}", account))
-    return identities
+        fate = fates[index]
+        if account != ACCOUNT and fate in ("lost-ok", "deleted"):
+            # The reconciler describes only its own account's alarms; another account's lost OK waits for
+            # its notification or a person (see the README on what the reconciler covers).
+            fate = "human-ack"
+        changes = per_alarm + rng.randrange(0, 3)
+        if fate in ("human-resolve", "human-ack") and changes % 2 == 0:
+            changes += 1  # ends in ALARM: a person acts on the open incident
+        if fate == "lost-ok" and changes % 2 == 1:
+            changes += 1  # ends in OK, whose notification is lost
+        alarms.append(Alarm(f"{kind}-{index:04d}", account, fate, changes))
+    return alarms
 
 
-def plan_transitions(alarms: int, transitions: int, *, rng: random.Random) -> list[Transition]:
-    """`transitions` state changes over `alarms` alarms, alternating ALARM/OK per alarm, each alarm's changes
-    at distinct, increasing times; some alarms start with an OK (they were in ALARM before the soak)."""
-    if alarms < 1 or transitions < alarms:
-        raise ValueError("need at least one alarm and one transition per alarm")
-    planned = []
-    for index, (name, account) in enumerate(alarm_identities(alarms)):
-        count = transitions // alarms + (1 if index < transitions % alarms else 0)
-        first = "ALARM" if rng.random() < 0.8 else "OK"
-        at = START + timedelta(seconds=rng.randrange(0, 600), milliseconds=rng.randrange(1000))
-        for step in range(count):
-            state = first if step % 2 == 0 else ("OK" if first == "ALARM" else "ALARM")
-            planned.append(Transition(name, account, state, at))
-            at += timedelta(minutes=rng.randrange(1, 30), milliseconds=rng.randrange(1, 1000))
-    return sorted(planned, key=lambda t: (t.at, t.alarm))
+# --- notifications as CloudWatch sends them -------------------------------------------------------------------
 
 
-def continue_transitions(
-    previous: Sequence[Transition], per_alarm: int, *, rng: random.Random
-) -> list[Transition]:
-    """`per_alarm` more changes for every alarm of `previous`, each after that alarm's newest one."""
-    newest = newest_transitions(previous)
-    planned = []
-    for last in newest.values():
-        state, at = last.state, last.at
-        for _ in range(per_alarm):
-            state = "OK" if state == "ALARM" else "ALARM"
-            at += timedelta(minutes=rng.randrange(1, 30), milliseconds=rng.randrange(1, 1000))
-            planned.append(Transition(last.alarm, last.account, state, at))
-    return sorted(planned, key=lambda t: (t.at, t.alarm))
-
-
-def newest_transitions(transitions: Iterable[Transition]) -> dict[str, Transition]:
-    """Each alarm's newest transition: its final state."""
-    newest: dict[str, Transition] = {}
-    for transition in transitions:
-        known = newest.get(transition.arn)
-        if known is None or transition.at > known.at:
-            newest[transition.arn] = transition
-    return newest
-
-
-def delivery_order(
-    transitions: Sequence[Transition],
-    *,
-    rng: random.Random,
-    duplicate_rate: float = 0.2,
-    swap_rate: float = 0.3,
-    swap_distance: int = 12,
-    eventbridge_rate: float = 0.2,
-) -> list[Delivery]:
-    """At-least-once and out of order: near neighbours swapped, some deliveries repeated later, some by
-    EventBridge (straight to the queue) instead of SNS."""
-    order = list(transitions)
-    for index in range(len(order) - 1):
-        if rng.random() < swap_rate:
-            other = min(len(order) - 1, index + rng.randrange(1, swap_distance + 1))
-            order[index], order[other] = order[other], order[index]
-    for index in reversed(range(len(order))):
-        if rng.random() < duplicate_rate:
-            order.insert(min(len(order), index + rng.randrange(1, 80)), order[index])
-    channels: list[Channel] = ["sns", "eventbridge"]
-    return [Delivery(t, channels[rng.random() < eventbridge_rate]) for t in order]
-
-
-def sns_alarm_message(transition: Transition) -> str:
-    """The `Message` CloudWatch publishes to SNS for this transition."""
-    message = json.loads(
-        metric_alarm_message(
-            transition.alarm, transition.state, transition.old_state, transition.at, METRIC, transition.reason
-        )
+def sns_alarm_message(alarm: Alarm, state: str, at: datetime) -> str:
+    old = "OK" if state == "ALARM" else "ALARM"
+    reason = (
+        f"Threshold Crossed: 3 datapoints were {'greater' if state == 'ALARM' else 'not greater'} than 90."
     )
-    message.update(AWSAccountId=transition.account, AlarmArn=transition.arn)
+    message = json.loads(metric_alarm_message(alarm.name, state, old, at, METRIC, reason))
+    message.update(AWSAccountId=alarm.account, AlarmArn=alarm.arn)
     return json.dumps(message)
 
 
-def eventbridge_alarm_event(transition: Transition) -> str:
-    """The "CloudWatch Alarm State Change" event an EventBridge rule puts on the queue for this transition."""
-    previous_at = transition.at - timedelta(minutes=1)
+def eventbridge_alarm_event(alarm: Alarm, state: str, at: datetime) -> str:
+    old = "OK" if state == "ALARM" else "ALARM"
+    metric = {
+        "id": "m1",
+        "metricStat": {
+            "metric": {"namespace": METRIC.namespace, "name": METRIC.name, "dimensions": METRIC.dimensions},
+            "period": 60,
+            "stat": "Maximum",
+        },
+        "returnData": True,
+    }
     return json.dumps(
         {
             "version": "0",
-            "id": hashlib.md5(
-                f"{transition.arn}@{transition.at}".encode(), usedforsecurity=False
-            ).hexdigest(),
+            "id": f"{alarm.name}-{at.timestamp()}",
             "detail-type": "CloudWatch Alarm State Change",
             "source": "aws.cloudwatch",
-            "account": transition.account,
-            "time": transition.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "account": alarm.account,
+            "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": REGION,
-            "resources": [transition.arn],
+            "resources": [alarm.arn],
             "detail": {
-                "alarmName": transition.alarm,
-                "state": {
-                    "value": transition.state,
-                    "reason": transition.reason,
-                    "reasonData": json.dumps({"version": "1.0", "threshold": METRIC.threshold}),
-                    "timestamp": cloudwatch_time(transition.at),
-                },
+                "alarmName": alarm.name,
+                "state": {"value": state, "reason": f"went {state}", "timestamp": cloudwatch_time(at)},
                 "previousState": {
-                    "value": transition.old_state,
+                    "value": old,
                     "reason": "",
-                    "timestamp": cloudwatch_time(previous_at),
+                    "timestamp": cloudwatch_time(at - timedelta(seconds=1)),
                 },
-                "configuration": {
-                    "description": None,
-                    "metrics": [
-                        {
-                            "id": "m1",
-                            "metricStat": {
-                                "metric": {
-                                    "namespace": METRIC.namespace,
-                                    "name": METRIC.name,
-                                    "dimensions": METRIC.dimensions,
-                                },
-                                "period": 60,
-                                "stat": "Maximum",
-                            },
-                            "returnData": True,
-                        }
-                    ],
-                },
+                "configuration": {"description": None, "metrics": [metric]},
             },
         }
     )
 
 
-def dedup_key_of(transition: Transition) -> str:
-    return parse_sqs_body(sns_alarm_message(transition), received_at=transition.at).dedup_key
+def deletion_event(alarm: Alarm, at: datetime) -> str:
+    return json.dumps(
+        {
+            "version": "0",
+            "id": f"{alarm.name}-deleted",
+            "detail-type": "CloudWatch Alarm Configuration Change",
+            "source": "aws.cloudwatch",
+            "account": alarm.account,
+            "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [alarm.arn],
+            "detail": {
+                "alarmName": alarm.name,
+                "operation": "delete",
+                "state": {"value": alarm.published[-1][0], "timestamp": cloudwatch_time(at)},
+            },
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    alarm: Alarm
+    body: str
+    channel: Channel
+
+
+def shuffled(deliveries: list[Delivery], rng: random.Random) -> list[Delivery]:
+    """At-least-once and out of order: near neighbours swapped, a fifth delivered twice."""
+    order = list(deliveries)
+    for index in range(len(order) - 1):
+        if rng.random() < 0.3:
+            other = min(len(order) - 1, index + rng.randrange(1, 8))
+            order[index], order[other] = order[other], order[index]
+    for index in reversed(range(len(order))):
+        if rng.random() < 0.2:
+            order.insert(min(len(order), index + rng.randrange(1, 30)), order[index])
+    return order
+
+
+# --- the running bridge -----------------------------------------------------------------------------------------
+
+
+class Consumers:
+    """`count` Lambda containers per stage, each polling its queue until stopped."""
+
+    def __init__(self, bridge: LocalBridge, count: int) -> None:
+        import boto3
+
+        from alertbridge.handlers import delivery, intake
+
+        self.watch = GroupWatch()
+        self.stopping = threading.Event()
+        self.busy = 0
+        self._lock = threading.Lock()
+        sources = []
+        for _ in range(count):
+            sources.append(
+                SqsEventSource(
+                    boto3.client("sqs"),
+                    bridge.queue_url,
+                    bridge.queue_arn,
+                    intake.lambda_handler,
+                    retry_delay_seconds=RETRY_DELAY_SECONDS,
+                )
+            )
+            sources.append(
+                SqsEventSource(
+                    boto3.client("sqs"),
+                    bridge.delivery_queue_url,
+                    bridge.delivery_queue_arn,
+                    delivery.lambda_handler,
+                    retry_delay_seconds=RETRY_DELAY_SECONDS,
+                    watch=self.watch,
+                )
+            )
+        self.threads = [threading.Thread(target=self._run, args=(source,), daemon=True) for source in sources]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+    def _run(self, source: SqsEventSource) -> None:
+        while not self.stopping.is_set():
+            with self._lock:
+                self.busy += 1
+            try:
+                result = source.poll_once()
+            finally:
+                with self._lock:
+                    self.busy -= 1
+            if result is None:
+                self.stopping.wait(0.02)
 
 
 @dataclass
-class SoakStats:
-    deliveries: int = 0
-    batches: int = 0
-    records: int = 0
-    failed_records: int = 0
-    redelivered_records: int = 0
-    outcomes: dict[str, int] = field(default_factory=dict)
-    decisions: dict[str, list[str]] = field(default_factory=dict)  # dedup key -> the bridge's decisions
-
-    def count_batch(self, result: BatchResult) -> None:
-        self.batches += 1
-        self.records += result.received
-        self.failed_records += result.failed
-        self.redelivered_records += sum(1 for count in result.receive_counts if count > 1)
-
-    def count_outcome(self, outcome: Outcome) -> None:
-        self.outcomes[outcome.reason] = self.outcomes.get(outcome.reason, 0) + 1
-        sent = f"->{outcome.sent.value}" if outcome.sent else ""
-        self.decisions.setdefault(outcome.dedup_key, []).append(
-            f"{outcome.alarm_state}:{outcome.reason}{sent}"
-        )
-
-
 class Soak:
-    """The bridge under test: publish deliveries, drain through the real handler, check the end state."""
+    options: SoakOptions
+    bridge: LocalBridge
+    emulator: PagerDutyEmulator
+    consumers: Consumers
+    subscription: Any
+    rng: random.Random
+    decisions: dict[str, int] = field(default_factory=dict)
+    deliveries: int = 0
+    reconciler_runs: int = 0
+    people: int = 0
+    problems: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def __init__(
-        self,
-        bridge: LocalBridge,
-        emulator: PagerDutyEmulator,
-        *,
-        backoff_base: float = 0.02,
-        retry_delay_seconds: int = 1,
-    ) -> None:
-        self.bridge = bridge
-        self.emulator = emulator
-        self.backoff_base = backoff_base
-        self.source = bridge.stages(retry_delay_seconds=retry_delay_seconds)
-        self.stats = SoakStats()
-        self._sqs = self.source.intake.sqs
+    def observe(self, outcome: Outcome) -> None:
+        with self._lock:
+            label = outcome.observation or outcome.alarm_state
+            self.decisions[f"{label}:{outcome.reason}"] = (
+                self.decisions.get(f"{label}:{outcome.reason}", 0) + 1
+            )
 
-    def configure(self, **env: str) -> None:
-        """A fresh container with these settings (e.g. ALERTBRIDGE_MAX_ATTEMPTS), observed by this soak."""
-        from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
-        from alertbridge.models.settings import settings
+    # --- traffic ---------------------------------------------------------------------------------------
+
+    def play(self, alarms: list[Alarm]) -> None:
+        rounds = self.options.rounds
+        window = self._start_maintenance_window()
+        for number in range(rounds):
+            if number == rounds // 3:
+                self.emulator.set_maintenance(True)  # PagerDuty accepts, then drops triggers and resolves
+            if number == rounds // 3 + 2:
+                self.emulator.set_maintenance(False)
+            if number == rounds // 2:
+                self._end_window(window)
+            self._publish(self._round(alarms, number))
+            self._people_act(alarms)
+            self.reconcile()
+        self.emulator.set_maintenance(False)
+        self._end_window(window)
+
+    def _round(self, alarms: list[Alarm], number: int) -> list[Delivery]:
+        """This round's state changes: CloudWatch's state moves first, the notifications follow."""
+        deliveries = []
+        left = [alarm for alarm in alarms if not alarm.done]
+        for alarm in left:
+            remaining_rounds = self.options.rounds - number
+            if self.rng.random() > min(1.0, (alarm.changes - len(alarm.published)) / remaining_rounds + 0.2):
+                continue
+            deliveries += self._change(alarm)
+        return shuffled(deliveries, self.rng)
+
+    def _change(self, alarm: Alarm) -> list[Delivery]:
+        state = alarm.next_state()
+        at = self._after(alarm)
+        self.bridge.set_alarm_state(alarm.name, state, f"soak: {state}")
+        alarm.published.append((state, at))
+        if alarm.done and alarm.fate == "lost-ok":
+            return []  # only CloudWatch knows it recovered: the reconciler must close the incident
+        channel: Channel = "eventbridge" if self.rng.random() < 0.2 else "sns"
+        body = (
+            eventbridge_alarm_event(alarm, state, at)
+            if channel == "eventbridge"
+            else sns_alarm_message(alarm, state, at)
+        )
+        deliveries = [Delivery(alarm, body, channel)]
+        if alarm.done and alarm.fate == "deleted":
+            deliveries.append(Delivery(alarm, deletion_event(alarm, at), "eventbridge"))
+        return deliveries
+
+    def _after(self, alarm: Alarm) -> datetime:
+        """Now, at least 2 ms after the alarm's previous change (notifications carry milliseconds), and
+        read after CloudWatch's previous update, so the two clocks agree as CloudWatch's do."""
+        last = alarm.published[-1][1] if alarm.published else None
+        while True:
+            now = datetime.now(UTC)
+            if last is None or now - last >= timedelta(milliseconds=2):
+                return now
+
+    def _publish(self, deliveries: Sequence[Delivery]) -> None:
+        for delivery in deliveries:
+            self.deliveries += 1
+            if delivery.channel == "sns":
+                self.bridge.publish(delivery.body)
+            else:
+                self.bridge.send_to_queue(delivery.body)
+        for alarm in {id(d.alarm): d.alarm for d in deliveries}.values():
+            if alarm.done and alarm.fate == "deleted":
+                self._delete(alarm)
+
+    def _delete(self, alarm: Alarm) -> None:
+        import boto3
+
+        boto3.client("cloudwatch").delete_alarms(AlarmNames=[alarm.name])
+
+    def _people_act(self, alarms: list[Alarm]) -> None:
+        """A responder acknowledges or resolves an alarm's incident once its last ALARM opened it (signed
+        webhooks reach the bridge through the emulator's subscription)."""
+        for alarm in alarms:
+            if alarm.fate not in ("human-resolve", "human-ack") or not alarm.done or alarm.person_acted:
+                continue
+            incident = self.emulator.open_alert(parse_key(alarm))
+            final_at = alarm.published[-1][1]
+            if incident is None or _opened_at(incident.body) != final_at.replace(
+                microsecond=final_at.microsecond // 1000 * 1000
+            ):
+                continue  # its last episode is not in PagerDuty yet
+            if alarm.fate == "human-resolve":
+                self.emulator.human_resolve(parse_key(alarm))
+            else:
+                self.emulator.human_acknowledge(parse_key(alarm))
+            alarm.person_acted = True
+            self.people += 1
+
+    def _start_maintenance_window(self) -> MaintenanceWindow:
+        from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore
+
+        now = datetime.now(UTC)
+        window = MaintenanceWindow(id="mw-soak", start=now - timedelta(minutes=1), end=now + timedelta(hours=1),
+                                   reason="soak: deploy", alarm_name_prefix=MAINTENANCE_PREFIX)  # fmt: skip
+        DynamoMaintenanceStore(self.bridge.table_name).put(window)
+        return window
+
+    def _end_window(self, window: MaintenanceWindow) -> None:
+        from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore
+
+        DynamoMaintenanceStore(self.bridge.table_name).end(window.id, datetime.now(UTC))
+
+    # --- the reconciler and settling ---------------------------------------------------------------------
+
+    def reconcile(self) -> dict[str, int]:
         from alertbridge.observability import metrics_counter
 
-        self.bridge.activate(**env)
-        pipeline = wiring.delivery_pipeline(metrics_counter)
-        current = settings()
-        # Time compression: the same adapter and retry rules, with the backoff scaled down.
-        pipeline.events = PagerDutyEventsAdapter(
-            current.events_url,
-            connect_timeout=current.connect_timeout,
-            read_timeout=current.read_timeout,
-            max_attempts=current.max_attempts,
-            backoff_base=self.backoff_base,
-            backoff_cap=self.backoff_base * 8,
+        reconciler = wiring_reconcile.build_reconciler(
+            settings(), metrics_counter, AlarmHome(region=REGION, account=ACCOUNT)
         )
-        pipeline.observers.append(self.stats.count_outcome)
+        reconciler.limits = ReconcileLimits(graces=GRACES)
+        report = reconciler.run(now=datetime.now(UTC))
+        self.reconciler_runs += 1
+        return dict(report.done)
 
-    def set_max_receive_count(self, count: int) -> None:
-        attributes = self._sqs.get_queue_attributes(QueueUrl=self.bridge.dlq_url, AttributeNames=["QueueArn"])
-        redrive = {"deadLetterTargetArn": attributes["Attributes"]["QueueArn"], "maxReceiveCount": str(count)}
-        self._sqs.set_queue_attributes(
-            QueueUrl=self.bridge.queue_url, Attributes={"RedrivePolicy": json.dumps(redrive)}
-        )
+    def quiet(self, timeout: float = 60.0) -> bool:
+        """Both queues empty, no consumer in a batch, no webhook delivery pending: a condition, polled."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            idle = self._queues_empty() and self.consumers.busy == 0 and self.subscription.wait_idle(0.5)
+            if idle and self._queues_empty():  # nothing arrived while the webhooks drained
+                return True
+            self.consumers.stopping.wait(0.05)
+        return False
 
-    def deliver(self, deliveries: Sequence[Delivery], *, chunk: int = 60) -> None:
-        """Deliver in chunks, draining after each: processing interleaves with arrival, as in production."""
-        for start in range(0, len(deliveries), chunk):
-            for delivery in deliveries[start : start + chunk]:
-                self._send(delivery)
-            self.drain()
+    def _queues_empty(self) -> bool:
+        import boto3
 
-    def _send(self, delivery: Delivery) -> None:
-        self.stats.deliveries += 1
-        if delivery.channel == "sns":
-            self.bridge.publish(sns_alarm_message(delivery.transition))
-        else:
-            self.bridge.send_to_queue(eventbridge_alarm_event(delivery.transition))
+        sqs = boto3.client("sqs")
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        for url in (self.bridge.queue_url, self.bridge.delivery_queue_url):
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+            if any(int(attributes.get(name, "0")) for name in names):
+                return False
+        return True
 
-    def drain(self) -> None:
-        self.source.drain(on_batch=self.stats.count_batch)
+    def settle(self, alarms: list[Alarm], *, max_runs: int = 40) -> None:
+        """Let the lane drain and the reconciler repair until a run has nothing left to do twice."""
+        idle_runs = 0
+        for _ in range(max_runs):
+            if not self.quiet():
+                self.problems.append("the bridge did not settle within 60 s")
+            self._people_act(alarms)
+            done = self.reconcile()
+            idle_runs = idle_runs + 1 if not done else 0
+            if idle_runs >= 2:
+                return
+            self.consumers.stopping.wait(1.0)  # the reconciler's compressed graces are seconds
+        self.problems.append(f"the reconciler still had work after {max_runs} runs")
 
-    def redrive(self) -> int:
-        """`alertbridge redrive`'s own move: the DLQ back to the ingest queue; returns how many moved."""
-        from alertbridge.operator.commands import redrive_queue
 
-        _, moved, _ = redrive_queue(self._sqs, self.bridge.dlq_url, self.bridge.queue_url)
-        return moved
+def parse_key(alarm: Alarm) -> str:
+    """The alarm's dedup key, as the bridge makes it from the ARN."""
+    return alarm_key(alarm.arn)
 
-    def dead_letters(self) -> int:
-        return self.bridge.dead_letter_count()
 
-    def mismatches(self, transitions: Iterable[Transition]) -> list[str]:
-        """Where PagerDuty disagrees with an alarm's newest state, or an incident is on the wrong service."""
-        problems = []
-        for newest in newest_transitions(transitions).values():
-            key = dedup_key_of(newest)
-            alert = self.emulator.open_alert(key)
-            if (alert is not None) != (newest.state == "ALARM"):
-                has = "open" if alert is not None else "closed"
-                problems.append(
-                    f"{newest.alarm}: newest state {newest.state} at {newest.at}, PagerDuty {has}; "
-                    f"{self.history(key)}"
-                )
-            elif alert is not None and alert.routing_key != local_routing_key(route_of(newest)):
-                problems.append(f"{newest.alarm}: open on another service than its route's")
-        return problems
+def _opened_at(body: dict[str, Any]) -> datetime | None:
+    stamp = body.get("payload", {}).get("timestamp") if isinstance(body.get("payload"), dict) else None
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")) if stamp else None
+    except ValueError:
+        return None
 
-    def history(self, dedup_key: str) -> str:
-        """What the bridge decided and what PagerDuty did for one key, for a failure message."""
-        requests = [
-            f"{request.event_action}:{request.outcome}"
-            for request in self.emulator.requests
-            if isinstance(request.body, dict) and request.body.get("dedup_key") == dedup_key
+
+# --- the figures -------------------------------------------------------------------------------------------------
+
+
+def judge(soak: Soak, alarms: list[Alarm]) -> dict[str, int]:
+    emulator, figures = soak.emulator, dict.fromkeys(("lost_pages", "orphaned", "misrouted", "extra"), 0)
+    requests = emulator.requests
+    for alarm in alarms:
+        key, expected = parse_key(alarm), alarm.should_be_open()
+        incident = emulator.open_alert(key)
+        if expected and incident is None:
+            figures["lost_pages"] += 1
+            soak.problems.append(f"lost page: {alarm.name} ({alarm.fate}) {_history(alarm)}")
+        if not expected and incident is not None:
+            figures["orphaned"] += 1
+            soak.problems.append(f"orphaned incident: {alarm.name} ({alarm.fate}) {_history(alarm)}")
+        if incident is not None and incident.routing_key != local_routing_key(alarm.route):
+            figures["misrouted"] += 1
+            soak.problems.append(f"{alarm.name}: open on another service than route {alarm.route}'s")
+        opened = [
+            _opened_at(r.body)
+            for r in requests
+            if r.outcome == "opened" and isinstance(r.body, dict) and r.body.get("dedup_key") == key
         ]
-        return f"bridge decided {self.stats.decisions.get(dedup_key, [])}; PagerDuty saw {requests}"
-
-    def request_outcomes(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for request in self.emulator.requests:
-            if request.path.startswith("/v2/"):
-                counts[request.outcome] = counts.get(request.outcome, 0) + 1
-        return counts
-
-
-def route_of(transition: Transition) -> str:
-    """The example configuration's route for the soak's alarm names and accounts."""
-    if transition.alarm.startswith("payments-"):
-        return "payments"
-    return "low-urgency" if transition.account == DEV_ACCOUNT else "default"
+        if len(opened) > len(set(opened)):
+            figures["extra"] += len(opened) - len(set(opened))
+            soak.problems.append(
+                f"extra page: {alarm.name} opened {len(opened)} incidents for {len(set(opened))} episodes"
+            )
+    dropped = sum(1 for r in requests if r.outcome == "dropped-other-key")
+    figures["misrouted"] += dropped
+    if dropped:
+        soak.problems.append(
+            f"{dropped} ack/resolve(s) went out with another routing key than the opening one"
+        )
+    return figures
 
 
-def replay_fault_plan(requests: int, rate: float, seed: int, kinds: Sequence[Fault]) -> dict[str, int]:
-    """Which faults a seeded fault rate injected over `requests` requests (the emulator draws the same way:
-    one draw per request on a faulted path, in arrival order). Counts slow answers, which the emulator
-    records under their normal outcome."""
-    rng = random.Random(seed)
-    counts: dict[str, int] = {}
+def _history(alarm: Alarm) -> str:
+    return ", ".join(f"{state}@{at.strftime('%H:%M:%S.%f')[:-3]}" for state, at in alarm.published)
+
+
+def count_held(requests: int, rate: float, seed: int) -> tuple[int, int]:
+    """(faults, held sends) the seeded fault rate injected over `requests` Events API requests (the emulator
+    draws the same way: one draw per request on a faulted path, in arrival order)."""
+    rng, kinds = random.Random(seed), every_fault()
+    faults = held = 0
     for _ in range(requests):
         if rng.random() < rate:
             fault = kinds[rng.randrange(len(kinds))]
-            label = fault.label + (f":{fault.retry_after}" if fault.retry_after is not None else "")
-            counts[label] = counts.get(label, 0) + 1
-    return counts
+            faults += 1
+            held += fault.kind == "slow" and fault.delay < READ_TIMEOUT
+    return faults, held
+
+
+# --- the run -------------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_soak(options: SoakOptions, *, config: BridgeConfig | None = None) -> SoakReport:
+    from alertbridge.adapters.dynamo_state import reset_default_client
+    from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
+    from alertbridge.local.webhook_server import WebhookServer
+    from alertbridge.observability import logger, metrics_counter
+
+    started, rng = time.monotonic(), random.Random(options.seed)
+    alarms = plan_alarms(options.alarms, options.transitions, rng)
+    level = logger.log_level
+    logger.setLevel(logging.ERROR)  # thousands of INFO lines would only cost time
+    with (
+        SerialMotoServer() as aws,
+        PagerDutyEmulator(rate_limit=RATE_LIMIT, window_seconds=RATE_WINDOW) as emulator,
+    ):
+        base = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": aws.url, "POWERTOOLS_METRICS_DISABLED": "true"}
+        with _environment(base):
+            reset_default_client()
+            bridge = LocalBridge.create(
+                config or BridgeConfig.model_validate(BridgeConfig.example()), emulator.url,
+                max_receive_count=20, name="soak",
+            )  # fmt: skip
+            with _environment(bridge.environment(**ENV)):
+                wiring.reset()
+                pipeline = wiring.delivery_pipeline(metrics_counter)
+                current = settings()
+                # Time compression: the same adapter and retry rules, the backoff scaled down.
+                pipeline.events = PagerDutyEventsAdapter(
+                    current.events_url, connect_timeout=current.connect_timeout, read_timeout=current.read_timeout,
+                    max_attempts=current.max_attempts, backoff_base=0.02, backoff_cap=0.16,
+                )
+                for alarm in alarms:
+                    bridge.put_alarm(alarm.name)
+                consumers = Consumers(bridge, options.consumers)
+                with WebhookServer() as hooks:
+                    subscription = emulator.subscribe(
+                        hooks.url, secrets=(LOCAL_WEBHOOK_SECRET,), time_scale=0.002
+                    )
+                    soak = Soak(options, bridge, emulator, consumers, subscription, rng)
+                    pipeline.observers.append(soak.observe)
+                    emulator.limit_faults_to("/v2/")
+                    emulator.set_fault_rate(options.fault_rate, seed=options.seed, kinds=every_fault())
+                    consumers.start()
+                    try:
+                        soak.play(alarms)
+                        events_requests = sum(1 for r in emulator.requests if r.path.startswith("/v2/"))
+                        emulator.clear_faults()
+                        soak.settle(alarms)
+                    finally:
+                        consumers.stop()
+                        emulator.unsubscribe(subscription)
+                    figures = judge(soak, alarms)
+                    faults, held = count_held(events_requests, options.fault_rate, options.seed)
+                    outcomes: dict[str, int] = {}
+                    for request in emulator.requests:
+                        if request.path.startswith("/v2/"):
+                            outcomes[request.outcome] = outcomes.get(request.outcome, 0) + 1
+                    report = SoakReport(
+                        seed=options.seed, alarms=len(alarms), transitions=sum(len(a.published) for a in alarms),
+                        deliveries=soak.deliveries, consumers=options.consumers, reconciler_runs=soak.reconciler_runs,
+                        held_sends=held, faults=faults, people=soak.people, lost_pages=figures["lost_pages"],
+                        orphaned_incidents=figures["orphaned"], misrouted_resolves=figures["misrouted"],
+                        extra_pages=figures["extra"], dead_letters=bridge.dead_letter_count(),
+                        group_overlaps=len(consumers.watch.overlaps),
+                        refused_bodies=sum(outcomes.get(name, 0) for name in REFUSED_OUTCOMES),
+                        seconds=round(time.monotonic() - started, 1), outcomes=dict(sorted(outcomes.items())),
+                        decisions=dict(sorted(soak.decisions.items())), problems=soak.problems,
+                    )
+            wiring.reset()
+            reset_default_client()
+    logger.setLevel(level)
+    return report
+
+
+def summary(report: SoakReport) -> str:
+    verdict = "every trust figure is zero" if report.clean else "TRUST FIGURES NOT ZERO"
+    lines = [
+        f"soak (seed {report.seed}): {report.alarms} alarms, {report.transitions} transitions, "
+        f"{report.deliveries} deliveries, {report.consumers} consumers per stage, {report.reconciler_runs} "
+        f"reconciler runs, {report.people} people acting, {report.faults} faults ({report.held_sends} sends "
+        f"held in flight), {report.seconds}s",
+        f"  lost pages {report.lost_pages}, orphaned incidents {report.orphaned_incidents}, misrouted resolves "
+        f"{report.misrouted_resolves}, extra pages {report.extra_pages}, dead letters {report.dead_letters}, "
+        f"group overlaps {report.group_overlaps}, refused bodies {report.refused_bodies}",
+        f"  PagerDuty outcomes: {report.outcomes}",
+        f"  {verdict}",
+        *(f"  - {problem}" for problem in report.problems),
+    ]
+    return "\n".join(lines)
+
+
+Runner = Callable[[SoakOptions], SoakReport]

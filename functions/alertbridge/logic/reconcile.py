@@ -70,6 +70,18 @@ OPEN_INCIDENT_STATUSES = frozenset({"triggered", "acknowledged"})
 # timeout): a pending trigger older than this is not being retried by its own record any more.
 PENDING_TRIGGER_GRACE = timedelta(minutes=10)
 OPEN_CHECK_GRACE = timedelta(minutes=10)  # webhooks mirror an opened incident within seconds
+
+
+@dataclass(frozen=True)
+class Graces:
+    """How long the plan leaves a key to its own retries and webhooks before acting on it (local runs
+    compress time with shorter ones)."""
+
+    pending_trigger: timedelta = PENDING_TRIGGER_GRACE
+    open_check: timedelta = OPEN_CHECK_GRACE
+
+
+DEFAULT_GRACES = Graces()
 ActionKind = ObservationKind  # what the reconciler asks the delivery lane to decide
 
 
@@ -118,9 +130,10 @@ def plan(
     windows: Iterable[MaintenanceWindow],
     now: datetime,
     home: AlarmHome,
+    graces: Graces = DEFAULT_GRACES,
 ) -> list[Action]:
     """Every action of one run, in the order they should be carried out (closing before opening)."""
-    actions = plan_open(open_items, alarm_states, now, home)
+    actions = plan_open(open_items, alarm_states, now, home, graces)
     closing = {action.item.dedup_key for action in actions}
     for item, incident in unopened:
         if item.dedup_key not in closing and (action := plan_unopened(item, incident, alarm_states, home)):
@@ -131,7 +144,11 @@ def plan(
 
 
 def plan_open(
-    items: Iterable[StateItem], alarm_states: Mapping[str, AlarmState], now: datetime, home: AlarmHome
+    items: Iterable[StateItem],
+    alarm_states: Mapping[str, AlarmState],
+    now: datetime,
+    home: AlarmHome,
+    graces: Graces = DEFAULT_GRACES,
 ) -> list[Action]:
     listed = list(items)
     due = {item.dedup_key for item in due_auto_resolves(listed, now)}
@@ -140,14 +157,14 @@ def plan_open(
         if item.dedup_key in due:
             action: Action | None = _auto_resolve(item)
         else:
-            action = _check_alarm(item, alarm_states, home) or _stuck_trigger(item, now)
+            action = _check_alarm(item, alarm_states, home) or _stuck_trigger(item, now, graces)
         if action is not None:
             actions.append(action)
     return actions
 
 
-def _stuck_trigger(item: StateItem, now: datetime) -> Action | None:
-    if not (item.is_open and item.trigger_pending) or now - item.last_seen < PENDING_TRIGGER_GRACE:
+def _stuck_trigger(item: StateItem, now: datetime, graces: Graces) -> Action | None:
+    if not (item.is_open and item.trigger_pending) or now - item.last_seen < graces.pending_trigger:
         return None
     since = item.last_seen.isoformat(timespec="seconds")
     why = f"its trigger has been pending since {since} (never accepted by PagerDuty, no redelivery since)"
@@ -196,24 +213,32 @@ def _after_window(item: StateItem, alarm_states: Mapping[str, AlarmState], home:
 
 
 def needs_open_check(
-    item: StateItem, now: datetime, alarm_states: Mapping[str, AlarmState], home: AlarmHome
+    item: StateItem,
+    now: datetime,
+    alarm_states: Mapping[str, AlarmState],
+    home: AlarmHome,
+    graces: Graces = DEFAULT_GRACES,
 ) -> bool:
     """Open, sent, never seen in PagerDuty (no webhook mirrored it) for longer than the grace, and still
     firing as far as CloudWatch can tell (a recovered alarm is resolved instead)."""
     opened = item.opened_at or item.first_seen
     unseen = item.is_open and not item.trigger_pending and item.pd_status is None
-    return unseen and _still_firing(item, alarm_states, home) and now - opened >= OPEN_CHECK_GRACE
+    return unseen and _still_firing(item, alarm_states, home) and now - opened >= graces.open_check
 
 
 def open_keys_to_look_up(
-    open_items: Sequence[StateItem], alarm_states: Mapping[str, AlarmState], now: datetime, home: AlarmHome
+    open_items: Sequence[StateItem],
+    alarm_states: Mapping[str, AlarmState],
+    now: datetime,
+    home: AlarmHome,
+    graces: Graces = DEFAULT_GRACES,
 ) -> list[StateItem]:
     """The open keys worth a PagerDuty lookup this run: none that this run resolves anyway."""
-    closing = {action.item.dedup_key for action in plan_open(open_items, alarm_states, now, home)}
+    closing = {action.item.dedup_key for action in plan_open(open_items, alarm_states, now, home, graces)}
     return [
         item
         for item in open_items
-        if item.dedup_key not in closing and needs_open_check(item, now, alarm_states, home)
+        if item.dedup_key not in closing and needs_open_check(item, now, alarm_states, home, graces)
     ]
 
 
@@ -282,6 +307,7 @@ class ReconcileLimits:
     max_open_lookups: int = 25
     max_resolve_lookups: int = 25
     unconfirmed_lookback: timedelta = timedelta(hours=24)
+    graces: Graces = DEFAULT_GRACES
 
 
 @dataclass
@@ -325,7 +351,7 @@ class Reconciler:
         self._updated_at = {name: alarm.updated_at for name, alarm in observed.items() if alarm.updated_at}
         windows = self.maintenance.list_active(now) if suppressed else []
         unconfirmed = self._unconfirmed(now, deadline, report)
-        to_check = open_keys_to_look_up(open_items, states, now, self.home)
+        to_check = open_keys_to_look_up(open_items, states, now, self.home, self.limits.graces)
         unopened = self._looked_up(to_check, self.limits.max_open_lookups, deadline, report, since=True)
         return plan(
             open_items=open_items,
@@ -336,6 +362,7 @@ class Reconciler:
             windows=windows,
             now=now,
             home=self.home,
+            graces=self.limits.graces,
         )
 
     def _unconfirmed(
