@@ -635,8 +635,12 @@ def run_soak(options: SoakOptions, *, config: BridgeConfig | None = None) -> Soa
                 current = settings()
                 # Time compression: the same adapter and retry rules, the backoff scaled down.
                 pipeline.events = PagerDutyEventsAdapter(
-                    current.events_url, connect_timeout=current.connect_timeout, read_timeout=current.read_timeout,
-                    max_attempts=current.max_attempts, backoff_base=0.02, backoff_cap=0.16,
+                    current.events_url,
+                    connect_timeout=current.connect_timeout,
+                    read_timeout=current.read_timeout,
+                    max_attempts=current.max_attempts,
+                    backoff_base=0.02,
+                    backoff_cap=0.16,
                 )
                 for alarm in alarms:
                     bridge.put_alarm(alarm.name)
@@ -665,15 +669,26 @@ def run_soak(options: SoakOptions, *, config: BridgeConfig | None = None) -> Soa
                         if request.path.startswith("/v2/"):
                             outcomes[request.outcome] = outcomes.get(request.outcome, 0) + 1
                     report = SoakReport(
-                        seed=options.seed, alarms=len(alarms), transitions=sum(len(a.published) for a in alarms),
-                        deliveries=soak.deliveries, consumers=options.consumers, reconciler_runs=soak.reconciler_runs,
-                        held_sends=held, faults=faults, people=soak.people, lost_pages=figures["lost_pages"],
-                        orphaned_incidents=figures["orphaned"], misrouted_resolves=figures["misrouted"],
-                        extra_pages=figures["extra"], dead_letters=bridge.dead_letter_count(),
+                        seed=options.seed,
+                        alarms=len(alarms),
+                        transitions=sum(len(a.published) for a in alarms),
+                        deliveries=soak.deliveries,
+                        consumers=options.consumers,
+                        reconciler_runs=soak.reconciler_runs,
+                        held_sends=held,
+                        faults=faults,
+                        people=soak.people,
+                        lost_pages=figures["lost_pages"],
+                        orphaned_incidents=figures["orphaned"],
+                        misrouted_resolves=figures["misrouted"],
+                        extra_pages=figures["extra"],
+                        dead_letters=bridge.dead_letter_count(),
                         group_overlaps=len(consumers.watch.overlaps),
                         refused_bodies=sum(outcomes.get(name, 0) for name in REFUSED_OUTCOMES),
-                        seconds=round(time.monotonic() - started, 1), outcomes=dict(sorted(outcomes.items())),
-                        decisions=dict(sorted(soak.decisions.items())), problems=soak.problems,
+                        seconds=round(time.monotonic() - started, 1),
+                        outcomes=dict(sorted(outcomes.items())),
+                        decisions=dict(sorted(soak.decisions.items())),
+                        problems=soak.problems,
                     )
             wiring.reset()
             reset_default_client()
