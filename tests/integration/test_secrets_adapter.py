@@ -86,6 +86,22 @@ def test_an_unconfigured_route_is_refused(secrets: Any) -> None:
         SecretsRoutingKeys("keys", CONFIG, client=secrets).routing_key("elsewhere")
 
 
+def test_an_incident_of_a_route_renamed_since_resolves_with_the_key_that_opened_it(secrets: Any) -> None:
+    """The route `orders` was renamed to `payments` (field `pay`) after it opened an incident; the secret
+    still lists the old field. The resolve finds the opening key by fingerprint, under any field."""
+    put(secrets, "keys", {"default": NEW, "pay": OTHER, "orders": OLD})
+    keys = SecretsRoutingKeys("keys", CONFIG, client=secrets)
+    assert keys.routing_key("orders", opened_with=routing_key_fingerprint(OLD)) == OLD
+    # Moved under the new route's field: still found.
+    put(secrets, "keys", {"default": NEW, "pay": [OTHER, OLD]})
+    assert (
+        SecretsRoutingKeys("keys", CONFIG, client=secrets).routing_key(
+            "orders", opened_with=routing_key_fingerprint(OLD)
+        )
+        == OLD
+    )
+
+
 def test_webhook_credentials_never_show_their_values(secrets: Any) -> None:
     put(secrets, "hook", {"webhook_secrets": ["s3cr3t-one"], "rest_token": "t0ken-xyz"})
     credentials = SecretsWebhookCredentials("hook", client=secrets).credentials()
