@@ -262,3 +262,33 @@ def test_a_producer_clock_ahead_of_the_transport_is_clamped() -> None:
         sent=sent,
     )
     assert ahead.state_changed_at == sent
+
+
+# --- calls per record ---------------------------------------------------------------------------------------
+
+
+class CountingWindows(FakeMaintenance):
+    def __init__(self) -> None:
+        super().__init__()
+        self.queries = 0
+
+    def list_active(self, now: datetime) -> list[Any]:
+        self.queries += 1
+        return super().list_active(now)
+
+
+def test_maintenance_windows_are_read_once_per_batch_and_never_for_a_duplicate() -> None:
+    windows, store = CountingWindows(), FakeStateStore()
+    pipeline = Pipeline(
+        config=BridgeConfig(routes={"default": Route()}), state=store, events=FakeEvents(),
+        keys=FakeKeys({"default": "D" * 32}), maintenance=windows, counter=ListCounter(),
+    )  # fmt: skip
+    pipeline.begin_batch()
+    pipeline.process(alarm(AlarmState.ALARM, T0), now=NOW, deadline=None)
+    pipeline.process(
+        alarm(AlarmState.ALARM, T0, dedup_key="other", alarm_arn=ARN + "-2"), now=NOW, deadline=None
+    )
+    assert windows.queries == 1  # two triggers, one batch
+    pipeline.begin_batch()
+    assert pipeline.process(alarm(AlarmState.ALARM, T0), now=NOW, deadline=None).reason == Reason.DUPLICATE
+    assert windows.queries == 1  # a duplicate needs no window

@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from alertbridge import wiring
@@ -27,10 +27,10 @@ from alertbridge.observability import logger, metrics, metrics_counter
 SAFETY_MARGIN_SECONDS = 2.0
 
 
-def record_handler(record: SqsRecordModel, lambda_context: LambdaContext | None = None) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     now = datetime.now(UTC)
     pipeline = wiring.delivery_pipeline(metrics_counter)
-    body = record.body if isinstance(record.body, str) else str(record.body)
+    body = record.body
     try:
         message = parse_delivery_message(body)
         logger.set_correlation_id(message.dedup_key)
@@ -40,7 +40,7 @@ def record_handler(record: SqsRecordModel, lambda_context: LambdaContext | None 
         metrics_counter.add("Failed")
         logger.warning(
             "record failed; it returns to the delivery queue",
-            extra={"error": type(exc).__name__, "detail": str(exc)[:500], "message_id": record.messageId},
+            extra={"error": type(exc).__name__, "detail": str(exc)[:500], "message_id": record.message_id},
         )
         raise
     if outcome.fallback:  # paged, but without the details responders need: someone should fix the body
@@ -64,7 +64,8 @@ def _record_deadline(context: LambdaContext | None) -> float:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # A processor per invocation: it holds the batch's state (local runs play several containers at once).
-    processor = SqsFifoPartialProcessor(model=SqsRecordModel, skip_group_on_error=True)
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    wiring.delivery_pipeline(metrics_counter).begin_batch()
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

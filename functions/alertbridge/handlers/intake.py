@@ -14,7 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from alertbridge import wiring
@@ -24,11 +24,11 @@ from alertbridge.models.delivery import AlertNotice
 from alertbridge.observability import logger, metrics, metrics_counter
 
 
-def record_handler(record: SqsRecordModel) -> None:
+def record_handler(record: SQSRecord) -> None:
     now = datetime.now(UTC)
     parts = wiring.intake_parts()
-    body = record.body if isinstance(record.body, str) else str(record.body)
-    sent_at = record.attributes.SentTimestamp or now  # the transport's time, the same on every redelivery
+    body = record.body
+    sent_at = _sent_at(record) or now  # the transport's time, the same on every redelivery
     try:
         alert = parse_sqs_body(body, received_at=sent_at, max_raw_chars=parts.config.max_raw_message_chars)
         alert = prepare_for_delivery(alert, transport_time=sent_at)
@@ -39,18 +39,27 @@ def record_handler(record: SqsRecordModel) -> None:
         metrics_counter.add("IntakeFailed")
         logger.warning(
             "record not forwarded; it returns to the queue",
-            extra={"error": type(exc).__name__, "detail": str(exc)[:500], "message_id": record.messageId},
+            extra={"error": type(exc).__name__, "detail": str(exc)[:500], "message_id": record.message_id},
         )
         raise
     metrics_counter.add("Forwarded")
     logger.debug("alert forwarded", extra={"alarm_name": alert.alarm_name, "state": alert.state.value})
 
 
+def _sent_at(record: SQSRecord) -> datetime | None:
+    """SQS's `SentTimestamp` (epoch milliseconds)."""
+    try:
+        return datetime.fromtimestamp(int(record.attributes.sent_timestamp) / 1000, tz=UTC)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # A processor per invocation: it holds the batch's state (local runs play several containers at once).
-    processor = BatchProcessor(event_type=EventType.SQS, model=SqsRecordModel)
+    # Records as Powertools' SQS data class: the parser's pydantic event models would double the import.
+    processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

@@ -142,6 +142,13 @@ def decide(
     return _on_ignore(current, change)
 
 
+def needs_no_window(stored: StateItem | None, alert: Alert, now: datetime) -> bool:
+    """The decision for `alert` will not look at maintenance windows: a duplicate or a stale change (the
+    caller can skip reading them)."""
+    current = None if stored is None or stored.expired(now) else stored
+    return current is not None and (_is_duplicate(current, alert) or not _is_newer(current, alert))
+
+
 def _resend_pending(current: StateItem, change: _Change) -> Decision:
     """The redelivery of a trigger whose send failed after its intent was committed: send it again."""
     item = current.model_copy(update={"last_seen": change.now, "version": current.version + 1})

@@ -39,6 +39,7 @@ from alertbridge.logic.lifecycle import (
     decide,
     decide_observation,
     live_item,
+    needs_no_window,
     observed_alarm_change,
     routing_key_fingerprint,
     trigger_accepted,
@@ -135,6 +136,16 @@ class Pipeline:
         self.notes = notes
         # Local runs (demo, soak) watch outcomes here; Lambda has none.
         self.observers: list[Callable[[Outcome], None]] = []
+        self._windows: list[MaintenanceWindow] | None = None  # read once per batch (`begin_batch`)
+
+    def begin_batch(self) -> None:
+        """A new batch: maintenance windows are read again, at most once for the whole batch."""
+        self._windows = None
+
+    def _active_windows(self, now: datetime) -> list[MaintenanceWindow]:
+        if self._windows is None:
+            self._windows = self.maintenance.list_active(now)
+        return [window for window in self._windows if window.is_active(now)]
 
     def deliver(
         self, message: AlertNotice | Observation, *, now: datetime, deadline: float | None
@@ -177,8 +188,8 @@ class Pipeline:
         now: datetime,
     ) -> Decision:
         window = None
-        if action == EventAction.TRIGGER:
-            window = window_for(alert, routing.route, self.maintenance.list_active(now), now)
+        if action == EventAction.TRIGGER and not needs_no_window(stored, alert, now):
+            window = window_for(alert, routing.route, self._active_windows(now), now)
         return decide(
             stored,
             alert,
@@ -269,7 +280,7 @@ class Pipeline:
         if current is None or observation.what != ObservationKind.TRIGGER_AFTER_MAINTENANCE:
             return None
         return active_window_for(
-            self.maintenance.list_active(now),
+            self._active_windows(now),
             route=current.route,
             alarm_name=current.alarm_name,
             account=current.account_id or account_from_arn(current.alarm_arn),
