@@ -1,6 +1,7 @@
-"""Reconciler Lambda (scheduled): closes incidents whose alarm is gone or already OK, auto-resolves timed-out
-generic alerts, triggers what a maintenance window held back once it ends, and re-sends resolves PagerDuty
-dropped. The work is in logic/reconcile.py; this only wires it and bounds it by the invocation's time."""
+"""Reconciler Lambda (scheduled): plans the corrections (incidents whose alarm is gone or already OK, timed-out
+application alerts, what a maintenance window held back once it ends, stuck or dropped triggers, dropped
+resolves) and hands each to the delivery lane as an observation; it never sends to PagerDuty. The work is in
+logic/reconcile.py; this only wires it and bounds it by the invocation's time."""
 
 from __future__ import annotations
 
@@ -12,18 +13,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from alertbridge import wiring_reconcile
 from alertbridge.logic.reconcile import AlarmHome
-from alertbridge.observability import logger, metrics
+from alertbridge.observability import logger, metrics, metrics_counter
 
 # Leave this much of the invocation for the last send's answer, the log line and the metrics flush.
 SAFETY_MARGIN_SECONDS = 5.0
-
-
-class _MetricsCounter:
-    def add(self, name: str, value: int = 1) -> None:
-        metrics.add_metric(name=name, unit="Count", value=value)
-
-
-metrics_counter = _MetricsCounter()
 
 
 def _log(message: str, fields: dict[str, Any]) -> None:
