@@ -224,46 +224,38 @@ def eventbridge_alarm_event(alarm: Alarm, state: str, at: datetime) -> str:
         },
         "returnData": True,
     }
-    return json.dumps(
-        {
-            "version": "0",
-            "id": f"{alarm.name}-{at.timestamp()}",
-            "detail-type": "CloudWatch Alarm State Change",
-            "source": "aws.cloudwatch",
-            "account": alarm.account,
-            "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": REGION,
-            "resources": [alarm.arn],
-            "detail": {
-                "alarmName": alarm.name,
-                "state": {"value": state, "reason": f"went {state}", "timestamp": cloudwatch_time(at)},
-                "previousState": {
-                    "value": old,
-                    "reason": "",
-                    "timestamp": cloudwatch_time(at - timedelta(seconds=1)),
-                },
-                "configuration": {"description": None, "metrics": [metric]},
-            },
-        }
-    )
+    previous = {"value": old, "reason": "", "timestamp": cloudwatch_time(at - timedelta(seconds=1))}
+    detail = {
+        "alarmName": alarm.name,
+        "state": {"value": state, "reason": f"went {state}", "timestamp": cloudwatch_time(at)},
+        "previousState": previous,
+        "configuration": {"description": None, "metrics": [metric]},
+    }
+    return _alarm_event(alarm, "CloudWatch Alarm State Change", f"{alarm.name}-{at.timestamp()}", at, detail)
 
 
 def deletion_event(alarm: Alarm, at: datetime) -> str:
+    detail = {
+        "alarmName": alarm.name,
+        "operation": "delete",
+        "state": {"value": alarm.published[-1][0], "timestamp": cloudwatch_time(at)},
+    }
+    return _alarm_event(alarm, "CloudWatch Alarm Configuration Change", f"{alarm.name}-deleted", at, detail)
+
+
+def _alarm_event(alarm: Alarm, detail_type: str, event_id: str, at: datetime, detail: dict[str, Any]) -> str:
+    """An EventBridge event from CloudWatch about `alarm`, as a rule puts it on the ingest queue."""
     return json.dumps(
         {
             "version": "0",
-            "id": f"{alarm.name}-deleted",
-            "detail-type": "CloudWatch Alarm Configuration Change",
+            "id": event_id,
+            "detail-type": detail_type,
             "source": "aws.cloudwatch",
             "account": alarm.account,
             "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": REGION,
             "resources": [alarm.arn],
-            "detail": {
-                "alarmName": alarm.name,
-                "operation": "delete",
-                "state": {"value": alarm.published[-1][0], "timestamp": cloudwatch_time(at)},
-            },
+            "detail": detail,
         }
     )
 
