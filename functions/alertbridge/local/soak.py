@@ -480,7 +480,7 @@ class Soak:
         self.reconciler_runs += 1
         return dict(report.done)
 
-    def quiet(self, timeout: float = 60.0) -> bool:
+    def quiet(self, timeout: float = 180.0) -> bool:
         """Both queues empty, no consumer in a batch, no webhook delivery pending: a condition, polled."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -506,7 +506,7 @@ class Soak:
         idle_runs = 0
         for _ in range(max_runs):
             if not self.quiet():
-                self.problems.append("the bridge did not settle within 60 s")
+                self.problems.append("the bridge did not settle within 180 s")
             self._people_act(alarms)
             done = self.reconcile()
             idle_runs = idle_runs + 1 if not done else 0
