@@ -1,4 +1,4 @@
-"""`EventsClient`: PagerDuty Events API v2 straight from application code (seed 003's use).
+"""`EventsClient`: PagerDuty Events API v2 straight from application code .
 
     from alertbridge import EventsClient, RateLimited
 

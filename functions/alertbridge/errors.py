@@ -48,7 +48,7 @@ class RateLimited(PagerDutyError):
 
 
 class RequestTimeout(PagerDutyError):
-    """PagerDuty did not connect or answer in time; `timeout_seconds` is the limit that ran out (seed 003)."""
+    """PagerDuty did not connect or answer in time; `timeout_seconds` is the limit that ran out."""
 
     def __init__(
         self, message: str = "PagerDuty did not answer in time", timeout_seconds: float | None = None

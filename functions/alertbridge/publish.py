@@ -1,8 +1,8 @@
-"""Raise and clear alerts from application code through the bridge's SNS topic (seeds 002 and 003).
+"""Raise and clear alerts from application code through the bridge's SNS topic.
 
 The message is the generic `AlertMessage` the ingest Lambda parses; its dedup id is the PagerDuty dedup
 key, so `resolve_alert(topic, same_id)` closes the incident `publish_alert` opened and
-`acknowledge_alert(topic, same_id)` acknowledges it (seed 002's acknowledgeIncident).
+`acknowledge_alert(topic, same_id)` acknowledges it.
 
 Errors: `InvalidInput` for an argument refused before anything is sent (a malformed topic ARN, a blank
 dedup id, an alert the bridge would misread); `PublishFailed` when SNS does not take the message (no

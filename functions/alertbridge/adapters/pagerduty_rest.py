@@ -1,7 +1,7 @@
 """PagerDuty REST API v2 for incidents: the `IncidentsApi` port (find by dedup key, alert keys, acknowledge,
 resolve, note).
 
-Writes need `From: <e-mail of a PagerDuty user>` (seed 000: else "Requester User Not Found"). Errors say
+Writes need `From: <e-mail of a PagerDuty user>` (PagerDuty answers "Requester User Not Found" without one). Errors say
 what to fix: UnknownRequester, BadToken (401), Forbidden (403), NotFound. A 429 is retried a bounded number
 of times, waiting as long as `Retry-After` or PagerDuty's `ratelimit-reset` header says when that fits the
 call's budget; reads and status updates (idempotent) are also retried on 5xx and network failures, notes are

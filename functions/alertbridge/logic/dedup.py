@@ -42,7 +42,7 @@ def alarm_key(alarm_arn: str) -> str:
 
 
 def generic_key(dedup_id: str) -> str:
-    """An application alert's key from its dedup/idempotency id (seed 003: `idempotency_id` is the key)."""
+    """An application alert's key from its dedup/idempotency id (`idempotencyId` is the key)."""
     return bounded_key(dedup_id)
 
 

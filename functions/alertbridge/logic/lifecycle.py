@@ -369,7 +369,7 @@ def open_after_maintenance(item: StateItem, *, now: datetime) -> Decision:
 
 
 def due_auto_resolves(items: Iterable[StateItem], now: datetime) -> list[StateItem]:
-    """Open keys whose alert asked to be resolved after a timeout (seed 002) that has passed."""
+    """Open keys whose alert asked to be resolved after a timeout (`autoResolveAfterSeconds`) that has passed."""
     return [
         item
         for item in items

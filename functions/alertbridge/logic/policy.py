@@ -19,8 +19,8 @@ Order of precedence, for each of route and severity:
 4. Defaults: `config.default_route`; `config.insufficient_data_severity` for INSUFFICIENT_DATA, else
    `config.default_severity` (error).
 
-Severity scales understood (case-insensitive): critical/error/warning/info (PagerDuty and seed 002's
-CRITICAL/WARNING/INFO/ERROR), seed 003's LOW/NORMAL/HIGH/CRITICAL/EMERGENCY -> info/warning/error/critical/
+Severity scales understood (case-insensitive): critical/error/warning/info (PagerDuty's, and applications'
+CRITICAL/WARNING/INFO/ERROR), the LOW/NORMAL/HIGH/CRITICAL/EMERGENCY scale -> info/warning/error/critical/
 critical, P1..P5 -> critical/error/warning/info/info, plus `warn`, `fatal`, `sev1`..`sev4`. Anything else
 falls back to the next level of precedence: an unknown severity never makes PagerDuty answer 400.
 

@@ -21,7 +21,7 @@ class AlertSource(StrEnum):
     CLOUDWATCH_SNS = "cloudwatch-sns"
     EVENTBRIDGE = "eventbridge"
     LAMBDA_ACTION = "lambda-action"
-    GENERIC = "generic"  # the AlertMessage of seed 002/003
+    GENERIC = "generic"  # an application's AlertMessage (models/generic.py)
     PAGERDUTY_EVENT = "pagerduty-event"  # an SNS message that already is an Events v2 body
     RAW = "raw"  # anything unrecognized: still pages
 
@@ -96,7 +96,7 @@ class Alert(BaseModel):
     triggering_children: tuple[TriggeringChild, ...] = ()
     topic_arn: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
-    # Generic alert fields (seed 002/003)
+    # Application alert fields (models/generic.py)
     severity_hint: str | None = None  # as sent, on any of the seeds' scales; policy maps it
     metric_value: float | None = None
     environment: str | None = None

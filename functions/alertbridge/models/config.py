@@ -64,11 +64,11 @@ class Match(BaseModel):
     topic: str | None = None  # topic ARN or topic name glob
     source: str | None = None  # an AlertSource value
     # The alert's own severity, normalized to PagerDuty's scale (critical/error/warning/info) whatever
-    # scale it was sent on (seed 003: route critical alerts by severity); only alerts that carry one.
+    # scale it was sent on (so critical application alerts can be routed by severity); only alerts that carry one.
     # A plain word is normalized the same way (`CRITICAL`, `P1`, `emergency` -> critical); a pattern must
     # match at least one of the four values.
     severity: str | None = None
-    environment: str | None = None  # the application alert's `environment` (seed 002)
+    environment: str | None = None  # the application alert's `environment`
     tags: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("alarm_name", "namespace", "account", "region", "topic", "source", "environment")

@@ -1,4 +1,4 @@
-"""The generic application alert (seed 002's `AlertMessage`, with seed 003's idempotency id and a state).
+"""The generic application alert (`AlertMessage`, with an idempotency id and a state).
 
 Applications publish it to the alarm topic as JSON with camelCase keys::
 
