@@ -268,15 +268,24 @@ class Delivery:
 
 
 def shuffled(deliveries: list[Delivery], rng: random.Random) -> list[Delivery]:
-    """At-least-once and out of order: near neighbours swapped, a fifth delivered twice."""
+    """At-least-once and out of order: a third of the alarms with two changes this round have them
+    delivered in reverse (an OK before its ALARM, an ALARM before the OK that preceded it), near neighbours
+    swapped, and a fifth delivered twice, the copy anywhere later in the round (after newer changes too)."""
     order = list(deliveries)
+    positions: dict[int, list[int]] = {}
+    for index, delivery in enumerate(order):
+        positions.setdefault(id(delivery.alarm), []).append(index)
+    for indexes in positions.values():
+        if len(indexes) >= 2 and rng.random() < 0.35:
+            first, second = indexes[0], indexes[1]
+            order[first], order[second] = order[second], order[first]
     for index in range(len(order) - 1):
-        if rng.random() < 0.3:
+        if rng.random() < 0.2:
             other = min(len(order) - 1, index + rng.randrange(1, 8))
             order[index], order[other] = order[other], order[index]
     for index in reversed(range(len(order))):
         if rng.random() < 0.2:
-            order.insert(min(len(order), index + rng.randrange(1, 30)), order[index])
+            order.insert(rng.randrange(index + 1, len(order) + 1), order[index])
     return order
 
 
@@ -381,14 +390,19 @@ class Soak:
         self._end_window(window)
 
     def _round(self, alarms: list[Alarm], number: int) -> list[Delivery]:
-        """This round's state changes: CloudWatch's state moves first, the notifications follow."""
-        deliveries = []
-        left = [alarm for alarm in alarms if not alarm.done]
-        for alarm in left:
-            remaining_rounds = self.options.rounds - number
-            if self.rng.random() > min(1.0, (alarm.changes - len(alarm.published)) / remaining_rounds + 0.2):
-                continue
-            deliveries += self._change(alarm)
+        """This round's state changes, up to three per alarm, their times interleaved across alarms:
+        CloudWatch's state moves first, the notifications follow (out of order, see `shuffled`)."""
+        remaining_rounds = self.options.rounds - number
+        quota = {}
+        for alarm in alarms:
+            left = alarm.changes - len(alarm.published)
+            share = -(-left // remaining_rounds)  # ceil: the last round finishes every alarm
+            quota[id(alarm)] = min(left, share + (1 if self.rng.random() < 0.3 else 0), 3)
+        deliveries: list[Delivery] = []
+        for step in range(3):
+            for alarm in alarms:
+                if quota[id(alarm)] > step and not alarm.done:
+                    deliveries += self._change(alarm)
         return shuffled(deliveries, self.rng)
 
     def _change(self, alarm: Alarm) -> list[Delivery]:
