@@ -26,8 +26,6 @@ SETTINGS_CONTEXT_KEY = "alertbridge:settings"
 EXAMPLE_ALARMS_CONTEXT_KEY = "alertbridge:example-alarms"
 DEFAULT_CONFIG_PATH = "functions/alertbridge/models/config.example.json"
 
-# Lambda caps all environment variables of a function at 4 KB together; leave room for the others.
-MAX_CONFIG_ENV_BYTES = 3000
 TOPIC_ARN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 # CloudWatch Logs accepts only these retention periods (days).
@@ -214,7 +212,6 @@ def load_bridge_config(context: Any, base_dir: Path = REPO_ROOT) -> BridgeConfig
         config = BridgeConfig.model_validate(document)
     except ValidationError as exc:
         raise InfraConfigError(f"alertbridge configuration ({source}) is invalid:\n{_describe(exc)}") from exc
-    _check_env_size(config, source)
     return config
 
 
@@ -238,15 +235,6 @@ def _describe(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"]) or "(document)"
         lines.append(f"  - {where}: {error['msg']}")
     return "\n".join(lines)
-
-
-def _check_env_size(config: BridgeConfig, source: str) -> None:
-    size = len(config.to_json_text().encode())
-    if size > MAX_CONFIG_ENV_BYTES:
-        raise InfraConfigError(
-            f"alertbridge configuration ({source}) is {size} bytes once minified; Lambda environment "
-            f"variables hold at most 4 KB in total, so keep it under {MAX_CONFIG_ENV_BYTES} bytes"
-        )
 
 
 def _as_object(value: Any, label: str) -> dict[str, Any] | None:

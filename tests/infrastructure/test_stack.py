@@ -9,7 +9,7 @@ from aws_cdk.assertions import Match
 
 from alertbridge.models import table as layout
 from alertbridge.models.config import BridgeConfig
-from alertbridge.models.settings import ENV_FIELDS
+from alertbridge.models.settings import DEPLOYED_CONFIG_FILE, ENV_FIELDS, config_digest
 from infra.stack import OUTPUT_KEYS
 from tests.infrastructure.conftest import CROSS_ACCOUNT_TOPIC, SAME_ACCOUNT_TOPIC, Synth
 
@@ -211,8 +211,11 @@ def test_environment_matches_the_settings_contract(synth: Synth) -> None:
         assert variables["ALERTBRIDGE_TABLE_NAME"] == {
             "Ref": synth.logical_id(synth.stack.bridge.state.table)
         }
-        config = BridgeConfig.from_json_text(variables["ALERTBRIDGE_CONFIG"])
-        assert config == BridgeConfig.model_validate(BridgeConfig.example())
+        # The configuration travels in the asset; the environment names the file and its digest.
+        assert "ALERTBRIDGE_CONFIG" not in variables
+        assert variables["ALERTBRIDGE_CONFIG_FILE"] == DEPLOYED_CONFIG_FILE
+        example = BridgeConfig.model_validate(BridgeConfig.example())
+        assert variables["ALERTBRIDGE_CONFIG_SHA256"] == config_digest(example.to_json_text())
 
 
 def test_each_function_is_told_only_its_own_secrets(synth: Synth) -> None:
