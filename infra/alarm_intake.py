@@ -29,9 +29,21 @@ def bridge_key(scope: Construct, id: str) -> kms.Key:
             principals=[iam.ServicePrincipal(CLOUDWATCH)],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],  # in a key policy "*" means this key
+            conditions=alarm_source_conditions(Stack.of(scope)),
         )
     )
     return key
+
+
+def alarm_source_conditions(stack: Stack) -> dict[str, dict[str, str]]:
+    """Confused-deputy guard: only CloudWatch alarms of this account and region (AWS documents
+    aws:SourceAccount and aws:SourceArn for service principals in key and topic policies)."""
+    return {
+        "StringEquals": {"aws:SourceAccount": stack.account},
+        "ArnLike": {
+            "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+        },
+    }
 
 
 def alarm_topic(scope: Construct, id: str, key: kms.IKey, display_name: str) -> sns.Topic:
@@ -44,13 +56,7 @@ def alarm_topic(scope: Construct, id: str, key: kms.IKey, display_name: str) -> 
             principals=[iam.ServicePrincipal(CLOUDWATCH)],
             actions=["sns:Publish"],
             resources=[topic.topic_arn],
-            # Confused-deputy guard: only alarms of this account and region.
-            conditions={
-                "StringEquals": {"aws:SourceAccount": stack.account},
-                "ArnLike": {
-                    "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
-                },
-            },
+            conditions=alarm_source_conditions(stack),
         )
     )
     return topic

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
@@ -23,7 +24,7 @@ from infra.intake import IntakeFunction
 from infra.monitoring import BridgeMonitoring, WatchedFunctions, WatchedQueues
 from infra.reconciler import ReconcilerFunction
 from infra.secrets import BridgeSecrets
-from infra.settings import DeploySettings, pinned_version, runtime_requirements
+from infra.settings import DeploySettings, load_deploy_settings, pinned_version, runtime_requirements
 from infra.state_table import StateTable
 from infra.webhook import WebhookFunction
 
@@ -54,7 +55,7 @@ class AlertBridge(Construct):
         super().__init__(scope, id)
         self.config = config
         self.config_text = config.to_json_text()
-        self.settings = settings or DeploySettings()
+        self.settings = settings or _default_settings()
         self.key = bridge_key(self, "Key")
         self.intake = AlarmIntake(self, "Intake", settings=self.settings, key=self.key)
         self.lane = DeliveryLane(self, "Lane", options=self.settings.delivery)
@@ -72,6 +73,14 @@ class AlertBridge(Construct):
     @property
     def health_topic(self) -> sns.Topic:
         return self.monitoring.health_topic
+
+    def grant_publish(self, grantable: iam.IGrantable) -> iam.Grant:
+        """Let an application publish alerts to the alarm topic: sns:Publish on the topic plus the KMS
+        permissions publishing to an encrypted topic needs (kms:GenerateDataKey* and kms:Decrypt on its key;
+        Amazon SNS Developer Guide, "Encryption at rest")."""
+        grant = self.alarm_topic.grant_publish(grantable)
+        self.key.grant(grantable, "kms:Decrypt", "kms:GenerateDataKey*")
+        return grant
 
     def wire_alarm(self, alarm: cloudwatch.AlarmBase, *, insufficient_data: bool = False) -> None:
         """Send the alarm's ALARM **and** OK (optionally INSUFFICIENT_DATA) transitions to the bridge.
@@ -144,3 +153,8 @@ class AlertBridge(Construct):
 def _bytecode(scope: Construct) -> bool:
     value = scope.node.try_get_context(BYTECODE_CONTEXT_KEY)
     return value is None or str(value).lower() not in {"false", "0", "no"}
+
+
+def _default_settings() -> DeploySettings:
+    # Defaults alone have no out-of-band health destination: say what to set instead of a bare traceback.
+    return load_deploy_settings({})
