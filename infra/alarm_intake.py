@@ -3,7 +3,7 @@ subscriptions to existing topics and the opt-in EventBridge rules."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -22,7 +22,15 @@ CONFIGURATION_CHANGE = "CloudWatch Alarm Configuration Change"
 
 def bridge_key(scope: Construct, id: str) -> kms.Key:
     """Customer-managed key: the AWS-managed aws/sns key does not let CloudWatch publish to a topic."""
-    key = kms.Key(scope, id, enable_key_rotation=True, description="alertbridge: alarm topics and secrets")
+    # Retained on delete: the retained secrets are encrypted with it (AWS KMS then schedules nothing; delete
+    # it by hand once the retained secrets are gone, see the README).
+    key = kms.Key(
+        scope,
+        id,
+        enable_key_rotation=True,
+        description="alertbridge: alarm topics and secrets",
+        removal_policy=RemovalPolicy.RETAIN,
+    )
     key.add_to_resource_policy(
         iam.PolicyStatement(
             sid="AllowCloudWatchAlarmsToPublishToEncryptedTopics",

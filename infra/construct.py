@@ -74,6 +74,15 @@ class AlertBridge(Construct):
     def health_topic(self) -> sns.Topic:
         return self.monitoring.health_topic
 
+    def check_ok_actions(self, scope: Construct) -> None:
+        """Opt in, per stack (or app): warn about every alarm in `scope` that pages through the bridge's
+        topic without an OK action to it."""
+        from aws_cdk import Aspects
+
+        from infra.aspects import AlarmsResolveThroughTheBridge
+
+        Aspects.of(scope).add(AlarmsResolveThroughTheBridge(self.alarm_topic))
+
     def grant_publish(self, grantable: iam.IGrantable) -> iam.Grant:
         """Let an application publish alerts to the alarm topic: sns:Publish on the topic plus the KMS
         permissions publishing to an encrypted topic needs (kms:GenerateDataKey* and kms:Decrypt on its key;

@@ -116,3 +116,24 @@ def test_grant_publish_includes_the_topic_key() -> None:
     key = {"Fn::GetAtt": [stack.get_logical_id(bridge.key.node.default_child), "Arn"]}  # type: ignore[arg-type]
     assert by_action['"sns:Publish"'] == {"Ref": stack.get_logical_id(bridge.alarm_topic.node.default_child)}  # type: ignore[arg-type]
     assert by_action['["kms:Decrypt", "kms:GenerateDataKey*"]'] == key
+
+
+def test_an_alarm_paging_through_the_bridge_without_ok_is_named_in_a_warning() -> None:
+    from aws_cdk.assertions import Annotations, Match
+
+    app = App(context={"aws:cdk:bundling-stacks": []})
+    stack = Stack(app, "Consumer")
+    settings = load_deploy_settings({"monitoring": {"health_email": "oncall@example.com"}})
+    bridge = AlertBridge(stack, "Bridge", config=BridgeConfig(), settings=settings)
+    apps = Stack(app, "Apps")
+    metric = cloudwatch.Metric(namespace="App", metric_name="Errors")
+    from aws_cdk import aws_cloudwatch_actions as actions
+
+    half = metric.create_alarm(apps, "HalfWired", threshold=1, evaluation_periods=1)
+    half.add_alarm_action(actions.SnsAction(bridge.alarm_topic))
+    bridge.wire_alarm(metric.create_alarm(apps, "Wired", threshold=1, evaluation_periods=1))
+    bridge.check_ok_actions(apps)
+    app.synth()
+    warnings = Annotations.from_stack(apps).find_warning("*", Match.string_like_regexp("no OK action"))
+    assert [w.id for w in warnings] == ["/Apps/HalfWired/Resource"]
+    assert "Apps/HalfWired" in str(warnings[0].entry.data)

@@ -94,6 +94,19 @@ def test_doctor_on_a_healthy_deployed_bridge_passes(stack: Deployed, capsys) -> 
     assert code == 0 and "All checks passed" in out, out
 
 
+def test_doctor_checks_every_topic_the_ingest_queue_is_subscribed_to(stack: Deployed, capsys) -> None:  # type: ignore[no-untyped-def]
+    import boto3
+
+    stack.create_delivery_function()
+    stack.put_alarm("pay-errors")
+    sns = boto3.client("sns", region_name="us-east-1")
+    legacy = sns.create_topic(Name="legacy-alarms")["TopicArn"]
+    sns.subscribe(TopicArn=legacy, Protocol="sqs", Endpoint=stack.bridge.queue_arn)
+    code, out, _ = cli(capsys, stack, "doctor")
+    assert doctor_rows(out)["subscribed topic legacy-alarms"] == "ok", out
+    assert code == 0
+
+
 # --- 5. active: keys stay whole ------------------------------------------------------------------------------
 
 
