@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -17,8 +18,13 @@ from infra.settings import InfraConfigError  # noqa: E402
 
 
 def main() -> int:
-    # The CLI names the output directory; `python app.py` alone writes to ./cdk.out like the CLI would.
-    app = App(outdir=None if "CDK_OUTDIR" in os.environ else str(ROOT / "cdk.out"))
+    # The CLI names the output directory and passes cdk.json's context; `python app.py` alone writes to
+    # ./cdk.out and reads cdk.json's context itself, so both synthesize the same stacks.
+    if "CDK_OUTDIR" in os.environ:
+        app = App()
+    else:
+        context = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8")).get("context", {})
+        app = App(outdir=str(ROOT / "cdk.out"), context=context)
     try:
         build_app(app)
     except InfraConfigError as exc:

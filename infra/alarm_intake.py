@@ -3,7 +3,7 @@ subscriptions to existing topics and the opt-in EventBridge rules."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -22,16 +22,36 @@ CONFIGURATION_CHANGE = "CloudWatch Alarm Configuration Change"
 
 def bridge_key(scope: Construct, id: str) -> kms.Key:
     """Customer-managed key: the AWS-managed aws/sns key does not let CloudWatch publish to a topic."""
-    key = kms.Key(scope, id, enable_key_rotation=True, description="alertbridge: alarm topics and secrets")
+    # Retained on delete: the retained secrets are encrypted with it (AWS KMS then schedules nothing; delete
+    # it by hand once the retained secrets are gone, see the README).
+    key = kms.Key(
+        scope,
+        id,
+        enable_key_rotation=True,
+        description="alertbridge: alarm topics and secrets",
+        removal_policy=RemovalPolicy.RETAIN,
+    )
     key.add_to_resource_policy(
         iam.PolicyStatement(
             sid="AllowCloudWatchAlarmsToPublishToEncryptedTopics",
             principals=[iam.ServicePrincipal(CLOUDWATCH)],
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],  # in a key policy "*" means this key
+            conditions=alarm_source_conditions(Stack.of(scope)),
         )
     )
     return key
+
+
+def alarm_source_conditions(stack: Stack) -> dict[str, dict[str, str]]:
+    """Confused-deputy guard: only CloudWatch alarms of this account and region (AWS documents
+    aws:SourceAccount and aws:SourceArn for service principals in key and topic policies)."""
+    return {
+        "StringEquals": {"aws:SourceAccount": stack.account},
+        "ArnLike": {
+            "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+        },
+    }
 
 
 def alarm_topic(scope: Construct, id: str, key: kms.IKey, display_name: str) -> sns.Topic:
@@ -44,13 +64,7 @@ def alarm_topic(scope: Construct, id: str, key: kms.IKey, display_name: str) -> 
             principals=[iam.ServicePrincipal(CLOUDWATCH)],
             actions=["sns:Publish"],
             resources=[topic.topic_arn],
-            # Confused-deputy guard: only alarms of this account and region.
-            conditions={
-                "StringEquals": {"aws:SourceAccount": stack.account},
-                "ArnLike": {
-                    "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
-                },
-            },
+            conditions=alarm_source_conditions(stack),
         )
     )
     return topic

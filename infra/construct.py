@@ -8,20 +8,23 @@ from __future__ import annotations
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from alertbridge.models.config import BridgeConfig
+from alertbridge.models.settings import DEPLOYED_CONFIG_FILE, config_digest
 from infra.alarm_intake import AlarmIntake, bridge_key
-from infra.bundling import lambda_code
+from infra.bundling import BYTECODE_CONTEXT_KEY, lambda_code
 from infra.delivery import DeliveryFunction, DeliveryLane
+from infra.environment import check_environments
 from infra.intake import IntakeFunction
 from infra.monitoring import BridgeMonitoring, WatchedFunctions, WatchedQueues
 from infra.reconciler import ReconcilerFunction
 from infra.secrets import BridgeSecrets
-from infra.settings import DeploySettings, pinned_version, runtime_requirements
+from infra.settings import DeploySettings, load_deploy_settings, pinned_version, runtime_requirements
 from infra.state_table import StateTable
 from infra.webhook import WebhookFunction
 
@@ -47,15 +50,18 @@ class AlertBridge(Construct):
         settings: DeploySettings | None = None,
         code: lambda_.Code | None = None,
     ) -> None:
+        """`code`, when given, must carry the configuration at `alertbridge/deployed-config.json` with the
+        digest of `config.to_json_text()`: the functions refuse to start otherwise."""
         super().__init__(scope, id)
         self.config = config
-        self.settings = settings or DeploySettings()
+        self.config_text = config.to_json_text()
+        self.settings = settings or _default_settings()
         self.key = bridge_key(self, "Key")
         self.intake = AlarmIntake(self, "Intake", settings=self.settings, key=self.key)
         self.lane = DeliveryLane(self, "Lane", options=self.settings.delivery)
         self.state = StateTable(self, "State")
         self.secrets = BridgeSecrets(self, "Secrets", key=self.key)
-        self.code = code or lambda_code()
+        self.code = code or lambda_code(self.config_text, bytecode=_bytecode(self))
         self.layer = self._powertools_layer()
         self._build_functions()
         self.monitoring = self._build_monitoring()
@@ -67,6 +73,23 @@ class AlertBridge(Construct):
     @property
     def health_topic(self) -> sns.Topic:
         return self.monitoring.health_topic
+
+    def check_ok_actions(self, scope: Construct) -> None:
+        """Opt in, per stack (or app): warn about every alarm in `scope` that pages through the bridge's
+        topic without an OK action to it."""
+        from aws_cdk import Aspects
+
+        from infra.aspects import AlarmsResolveThroughTheBridge
+
+        Aspects.of(scope).add(AlarmsResolveThroughTheBridge(self.alarm_topic))
+
+    def grant_publish(self, grantable: iam.IGrantable) -> iam.Grant:
+        """Let an application publish alerts to the alarm topic: sns:Publish on the topic plus the KMS
+        permissions publishing to an encrypted topic needs (kms:GenerateDataKey* and kms:Decrypt on its key;
+        Amazon SNS Developer Guide, "Encryption at rest")."""
+        grant = self.alarm_topic.grant_publish(grantable)
+        self.key.grant(grantable, "kms:Decrypt", "kms:GenerateDataKey*")
+        return grant
 
     def wire_alarm(self, alarm: cloudwatch.AlarmBase, *, insufficient_data: bool = False) -> None:
         """Send the alarm's ALARM **and** OK (optionally INSUFFICIENT_DATA) transitions to the bridge.
@@ -88,7 +111,9 @@ class AlertBridge(Construct):
     def _common_environment(self) -> dict[str, str]:
         return {
             "ALERTBRIDGE_TABLE_NAME": self.state.table.table_name,
-            "ALERTBRIDGE_CONFIG": self.config.to_json_text(),
+            # The configuration itself travels in the code asset: Lambda caps the environment at 4 KB.
+            "ALERTBRIDGE_CONFIG_FILE": DEPLOYED_CONFIG_FILE,
+            "ALERTBRIDGE_CONFIG_SHA256": config_digest(self.config_text),
             "ALERTBRIDGE_EVENTS_URL": self.settings.events_url,
             "ALERTBRIDGE_REST_URL": self.settings.rest_url,
         }
@@ -112,6 +137,10 @@ class AlertBridge(Construct):
             self, "ReconcilerFn", settings=settings, code=code, layer=layer, environment=env,
             table=self.state, delivery_queue=self.lane.queue, webhook_secret=self.secrets.webhook,
         )  # fmt: skip
+        check_environments(self, {
+            "intake": self.intake_function.function, "delivery": self.delivery.function,
+            "webhook": self.webhook.function, "reconciler": self.reconciler.function,
+        })  # fmt: skip
 
     def _build_monitoring(self) -> BridgeMonitoring:
         options = self.settings.monitoring
@@ -128,3 +157,13 @@ class AlertBridge(Construct):
             reconcile_minutes=self.settings.reconciler.schedule_minutes,
             page=self.wire_alarm if options.page_through_bridge else None,
         )  # fmt: skip
+
+
+def _bytecode(scope: Construct) -> bool:
+    value = scope.node.try_get_context(BYTECODE_CONTEXT_KEY)
+    return value is None or str(value).lower() not in {"false", "0", "no"}
+
+
+def _default_settings() -> DeploySettings:
+    # Defaults alone have no out-of-band health destination: say what to set instead of a bare traceback.
+    return load_deploy_settings({})

@@ -50,3 +50,4 @@ class ExampleAlarmsStack(Stack):
         )  # fmt: skip
         for alarm in (self.metric_alarm, self.math_alarm, self.composite_alarm):
             bridge.wire_alarm(alarm)
+        bridge.check_ok_actions(self)  # on for the examples: copy it into the stacks that hold your alarms

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Annotations, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -77,8 +78,21 @@ class BridgeMonitoring(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.health_topic = alarm_topic(self, "HealthTopic", key, "alertbridge health")
-        if options.health_email:
-            self.health_topic.add_subscription(subscriptions.EmailSubscription(options.health_email))
+        # Out of band: none of these goes through the bridge, so a broken bridge still tells someone.
+        for email in (options.health_email, options.pagerduty_email):
+            if email:
+                self.health_topic.add_subscription(subscriptions.EmailSubscription(email))
+        self.out_of_band_topic = (
+            sns.Topic.from_topic_arn(self, "OutOfBandTopic", options.health_topic_arn)
+            if options.health_topic_arn
+            else None
+        )
+        if not options.out_of_band_destinations:
+            Annotations.of(self).add_warning_v2(
+                "alertbridge:no-out-of-band-health",
+                "health alarms reach nobody outside the bridge (waived: "
+                f"{options.out_of_band_waiver}); a broken bridge cannot report itself",
+            )
         self._page = page
         queue, dead_letter_queue = queues.ingest, queues.ingest_dead_letters
         intake, delivery = functions.intake, functions.delivery
@@ -157,9 +171,10 @@ class BridgeMonitoring(Construct):
             comparison_operator=comparison,
             treat_missing_data=missing,
         )
-        health = actions.SnsAction(self.health_topic)
-        alarm.add_alarm_action(health)
-        alarm.add_ok_action(health)
+        for topic in (self.health_topic, self.out_of_band_topic):
+            if topic is not None:
+                alarm.add_alarm_action(actions.SnsAction(topic))
+                alarm.add_ok_action(actions.SnsAction(topic))
         if self._page is not None:
             self._page(alarm)
         return alarm

@@ -3,7 +3,7 @@ or dropped triggers, dropped resolves) and hands each to the delivery lane; it n
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -13,6 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.function import BridgeFunction
+from infra.nag import acknowledge
 from infra.settings import DeploySettings
 from infra.state_table import STATE_READ_ACTIONS, StateTable
 
@@ -52,14 +53,26 @@ class ReconcilerFunction(Construct):
             timeout_seconds=options.timeout_seconds,
             memory_mb=options.memory_mb,
             settings=settings,
-            wildcard_reason="cloudwatch:DescribeAlarms lists alarms by name and takes no resource ARN.",
         )
         self.function = self.handler.function
         table.grant_actions(self.function, self.handler.role, *STATE_READ_ACTIONS)
         delivery_queue.grant_send_messages(self.function)
         webhook_secret.grant_read(self.function)
+        # DescribeAlarms takes the alarm resource type (Service Authorization Reference, "Actions,
+        # resources, and condition keys for Amazon CloudWatch"): only this account's alarms in this region.
+        alarms = Stack.of(self).format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
         self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=["*"])
+            iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=[alarms])
+        )
+        acknowledge(
+            self.handler.role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*]",
+            "The reconciler checks the alarms behind open keys, which may be any alarm of this account here.",
         )
         self.schedule = events.Rule(
             self,

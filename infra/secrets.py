@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -17,24 +17,21 @@ ROTATION_REASON = (
 
 
 class BridgeSecrets(Construct):
-    """`routing_keys`: {route secret_field: 32-char key}. `webhook`: {webhook_secrets, rest_token, from_email}."""
+    """`routing_keys`: {route secret_field: 32-char key}. `webhook`: {webhook_secrets, rest_token, from_email}.
+
+    Both are retained when the stack is deleted (they hold what PagerDuty issued) and have names CloudFormation
+    generates: a fixed name would make the next deploy of a deleted stack fail on the retained secret."""
 
     def __init__(self, scope: Construct, id: str, *, key: kms.IKey) -> None:
         super().__init__(scope, id)
-        prefix = Stack.of(self).stack_name
-        self.routing_keys = self._secret(
-            "RoutingKeys", f"{prefix}/routing-keys", "PagerDuty routing keys", key
-        )
-        self.webhook = self._secret(
-            "Webhook", f"{prefix}/webhook", "PagerDuty webhook secrets, REST token and From e-mail", key
-        )
+        self.routing_keys = self._secret("RoutingKeys", "PagerDuty routing keys", key)
+        self.webhook = self._secret("Webhook", "PagerDuty webhook secrets, REST token and From e-mail", key)
 
-    def _secret(self, id: str, name: str, description: str, key: kms.IKey) -> secretsmanager.Secret:
+    def _secret(self, id: str, description: str, key: kms.IKey) -> secretsmanager.Secret:
         # No secret_string and no generate_secret_string: the secret exists, empty, until the operator sets it.
         secret = secretsmanager.Secret(
             self,
             id,
-            secret_name=name,
             description=f"alertbridge: {description} (JSON, set with put-secret-value)",
             encryption_key=key,
             removal_policy=RemovalPolicy.RETAIN,

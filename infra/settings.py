@@ -13,21 +13,21 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alertbridge.models.config import BridgeConfig, DuplicateKey, loads_without_duplicates
-from alertbridge.models.settings import US_EVENTS_URL, US_REST_URL
+from alertbridge.models.settings import EU_EVENTS_URL, EU_REST_URL, US_EVENTS_URL, US_REST_URL
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_CONTEXT_KEY = "alertbridge:config"
 SETTINGS_CONTEXT_KEY = "alertbridge:settings"
 EXAMPLE_ALARMS_CONTEXT_KEY = "alertbridge:example-alarms"
 DEFAULT_CONFIG_PATH = "functions/alertbridge/models/config.example.json"
+# PagerDuty's service regions (PagerDuty docs, "Service Regions"): Events API and REST API base URLs.
+PAGERDUTY_URLS = {"us": (US_EVENTS_URL, US_REST_URL), "eu": (EU_EVENTS_URL, EU_REST_URL)}
 
-# Lambda caps all environment variables of a function at 4 KB together; leave room for the others.
-MAX_CONFIG_ENV_BYTES = 3000
 TOPIC_ARN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 # CloudWatch Logs accepts only these retention periods (days).
@@ -96,8 +96,10 @@ class WebhookSettings(_Strict):
 
     timeout_seconds: int = Field(default=10, ge=3, le=30)  # PagerDuty waits 5 s; stay bounded
     memory_mb: int = Field(default=256, ge=128, le=10_240)
-    # Caps what a flood on the public URL can cost; None leaves the account pool (new accounts cannot reserve).
-    reserved_concurrency: int | None = Field(default=None, ge=1, le=1000)
+    # The URL is public (auth NONE): reserved concurrency caps what a flood can take from the account's pool,
+    # so the delivery function keeps running. None opts out (accounts whose concurrency quota is too small
+    # to reserve from: Lambda keeps 100 unreserved).
+    reserved_concurrency: int | None = Field(default=10, ge=1, le=1000)
     allow_unsigned: bool = False
     url_4xx_threshold: int = Field(default=5, ge=1)
 
@@ -137,16 +139,38 @@ class EventBridgeSettings(_Strict):
 
 
 class MonitoringSettings(_Strict):
+    """Where health alarms go. Paging through the bridge cannot report a broken bridge, so at least one
+    destination outside it is required: `health_email`, `health_topic_arn` (an existing SNS topic, e.g. the
+    one your other alerting already watches) or `pagerduty_email` (a PagerDuty e-mail integration address,
+    which opens incidents without the Events API). `out_of_band_waiver` (a reason) accepts running without."""
+
     health_email: str | None = None
+    health_topic_arn: str | None = Field(default=None, pattern=TOPIC_ARN)
+    pagerduty_email: str | None = None
+    out_of_band_waiver: str | None = Field(default=None, min_length=10)
     oldest_message_age_seconds: int = Field(default=600, ge=60)
     page_through_bridge: bool = True  # health alarms also notify the alarm topic, so they page
 
-    @field_validator("health_email")
+    @field_validator("health_email", "pagerduty_email")
     @classmethod
     def _email_shape(cls, email: str | None) -> str | None:
         if email is not None and not re.fullmatch(EMAIL, email):
             raise ValueError(f"not an e-mail address: {email!r}")
         return email
+
+    @model_validator(mode="after")
+    def _out_of_band(self) -> MonitoringSettings:
+        if not self.out_of_band_destinations and not self.out_of_band_waiver:
+            raise ValueError(
+                "health alarms need a destination that does not depend on the bridge: set "
+                "monitoring.health_email, monitoring.health_topic_arn or monitoring.pagerduty_email (a PagerDuty "
+                'e-mail integration address), or waive it with monitoring.out_of_band_waiver: "<why>"'
+            )
+        return self
+
+    @property
+    def out_of_band_destinations(self) -> list[str]:
+        return [value for value in (self.health_email, self.health_topic_arn, self.pagerduty_email) if value]
 
 
 class DeploySettings(_Strict):
@@ -158,8 +182,8 @@ class DeploySettings(_Strict):
     eventbridge: EventBridgeSettings = Field(default_factory=EventBridgeSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     subscribe_topic_arns: list[str] = Field(default_factory=list)
-    events_url: str = US_EVENTS_URL
-    rest_url: str = US_REST_URL
+    # PagerDuty service region: sets both the Events API and the REST API base URLs.
+    pagerduty_region: Literal["us", "eu"] = "us"
     log_retention_days: int = 30
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     # None: resolve the Powertools layer from the public SSM parameter at deploy time.
@@ -178,12 +202,13 @@ class DeploySettings(_Strict):
             raise ValueError("subscribe_topic_arns lists a topic twice")
         return arns
 
-    @field_validator("events_url", "rest_url")
-    @classmethod
-    def _https(cls, url: str) -> str:
-        if not url.startswith("https://"):
-            raise ValueError("a deployed bridge talks to PagerDuty over https only")
-        return url.rstrip("/")
+    @property
+    def events_url(self) -> str:
+        return PAGERDUTY_URLS[self.pagerduty_region][0]
+
+    @property
+    def rest_url(self) -> str:
+        return PAGERDUTY_URLS[self.pagerduty_region][1]
 
     @field_validator("log_retention_days")
     @classmethod
@@ -214,7 +239,6 @@ def load_bridge_config(context: Any, base_dir: Path = REPO_ROOT) -> BridgeConfig
         config = BridgeConfig.model_validate(document)
     except ValidationError as exc:
         raise InfraConfigError(f"alertbridge configuration ({source}) is invalid:\n{_describe(exc)}") from exc
-    _check_env_size(config, source)
     return config
 
 
@@ -238,15 +262,6 @@ def _describe(exc: ValidationError) -> str:
         where = ".".join(str(part) for part in error["loc"]) or "(document)"
         lines.append(f"  - {where}: {error['msg']}")
     return "\n".join(lines)
-
-
-def _check_env_size(config: BridgeConfig, source: str) -> None:
-    size = len(config.to_json_text().encode())
-    if size > MAX_CONFIG_ENV_BYTES:
-        raise InfraConfigError(
-            f"alertbridge configuration ({source}) is {size} bytes once minified; Lambda environment "
-            f"variables hold at most 4 KB in total, so keep it under {MAX_CONFIG_ENV_BYTES} bytes"
-        )
 
 
 def _as_object(value: Any, label: str) -> dict[str, Any] | None:

@@ -43,11 +43,6 @@ class StateTable(Construct):
             projection_type=dynamodb.ProjectionType.ALL,  # `alertbridge active` lists items without a second read
         )
 
-    def grant_read_write(self, grantee: iam.IGrantable, role: iam.IRole) -> None:
-        """Item read/write on this table and its index (never table management, never other tables)."""
-        self.table.grant_read_write_data(grantee)
-        self._acknowledge_index(role)
-
     def grant_actions(self, grantee: iam.IGrantable, role: iam.IRole, *actions: str) -> None:
         """Exactly `actions` on this table and its index: what the function's adapters call."""
         self.table.grant(grantee, *actions)

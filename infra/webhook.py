@@ -13,13 +13,15 @@ from constructs import Construct
 
 from infra.function import BridgeFunction
 from infra.settings import DeploySettings
-from infra.state_table import StateTable
+from infra.state_table import STATE_ITEM_ACTIONS, StateTable
 
 HANDLER = "alertbridge.handlers.webhook.lambda_handler"
 
 
 class WebhookFunction(Construct):
-    """May read/write the table and read the webhook secret; it cannot read routing keys."""
+    """May get, put and query state items (what DynamoStateStore, DynamoWebhookDeliveries and
+    DynamoIncidentLinks call) and read the webhook secret; it cannot read routing keys. Its URL is public,
+    so by default it runs on reserved concurrency: a flood cannot take the delivery function's share."""
 
     def __init__(
         self,
@@ -53,5 +55,5 @@ class WebhookFunction(Construct):
         )
         self.function = self.handler.function
         self.url = self.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
-        table.grant_read_write(self.function, self.handler.role)
+        table.grant_actions(self.function, self.handler.role, *STATE_ITEM_ACTIONS)
         webhook_secret.grant_read(self.function)

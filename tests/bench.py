@@ -321,14 +321,19 @@ def _build_bundle() -> dict[str, Any]:
     os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
     from aws_cdk import DockerImage
 
-    from infra.bundling import LocalPipBundling, bundled_requirements, target_python
+    from infra.bundling import LocalPipBundling, locked_requirements, target_python
+    from infra.settings import InfraConfigError
 
-    pins = bundled_requirements()
-    python = target_python()
+    pins = locked_requirements()
+    try:
+        python: str | None = target_python()
+    except InfraConfigError:
+        python = None
     with tempfile.TemporaryDirectory() as tmp:
         out, archive = Path(tmp) / "asset", Path(tmp) / "asset.zip"
         out.mkdir()
-        LocalPipBundling(pins, python=python).try_bundle(str(out), image=DockerImage.from_registry("unused"))
+        bundling = LocalPipBundling(pins, config_text="{}", bytecode=python is not None)
+        bundling.try_bundle(str(out), image=DockerImage.from_registry("unused"))
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
             for path in sorted(out.rglob("*")):
                 if path.is_file():

@@ -44,7 +44,7 @@ FULL_SETTINGS: dict[str, Any] = {
     },
     "monitoring": {"health_email": "oncall@example.com", "oldest_message_age_seconds": 900},
     "subscribe_topic_arns": [CROSS_ACCOUNT_TOPIC, SAME_ACCOUNT_TOPIC],
-    "events_url": "https://events.eu.pagerduty.com",
+    "pagerduty_region": "eu",
     "log_retention_days": 90,
     "log_level": "DEBUG",
     "example_alarms": True,

@@ -170,3 +170,57 @@ def test_key_decrypt_is_only_through_secrets_manager_for_the_function_roles(synt
         if any(role in principal for role in roles):
             assert actions(statement) == {"kms:Decrypt"}
             assert "secretsmanager." in json.dumps(statement["Condition"]["StringEquals"]["kms:ViaService"])
+
+
+# --- measured least privilege ------------------------------------------------------------------------------
+
+
+def table_actions(synth: Synth, function: Any) -> set[str]:
+    return {a for s in statements(synth, function) for a in actions(s) if a.startswith("dynamodb:")}
+
+
+def test_every_function_has_exactly_the_table_actions_its_adapters_call(synth: Synth) -> None:
+    bridge = synth.stack.bridge
+    assert table_actions(synth, bridge.delivery) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+    # DynamoStateStore, DynamoWebhookDeliveries and DynamoIncidentLinks: get, conditional put, query.
+    assert table_actions(synth, bridge.webhook) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
+    assert table_actions(synth, bridge.reconciler) == {"dynamodb:GetItem", "dynamodb:Query"}
+    assert table_actions(synth, bridge.intake_function) == set()
+
+
+def test_describe_alarms_is_scoped_to_this_accounts_alarms_in_this_region(synth: Synth) -> None:
+    (statement,) = [
+        s
+        for s in statements(synth, synth.stack.bridge.reconciler)
+        if "cloudwatch:DescribeAlarms" in actions(s)
+    ]
+    arn = json.dumps(statement["Resource"])
+    assert all(part in arn for part in ('":cloudwatch:"', "AWS::Region", "AWS::AccountId", ':alarm:*"'))
+
+
+def test_only_xray_keeps_a_wildcard_resource(synth: Synth) -> None:
+    for function in (synth.stack.bridge.reconciler, synth.stack.bridge.webhook):
+        for statement in statements(synth, function):
+            if statement["Resource"] == "*":
+                assert actions(statement) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def test_cloudwatch_may_use_the_key_only_for_alarms_of_this_account_and_region(synth: Synth) -> None:
+    (key,) = synth.of_type("AWS::KMS::Key").values()
+    (statement,) = [
+        s
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+        if s.get("Sid", "").startswith("AllowCloudWatch")
+    ]
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    source = json.dumps(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert all(part in source for part in (":cloudwatch:", "AWS::Region", "AWS::AccountId", ":alarm:*"))
+
+
+def test_webhook_runs_on_reserved_concurrency_by_default(synth: Synth) -> None:
+    from infra.settings import WebhookSettings
+
+    assert WebhookSettings().reserved_concurrency == 10
+    webhook = synth.stack.bridge.webhook.function
+    resource = synth.resources[synth.logical_id(webhook)]["Properties"]
+    assert resource["ReservedConcurrentExecutions"] == 20  # the full settings ask for 20

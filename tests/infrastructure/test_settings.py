@@ -13,6 +13,7 @@ from infra.app import build_app
 from infra.settings import (
     DeploySettings,
     InfraConfigError,
+    IngestSettings,
     load_bridge_config,
     load_deploy_settings,
     pinned_version,
@@ -22,6 +23,9 @@ from infra.settings import (
 EXAMPLE = json.loads(
     (Path(__file__).resolve().parents[2] / "functions/alertbridge/models/config.example.json").read_text()
 )
+
+
+HEALTH: dict[str, Any] = {"monitoring": {"health_email": "oncall@example.com"}}
 
 
 def with_rule(rule: dict[str, Any]) -> dict[str, Any]:
@@ -81,10 +85,9 @@ def test_missing_file_and_bad_json_are_named(tmp_path: Path) -> None:
         load_bridge_config("bad.json", base_dir=tmp_path)
 
 
-def test_configuration_too_large_for_the_lambda_environment() -> None:
-    huge = {**EXAMPLE, "recommendations": {"A/B": ["x" * 200] * 20}}
-    with pytest.raises(InfraConfigError, match="4 KB"):
-        load_bridge_config(huge)
+def test_a_large_configuration_is_validated_and_not_limited_by_the_environment() -> None:
+    big = {**EXAMPLE, "recommendations": {"A/B": ["x" * 200] * 20}}
+    assert load_bridge_config(big).recommendations["A/B"][0] == "x" * 200
 
 
 @pytest.mark.parametrize(
@@ -94,7 +97,11 @@ def test_configuration_too_large_for_the_lambda_environment() -> None:
         ({"ingest": {"batch_size": 50}}, "needs max_batching_window_seconds"),
         ({"ingest": {"max_concurrency": 1}}, "max_concurrency"),
         ({"subscribe_topic_arns": ["arn:aws:sqs:us-east-1:123456789012:q"]}, "not SNS topic ARNs"),
-        ({"events_url": "http://events.pagerduty.com"}, "https only"),
+        ({"pagerduty_region": "ap"}, "pagerduty_region"),
+        ({"events_url": "https://events.eu.pagerduty.com"}, "events_url"),  # one region setting, no URLs
+        ({"monitoring": {}}, "health alarms need a destination that does not depend on the bridge"),
+        ({"monitoring": {"health_topic_arn": "arn:aws:sqs:us-east-1:123456789012:q"}}, "health_topic_arn"),
+        ({"monitoring": {"pagerduty_email": "pd"}}, "not an e-mail"),
         ({"log_retention_days": 10}, "retention must be one of"),
         ({"monitoring": {"health_email": "not-an-email"}}, "not an e-mail"),
         ({"eventbridge": {"accounts": ["123"]}}, "12-digit"),
@@ -104,19 +111,35 @@ def test_configuration_too_large_for_the_lambda_environment() -> None:
 )
 def test_bad_deploy_settings(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(InfraConfigError, match=message):
-        load_deploy_settings(settings)
+        load_deploy_settings({**HEALTH, **settings})
 
 
 def test_settings_accept_json_text_and_the_example_alarms_switch() -> None:
-    assert load_deploy_settings(None) == DeploySettings()
-    assert load_deploy_settings('{"ingest": {"batch_size": 5}}').ingest.batch_size == 5
-    assert load_deploy_settings(None, "true").example_alarms is True
+    assert load_deploy_settings(HEALTH) == DeploySettings.model_validate(HEALTH)
+    text = json.dumps({**HEALTH, "ingest": {"batch_size": 5}})
+    assert load_deploy_settings(text).ingest.batch_size == 5
+    assert load_deploy_settings(HEALTH, "true").example_alarms is True
     with pytest.raises(InfraConfigError, match="true or false"):
-        load_deploy_settings(None, "maybe")
+        load_deploy_settings(HEALTH, "maybe")
+
+
+def test_defaults_alone_name_the_out_of_band_health_settings() -> None:
+    with pytest.raises(InfraConfigError, match=r"monitoring.health_email, monitoring.health_topic_arn"):
+        load_deploy_settings(None)
+    waived = load_deploy_settings({"monitoring": {"out_of_band_waiver": "lab account, nobody on call"}})
+    assert waived.monitoring.out_of_band_destinations == []
+
+
+def test_one_region_setting_sets_both_pagerduty_urls() -> None:
+    us = load_deploy_settings(HEALTH)
+    eu = load_deploy_settings({**HEALTH, "pagerduty_region": "eu"})
+    assert (us.events_url, us.rest_url) == ("https://events.pagerduty.com", "https://api.pagerduty.com")
+    assert (eu.events_url, eu.rest_url) == ("https://events.eu.pagerduty.com", "https://api.eu.pagerduty.com")
 
 
 def test_visibility_timeout_is_six_times_the_function_timeout() -> None:
-    assert DeploySettings().ingest.visibility_timeout_seconds == 6 * DeploySettings().ingest.timeout_seconds
+    ingest = IngestSettings()
+    assert ingest.visibility_timeout_seconds == 6 * ingest.timeout_seconds
 
 
 def test_powertools_version_comes_from_the_pinned_dependency() -> None:
@@ -124,7 +147,7 @@ def test_powertools_version_comes_from_the_pinned_dependency() -> None:
 
 
 def test_build_app_refuses_a_bad_rule_before_any_resource_exists() -> None:
-    app = App(context={"alertbridge:config": with_rule({"route": "nowhere"})})
+    app = App(context={"alertbridge:config": with_rule({"route": "nowhere"}), "alertbridge:settings": HEALTH})
     with pytest.raises(InfraConfigError, match="unknown route 'nowhere'"):
         build_app(app)
     assert app.node.children == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +41,9 @@ class Deployed:
     emulator: PagerDutyEmulator
     cloudwatch: Any
     secrets: Any
+    # Code packages by the location GetFunction answers with (moto's is not downloadable): what the
+    # operator's `fetch_code` downloads from AWS's presigned URL.
+    code_packages: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def state(self) -> DynamoStateStore:
@@ -109,10 +112,13 @@ class Deployed:
         return {key: values[key] for key in OUTPUT_KEYS}
 
     def create_delivery_function(self, config: BridgeConfig | None = None) -> None:
-        """The delivery function with the configuration in its environment, as the stack deploys it (only its
-        configuration is read: doctor and maintenance check routes against it)."""
+        """The delivery function with the configuration in its code package and the file's name and digest in
+        its environment, as the stack deploys it (only its configuration is read: doctor and maintenance
+        check routes against it)."""
         import io
         import zipfile
+
+        from alertbridge.models.settings import DEPLOYED_CONFIG_FILE, config_digest
 
         iam = boto3.client("iam", region_name=REGION)
         policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
@@ -121,12 +127,20 @@ class Deployed:
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
             archive.writestr("handler.py", "def lambda_handler(event, context):\n    return None\n")
-        environment = {"ALERTBRIDGE_CONFIG": (config or self.bridge.config).to_json_text()}
-        boto3.client("lambda", region_name=REGION).create_function(
+            text = (config or self.bridge.config).to_json_text()
+            archive.writestr(DEPLOYED_CONFIG_FILE, text)
+        environment = {
+            "ALERTBRIDGE_CONFIG_FILE": DEPLOYED_CONFIG_FILE,
+            "ALERTBRIDGE_CONFIG_SHA256": config_digest(text),
+        }
+        client = boto3.client("lambda", region_name=REGION)
+        client.create_function(
             FunctionName="alertbridge-delivery", Runtime="python3.13", Role=role["Role"]["Arn"],
             Handler="handler.lambda_handler", Code={"ZipFile": code.getvalue()},
             Environment={"Variables": environment},
         )  # fmt: skip
+        location = client.get_function(FunctionName="alertbridge-delivery")["Code"]["Location"]
+        self.code_packages[location] = code.getvalue()
 
     def create_stack(self, name: str = STACK) -> None:
         """A CloudFormation stack in moto whose outputs are the bridge's names (what DescribeStacks gives)."""
@@ -158,7 +172,11 @@ def deploy(emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch) -> Iter
         monkeypatch.setenv(name, value)
     wiring.reset()
     wiring_reconcile.reset()
-    yield Deployed(bridge, emulator, boto3.client("cloudwatch", region_name=REGION), secrets)
+    from alertbridge.operator import commands
+
+    deployed = Deployed(bridge, emulator, boto3.client("cloudwatch", region_name=REGION), secrets)
+    monkeypatch.setattr(commands, "fetch_code", lambda location: deployed.code_packages[location])
+    yield deployed
     wiring.reset()
     wiring_reconcile.reset()
 

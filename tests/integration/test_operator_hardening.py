@@ -60,6 +60,23 @@ def test_doctor_checks_every_configured_route_against_the_deployed_configuration
     assert code == 1
 
 
+def test_doctor_refuses_a_code_package_whose_configuration_differs_from_the_recorded_digest(
+    stack: Deployed, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import zipfile
+
+    stack.create_delivery_function()
+    (location,) = stack.code_packages
+    tampered = io.BytesIO()
+    with zipfile.ZipFile(tampered, "w") as archive:
+        archive.writestr("alertbridge/deployed-config.json", BridgeConfig().to_json_text())
+    stack.code_packages[location] = tampered.getvalue()
+    code, out, _ = cli(capsys, stack, "doctor")
+    assert doctor_rows(out)["configuration"] == "FAIL" and "SHA-256 differs" in out
+    assert code == 1
+
+
 def test_doctor_warns_about_open_incidents_on_routes_no_longer_configured(stack: Deployed, capsys) -> None:  # type: ignore[no-untyped-def]
     key = stack.notify("pay-errors", "ALARM", T0).dedup_key
     stack.create_delivery_function(BridgeConfig(routes={"default": Route()}))
@@ -75,6 +92,19 @@ def test_doctor_on_a_healthy_deployed_bridge_passes(stack: Deployed, capsys) -> 
     stack.put_alarm("pay-errors")
     code, out, _ = cli(capsys, stack, "doctor")
     assert code == 0 and "All checks passed" in out, out
+
+
+def test_doctor_checks_every_topic_the_ingest_queue_is_subscribed_to(stack: Deployed, capsys) -> None:  # type: ignore[no-untyped-def]
+    import boto3
+
+    stack.create_delivery_function()
+    stack.put_alarm("pay-errors")
+    sns = boto3.client("sns", region_name="us-east-1")
+    legacy = sns.create_topic(Name="legacy-alarms")["TopicArn"]
+    sns.subscribe(TopicArn=legacy, Protocol="sqs", Endpoint=stack.bridge.queue_arn)
+    code, out, _ = cli(capsys, stack, "doctor")
+    assert doctor_rows(out)["subscribed topic legacy-alarms"] == "ok", out
+    assert code == 0
 
 
 # --- 5. active: keys stay whole ------------------------------------------------------------------------------

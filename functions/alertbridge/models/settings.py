@@ -1,12 +1,20 @@
-"""Settings: the only place that reads the environment. Read once per container, validated."""
+"""Settings: the only place that reads the environment. Read once per container, validated.
+
+The configuration document travels either inline (`ALERTBRIDGE_CONFIG`, for local runs and tests) or, as
+the stack deploys it, as a file inside the code asset (`ALERTBRIDGE_CONFIG_FILE`, relative to the function's
+code root `LAMBDA_TASK_ROOT`) with its SHA-256 in `ALERTBRIDGE_CONFIG_SHA256`. Lambda caps a function's
+environment variables at 4 KB in total, so a configuration with many rules cannot live there.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alertbridge.errors import ConfigError
 from alertbridge.models.config import BridgeConfig
@@ -14,6 +22,9 @@ from alertbridge.models.config import BridgeConfig
 US_EVENTS_URL = "https://events.pagerduty.com"
 EU_EVENTS_URL = "https://events.eu.pagerduty.com"
 US_REST_URL = "https://api.pagerduty.com"
+EU_REST_URL = "https://api.eu.pagerduty.com"
+# Where the stack puts the validated configuration inside the code asset (relative to the code root).
+DEPLOYED_CONFIG_FILE = "alertbridge/deployed-config.json"
 
 # Environment variable -> field. Names are the contract with infra/ (the CDK stack sets them).
 ENV_FIELDS = {
@@ -21,6 +32,8 @@ ENV_FIELDS = {
     "ALERTBRIDGE_ROUTING_KEYS_SECRET": "routing_keys_secret",
     "ALERTBRIDGE_WEBHOOK_SECRET": "webhook_secret_id",
     "ALERTBRIDGE_CONFIG": "config_json",
+    "ALERTBRIDGE_CONFIG_FILE": "config_file",
+    "ALERTBRIDGE_CONFIG_SHA256": "config_sha256",
     "ALERTBRIDGE_EVENTS_URL": "events_url",
     "ALERTBRIDGE_REST_URL": "rest_url",
     "ALERTBRIDGE_CONNECT_TIMEOUT": "connect_timeout",
@@ -44,6 +57,9 @@ class Settings(BaseModel):
     routing_keys_secret: str = "alertbridge/routing-keys"
     webhook_secret_id: str = "alertbridge/webhook"
     config_json: str = "{}"
+    config_file: str | None = None  # relative to LAMBDA_TASK_ROOT (the code root), or absolute
+    config_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    code_root: str | None = None  # LAMBDA_TASK_ROOT; None: the directory holding the alertbridge package
     events_url: str = US_EVENTS_URL
     rest_url: str = US_REST_URL
     connect_timeout: float = Field(default=3.05, gt=0, le=30)
@@ -65,14 +81,38 @@ class Settings(BaseModel):
             raise ValueError("must be https (plain http only for a local emulator on loopback)")
         return url.rstrip("/")
 
+    @model_validator(mode="after")
+    def _one_config_source(self) -> Settings:
+        if self.config_file is not None and self.config_json != "{}":
+            raise ValueError("set ALERTBRIDGE_CONFIG or ALERTBRIDGE_CONFIG_FILE, not both")
+        return self
+
+    @property
+    def config_path(self) -> Path | None:
+        if self.config_file is None:
+            return None
+        path = Path(self.config_file)
+        if path.is_absolute():
+            return path
+        root = Path(self.code_root) if self.code_root else Path(__file__).resolve().parents[2]
+        return root / path
+
+    @property
+    def config_text(self) -> str:
+        """The configuration document: the file in the code asset when one is named, else the inline one."""
+        path = self.config_path
+        return self.config_json if path is None else _read_config_file(str(path), self.config_sha256)
+
     @property
     def config(self) -> BridgeConfig:
-        return _parse_config(self.config_json)
+        return _parse_config(self.config_text)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         values = {field: env[name] for name, field in ENV_FIELDS.items() if env.get(name, "") != ""}
+        if env.get("LAMBDA_TASK_ROOT"):
+            values["code_root"] = env["LAMBDA_TASK_ROOT"]
         try:
             settings = cls.model_validate(values)
             settings.config  # noqa: B018 - validate the configuration document up front
@@ -81,12 +121,33 @@ class Settings(BaseModel):
         return settings
 
 
+def config_digest(text: str) -> str:
+    """What `ALERTBRIDGE_CONFIG_SHA256` holds: the SHA-256 of the configuration file's UTF-8 bytes."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _read_config_file(path: str, expected_sha256: str | None) -> str:
+    """The configuration file, checked against the digest the stack recorded: a cold start with another
+    file than the one validated at synth fails here, loudly."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"ALERTBRIDGE_CONFIG_FILE {path!r} cannot be read: {exc.strerror or exc}") from None
+    if expected_sha256 is not None and config_digest(text) != expected_sha256:
+        raise ConfigError(
+            f"ALERTBRIDGE_CONFIG_FILE {path!r} has SHA-256 {config_digest(text)}, but the stack deployed "
+            f"{expected_sha256}: the code asset and the function's environment disagree"
+        )
+    return text
+
+
 @lru_cache(maxsize=8)
 def _parse_config(text: str) -> BridgeConfig:
     try:
         return BridgeConfig.from_json_text(text)
     except (ValueError, ValidationError) as exc:
-        raise ConfigError(f"invalid ALERTBRIDGE_CONFIG: {exc}") from exc
+        raise ConfigError(f"invalid alertbridge configuration: {exc}") from exc
 
 
 @lru_cache(maxsize=1)

@@ -122,6 +122,9 @@ class Target:
         return self._deployed_config()
 
     def _deployed_config(self) -> BridgeConfig:
+        """The stack puts the configuration into the code asset (`ALERTBRIDGE_CONFIG_FILE`, fingerprinted by
+        `ALERTBRIDGE_CONFIG_SHA256`): read it from the delivery function's code package (GetFunction gives
+        a presigned URL of it). Older stacks kept it inline in `ALERTBRIDGE_CONFIG`."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         name = self.outputs.values.get("DeliveryFunctionName")
@@ -131,13 +134,17 @@ class Target:
                 "cannot be read: pass --config FILE, or deploy the current stack"
             )
         try:
-            found = self.aws.client("lambda").get_function_configuration(FunctionName=name)
+            found = self.aws.client("lambda").get_function(FunctionName=name)
         except (ClientError, BotoCoreError) as exc:
             raise OperatorError(
                 f"cannot read the configuration of function {name!r} ({_aws_reason(exc)}): grant "
-                "lambda:GetFunctionConfiguration on it, or pass --config FILE"
+                "lambda:GetFunction on it, or pass --config FILE"
             ) from None
-        text = found.get("Environment", {}).get("Variables", {}).get("ALERTBRIDGE_CONFIG") or "{}"
+        variables = found.get("Configuration", {}).get("Environment", {}).get("Variables", {})
+        if variables.get("ALERTBRIDGE_CONFIG_FILE"):
+            text = self._config_from_code(name, found, variables)
+        else:
+            text = variables.get("ALERTBRIDGE_CONFIG") or "{}"
         try:
             return BridgeConfig.from_json_text(text)
         except ValueError as exc:
@@ -145,6 +152,30 @@ class Target:
                 f"function {name!r} runs with a configuration this version rejects: {_first_line(exc)}; "
                 "fix it and redeploy"
             ) from None
+
+    def _config_from_code(self, name: str, found: dict[str, Any], variables: dict[str, str]) -> str:
+        import io
+        import zipfile
+
+        from alertbridge.models.settings import config_digest
+
+        member = variables["ALERTBRIDGE_CONFIG_FILE"]
+        location = found.get("Code", {}).get("Location") or ""
+        try:
+            with zipfile.ZipFile(io.BytesIO(fetch_code(location))) as archive:
+                text = archive.read(member).decode("utf-8")
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise OperatorError(
+                f"cannot read {member!r} from the code of function {name!r} ({_first_line(exc)}): "
+                "pass --config FILE"
+            ) from None
+        expected = variables.get("ALERTBRIDGE_CONFIG_SHA256")
+        if expected and config_digest(text) != expected:
+            raise OperatorError(
+                f"the code of function {name!r} carries a configuration whose SHA-256 differs from the "
+                f"one its environment records ({expected}): redeploy the stack"
+            )
+        return text
 
     def incidents(self) -> Any:
         """The REST adapter with the token and From e-mail kept in the webhook secret."""
@@ -157,6 +188,16 @@ class Target:
                 "add a PagerDuty REST API key and the e-mail of a PagerDuty user to it"
             )
         return PagerDutyRestAdapter(found.rest_token, found.from_email, base_url=self.rest_url)
+
+
+def fetch_code(location: str) -> bytes:
+    """The function's code package from the presigned URL GetFunction answers with (valid minutes)."""
+    import urllib.request
+
+    if not location.startswith("https://"):
+        raise ValueError(f"no https code location: {location!r}")
+    with urllib.request.urlopen(location, timeout=60) as answer:  # noqa: S310 - https only, checked above
+        return bytes(answer.read())
 
 
 # --- active ----------------------------------------------------------------------------------------------

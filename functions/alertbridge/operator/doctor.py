@@ -222,6 +222,8 @@ def _probe(target: Target) -> Check:
 
 
 def _check_topic_subscription(state: _Doctor) -> list[Check]:
+    """The bridge's own topic, and every other topic the ingest queue is subscribed to in this region
+    (`subscribe_topic_arns`, possibly in another account, whose owner's policy must allow the subscription)."""
     target = state.target
     sns, sqs = target.aws.client("sns"), target.aws.client("sqs")
     topic = target.outputs.get("AlarmTopicArn")
@@ -229,9 +231,44 @@ def _check_topic_subscription(state: _Doctor) -> list[Check]:
     queue = queue_arn(sqs, queue_url)
     subscriptions = _subscriptions(sns, topic)
     if any(s.get("Protocol") == "sqs" and s.get("Endpoint") == queue for s in subscriptions):
-        return [Check("alarm topic", OK, f"{_name(topic)} is subscribed to {_name(queue)}")]
-    detail = f"{_name(topic)} has no SQS subscription to {_name(queue)}: redeploy the stack"
-    return [Check("alarm topic", FAIL, detail)]
+        checks = [Check("alarm topic", OK, f"{_name(topic)} is subscribed to {_name(queue)}")]
+    else:
+        detail = f"{_name(topic)} has no SQS subscription to {_name(queue)}: redeploy the stack"
+        checks = [Check("alarm topic", FAIL, detail)]
+    for subscription in _queue_subscriptions(sns, queue):
+        other = str(subscription.get("TopicArn", ""))
+        if other == topic:
+            continue
+        checks.append(_subscribed_topic_check(sns, other, subscription))
+    return checks
+
+
+def _queue_subscriptions(sns: Any, queue: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for page in sns.get_paginator("list_subscriptions").paginate():
+        found.extend(
+            s
+            for s in page.get("Subscriptions", [])
+            if s.get("Protocol") == "sqs" and s.get("Endpoint") == queue
+        )
+    return found
+
+
+def _subscribed_topic_check(sns: Any, topic: str, subscription: dict[str, Any]) -> Check:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    label = f"subscribed topic {_name(topic)}"
+    fix = "the topic owner's policy must allow sns:Subscribe for this account's ingest queue (README)"
+    arn = str(subscription.get("SubscriptionArn", ""))
+    if not arn.startswith("arn:"):
+        return Check(label, FAIL, f"the subscription is {arn or 'unknown'}: {fix}")
+    try:
+        attributes = sns.get_subscription_attributes(SubscriptionArn=arn).get("Attributes", {})
+    except (ClientError, BotoCoreError) as exc:
+        return Check(label, WARN, f"cannot read the subscription ({exc}): check it in the topic's account")
+    if attributes.get("PendingConfirmation") == "true":
+        return Check(label, FAIL, f"the subscription is pending confirmation: {fix}")
+    return Check(label, OK, f"delivers to the ingest queue ({topic})")
 
 
 def _subscriptions(sns: Any, topic: str) -> list[dict[str, Any]]:
