@@ -95,6 +95,17 @@ def test_find_reads_every_page_and_picks_the_open_incident_on_page_2(emulator: P
     assert resolved[0].incident_id != current.incident_id
 
 
+def test_an_open_incident_counts_however_old_it_is(emulator: PagerDutyEmulator) -> None:
+    """A trigger for the key goes into the open incident (PagerDuty deduplicates into the open alert), so an
+    incident opened last week whose resolve PagerDuty dropped is this episode's incident too: a lookup
+    that ignored it would re-send the trigger forever."""
+    now = datetime.now(UTC)
+    old = emulator.add_incident("api-errors", created_at=now - timedelta(days=7))  # still open
+    with rest(emulator) as api:
+        found = api.find_by_dedup_key("api-errors", created_since=now - timedelta(minutes=5))
+    assert found is not None and found.id == old.incident_id
+
+
 def test_find_without_an_open_incident_returns_the_newest(emulator: PagerDutyEmulator) -> None:
     start = datetime.now(UTC) - timedelta(days=3)
     older = emulator.add_incident("api-errors", status="resolved", created_at=start)
@@ -104,9 +115,9 @@ def test_find_without_an_open_incident_returns_the_newest(emulator: PagerDutyEmu
     assert incident is not None and incident.id == newer.incident_id != older.incident_id
 
 
-def test_created_since_excludes_last_weeks_incident(emulator: PagerDutyEmulator) -> None:
+def test_created_since_excludes_last_weeks_resolved_incident(emulator: PagerDutyEmulator) -> None:
     now = datetime.now(UTC)
-    emulator.add_incident("api-errors", created_at=now - timedelta(days=7))  # last week's, still open
+    emulator.add_incident("api-errors", status="resolved", created_at=now - timedelta(days=7))
     with rest(emulator) as api:
         assert api.find_by_dedup_key("api-errors", created_since=now - timedelta(minutes=5)) is None
         assert api.find_by_dedup_key("api-errors") is not None  # without the bound it is found

@@ -91,18 +91,22 @@ class PagerDutyRestAdapter:
         self.close()
 
     def find_by_dedup_key(self, dedup_key: str, *, created_since: datetime | None = None) -> Incident | None:
-        """Among incidents whose alerts carry `dedup_key`, created at or after `created_since` (compared to
-        the second: PagerDuty's timestamps carry whole seconds): an open one (the newest if several), else
-        the newest; None when there is none. An incident without `created_at` is kept."""
+        """Among incidents whose alerts carry `dedup_key`: an open one, whenever it was created (the newest if
+        several: a trigger for the key goes into it, so it is this episode's incident too), else the newest
+        created at or after `created_since` (compared to the second: PagerDuty's timestamps carry whole
+        seconds; a resolved incident from before is another episode's); None when there is none. An
+        incident without `created_at` counts as recent."""
         deadline = self._deadline()
         params = {"incident_key": dedup_key, "date_range": "all"}
         pages = self._pages("/incidents", "incidents", "find the incident", params, deadline)
         incidents = [to_incident(item) for item in pages]
+        open_ones = [incident for incident in incidents if incident.status in _OPEN_STATUSES]
+        if open_ones:
+            return _newest(open_ones)
         if created_since is not None:
             since = _utc(created_since).replace(microsecond=0)
             incidents = [i for i in incidents if i.created_at is None or _utc(i.created_at) >= since]
-        open_ones = [incident for incident in incidents if incident.status in _OPEN_STATUSES]
-        return _newest(open_ones or incidents)
+        return _newest(incidents)
 
     def alert_keys(self, incident_id: str) -> list[str]:
         """The `alert_key` of each alert of the incident, in PagerDuty's order, without repeats."""

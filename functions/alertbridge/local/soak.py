@@ -125,6 +125,7 @@ class SoakReport(BaseModel):
     dead_letters: int
     group_overlaps: int
     refused_bodies: int
+    reconciler_converged: bool  # a run had nothing left to do (no correction repeated forever)
     seconds: float
     outcomes: dict[str, int]
     decisions: dict[str, int]
@@ -133,7 +134,13 @@ class SoakReport(BaseModel):
     @property
     def clean(self) -> bool:
         figures = (self.lost_pages, self.orphaned_incidents, self.misrouted_resolves, self.extra_pages)
-        return not any(figures) and not (self.dead_letters or self.group_overlaps or self.refused_bodies)
+        failures = (
+            self.dead_letters,
+            self.group_overlaps,
+            self.refused_bodies,
+            not self.reconciler_converged,
+        )
+        return not any(figures) and not any(failures)
 
 
 # --- the alarms and what should become of them (the independent model) -------------------------------------
@@ -361,6 +368,7 @@ class Soak:
     deliveries: int = 0
     reconciler_runs: int = 0
     people: int = 0
+    converged: bool = False
     problems: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -525,6 +533,7 @@ class Soak:
             done = self.reconcile()
             idle_runs = idle_runs + 1 if not done else 0
             if idle_runs >= 2:
+                self.converged = True
                 return
             self.consumers.stopping.wait(1.0)  # the reconciler's compressed graces are seconds
         self.problems.append(f"the reconciler still had work after {max_runs} runs")
@@ -691,6 +700,7 @@ def run_soak(options: SoakOptions, *, config: BridgeConfig | None = None) -> Soa
                         dead_letters=bridge.dead_letter_count(),
                         group_overlaps=len(consumers.watch.overlaps),
                         refused_bodies=sum(outcomes.get(name, 0) for name in REFUSED_OUTCOMES),
+                        reconciler_converged=soak.converged,
                         seconds=round(time.monotonic() - started, 1),
                         outcomes=dict(sorted(outcomes.items())),
                         decisions=dict(sorted(soak.decisions.items())),
@@ -711,7 +721,8 @@ def summary(report: SoakReport) -> str:
         f"held in flight), {report.seconds}s",
         f"  lost pages {report.lost_pages}, orphaned incidents {report.orphaned_incidents}, misrouted resolves "
         f"{report.misrouted_resolves}, extra pages {report.extra_pages}, dead letters {report.dead_letters}, "
-        f"group overlaps {report.group_overlaps}, refused bodies {report.refused_bodies}",
+        f"group overlaps {report.group_overlaps}, refused bodies {report.refused_bodies}, reconciler "
+        f"{'converged' if report.reconciler_converged else 'never ran out of corrections'}",
         f"  PagerDuty outcomes: {report.outcomes}",
         f"  {verdict}",
         *(f"  - {problem}" for problem in report.problems),
