@@ -78,6 +78,13 @@ class AlertBridge(Construct):
         alarm.add_ok_action(action)
         if insufficient_data:
             alarm.add_insufficient_data_action(action)
+        # issue-12: the notifications carry the alarm's tags (AlarmTagsPropagation, CfnAlarm since 2.275.0),
+        # so tag rules and tag links need no ListTagsForResource call per trigger.
+        cfn = alarm.node.default_child
+        if isinstance(cfn, cloudwatch.CfnAlarm):
+            cfn.action_configuration = cloudwatch.CfnAlarm.ActionConfigurationProperty(
+                alarm_tags_propagation=cloudwatch.CfnAlarm.AlarmTagsPropagationProperty(enabled=True)
+            )
 
     def _powertools_layer(self) -> lambda_.ILayerVersion:
         arn = self.settings.powertools_layer_arn or ssm.StringParameter.value_for_string_parameter(

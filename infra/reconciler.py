@@ -59,7 +59,11 @@ class ReconcilerFunction(Construct):
         delivery_queue.grant_send_messages(self.function)
         webhook_secret.grant_read(self.function)
         self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=["*"])
+            iam.PolicyStatement(
+                # issue-12: DescribeAlarmContributors closes contributor incidents whose OK was lost
+                actions=["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmContributors"],
+                resources=["*"],
+            )
         )
         self.schedule = events.Rule(
             self,
