@@ -68,7 +68,8 @@ MAX_REJECTION_ERRORS = 10
 # Why a trigger comes from the reconciler, in the incident's details.
 REBUILT_TRIGGER_NOTES = {
     ObservationKind.TRIGGER_AFTER_MAINTENANCE: (
-        "Held back by a maintenance window; the alarm was still firing when the window ended."
+        "Held back by a maintenance window or a CloudWatch alarm mute rule; the alarm was still firing "
+        "when it ended."
     ),
     ObservationKind.RESEND_TRIGGER: (
         "Sent by the reconciler: the original trigger never reached PagerDuty (outage or rate limiting) "
