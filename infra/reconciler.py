@@ -3,7 +3,7 @@ or dropped triggers, dropped resolves) and hands each to the delivery lane; it n
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import CfnResource, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -65,6 +65,10 @@ class ReconcilerFunction(Construct):
                 resources=["*"],
             )
         )
+        # issue-12: cfn-lint's IAM action list predates DescribeAlarmContributors (API of 2025)
+        policy = self.handler.role.node.try_find_child("DefaultPolicy")
+        if policy is not None and isinstance(policy.node.default_child, CfnResource):
+            policy.node.default_child.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3037"]}})
         self.schedule = events.Rule(
             self,
             "Schedule",

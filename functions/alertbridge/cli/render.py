@@ -24,8 +24,8 @@ from alertbridge.logic.events import build_event, event_action_for
 from alertbridge.logic.parsers import parse_lambda_event
 from alertbridge.logic.pipeline import pages_for
 from alertbridge.logic.policy import route_alert
-from alertbridge.models.pagerduty import EventAction
 from alertbridge.models.config import BridgeConfig
+from alertbridge.models.pagerduty import EventAction
 
 EXIT_BAD_INPUT = 2
 
