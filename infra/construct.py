@@ -19,6 +19,7 @@ from infra.bundling import lambda_code
 from infra.delivery import DeliveryFunction, DeliveryLane
 from infra.intake import IntakeFunction
 from infra.monitoring import BridgeMonitoring, WatchedFunctions, WatchedQueues
+from infra.nag import acknowledge
 from infra.reconciler import ReconcilerFunction
 from infra.secrets import BridgeSecrets
 from infra.settings import DeploySettings, pinned_version, runtime_requirements
@@ -85,6 +86,8 @@ class AlertBridge(Construct):
             cfn.action_configuration = cloudwatch.CfnAlarm.ActionConfigurationProperty(
                 alarm_tags_propagation=cloudwatch.CfnAlarm.AlarmTagsPropagationProperty(enabled=True)
             )
+            acknowledge(cfn, "CloudFormation-Validate::F3002", "ActionConfiguration is newer than the "
+                        "CloudFormation schema this CDK version validates against; CfnAlarm has it.")  # fmt: skip
 
     def _powertools_layer(self) -> lambda_.ILayerVersion:
         arn = self.settings.powertools_layer_arn or ssm.StringParameter.value_for_string_parameter(
