@@ -3,7 +3,7 @@ or dropped triggers, dropped resolves) and hands each to the delivery lane; it n
 
 from __future__ import annotations
 
-from aws_cdk import CfnResource, Duration
+from aws_cdk import ArnFormat, CfnResource, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -13,6 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.function import BridgeFunction
+from infra.nag import acknowledge
 from infra.settings import DeploySettings
 from infra.state_table import STATE_READ_ACTIONS, StateTable
 
@@ -59,11 +60,22 @@ class ReconcilerFunction(Construct):
         delivery_queue.grant_send_messages(self.function)
         webhook_secret.grant_read(self.function)
         self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                # issue-12: DescribeAlarmContributors closes contributor incidents whose OK was lost
-                actions=["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmContributors"],
-                resources=["*"],
-            )
+            iam.PolicyStatement(actions=["cloudwatch:DescribeAlarms"], resources=["*"])
+        )
+        # issue-12: DescribeAlarmContributors closes contributor incidents whose OK was lost
+        alarms = Stack.of(self).format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["cloudwatch:DescribeAlarmContributors"], resources=[alarms])
+        )
+        acknowledge(
+            self.handler.role,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*]",
+            "Any alarm of this account and region may have contributor keys; the action only reads them.",
         )
         # issue-12: cfn-lint's IAM action list predates DescribeAlarmContributors (API of 2025)
         policy = self.handler.role.node.try_find_child("DefaultPolicy")
