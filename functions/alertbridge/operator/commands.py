@@ -435,10 +435,9 @@ def _mute_rules_section(target: Target) -> str:
     }
     try:
         rules = target.mute_rules().list_rules()
-    except (ClientError, BotoCoreError) as exc:
-        return (
-            f"CloudWatch mute rules could not be listed ({_aws_reason(exc)}): cloudwatch:ListAlarmMuteRules"
-        )
+    except (ClientError, BotoCoreError, NotImplementedError) as exc:  # moto implements no mute rules
+        reason = "not implemented here" if isinstance(exc, NotImplementedError) else _aws_reason(exc)
+        return f"CloudWatch mute rules could not be listed ({reason}): needs cloudwatch:ListAlarmMuteRules"
     covering = [rule for rule in rules if seen & set(rule.alarm_names)]
     if not covering:
         return "No CloudWatch mute rules cover alarms the bridge has seen."
