@@ -22,6 +22,7 @@ from infra.delivery import DeliveryFunction, DeliveryLane
 from infra.environment import check_environments
 from infra.intake import IntakeFunction
 from infra.monitoring import BridgeMonitoring, WatchedFunctions, WatchedQueues
+from infra.nag import acknowledge
 from infra.reconciler import ReconcilerFunction
 from infra.secrets import BridgeSecrets
 from infra.settings import DeploySettings, load_deploy_settings, pinned_version, runtime_requirements
@@ -101,6 +102,15 @@ class AlertBridge(Construct):
         alarm.add_ok_action(action)
         if insufficient_data:
             alarm.add_insufficient_data_action(action)
+        # issue-12: the notifications carry the alarm's tags (AlarmTagsPropagation, CfnAlarm since 2.275.0),
+        # so tag rules and tag links need no ListTagsForResource call per trigger.
+        cfn = alarm.node.default_child
+        if isinstance(cfn, cloudwatch.CfnAlarm):
+            cfn.action_configuration = cloudwatch.CfnAlarm.ActionConfigurationProperty(
+                alarm_tags_propagation=cloudwatch.CfnAlarm.AlarmTagsPropagationProperty(enabled=True)
+            )
+            acknowledge(cfn, "CloudFormation-Validate::F3002", "ActionConfiguration is newer than the "
+                        "CloudFormation schema this CDK version validates against; CfnAlarm has it.")  # fmt: skip
 
     def _powertools_layer(self) -> lambda_.ILayerVersion:
         arn = self.settings.powertools_layer_arn or ssm.StringParameter.value_for_string_parameter(

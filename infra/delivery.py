@@ -85,6 +85,8 @@ class DeliveryFunction(Construct):
                 **environment,
                 "ALERTBRIDGE_ROUTING_KEYS_SECRET": routing_keys.secret_arn,
                 "ALERTBRIDGE_WEBHOOK_SECRET": webhook_secret.secret_arn,
+                # issue-12: an alarm-level OK queues its contributors' resolves on the lane itself
+                "ALERTBRIDGE_DELIVERY_QUEUE_URL": lane.queue.queue_url,
             },
             timeout_seconds=options.timeout_seconds,
             memory_mb=options.memory_mb,
@@ -102,6 +104,7 @@ class DeliveryFunction(Construct):
         table.grant_actions(self.function, self.handler.role, *STATE_ITEM_ACTIONS)
         routing_keys.grant_read(self.function)
         webhook_secret.grant_read(self.function)
+        lane.queue.grant_send_messages(self.function)  # issue-12: contributor resolves, one per key
         if reads_alarm_tags:
             self._grant_alarm_tags()
 

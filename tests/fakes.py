@@ -110,3 +110,37 @@ class FakeAlertKeys:
         if self.failures:
             raise self.failures.pop(0)
         return list(self.keys.get(incident_id, []))
+
+
+class FakeDeliveryQueue:
+    """ports.DeliveryQueue in a list (what a stage puts on the FIFO lane)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def send(self, message: Any) -> None:
+        self.sent.append(message)
+
+
+class FakeAlarmTags:
+    """ports.AlarmTags: counts ListTagsForResource calls."""
+
+    def __init__(self, tags: dict[str, str] | None = None) -> None:
+        self.tag_map = dict(tags or {})
+        self.calls: list[str] = []
+
+    def tags(self, alarm_arn: str) -> dict[str, str] | None:
+        self.calls.append(alarm_arn)
+        return dict(self.tag_map)
+
+
+class FakeAlarmContributors:
+    """ports.AlarmContributors: the contributors in ALARM per alarm; an alarm absent is unreadable (None)."""
+
+    def __init__(self, in_alarm: dict[str, dict[str, Any]] | None = None) -> None:
+        self.in_alarm_by_name = dict(in_alarm or {})
+        self.asked: list[str] = []
+
+    def in_alarm(self, alarm_name: str) -> dict[str, Any] | None:
+        self.asked.append(alarm_name)
+        return self.in_alarm_by_name.get(alarm_name)

@@ -78,6 +78,47 @@ class Alarms(Protocol):
         ...
 
 
+class ObservedContributor(BaseModel):
+    """A contributor (time series) of a multi-time-series alarm that CloudWatch lists in ALARM."""
+
+    id: str
+    attributes: dict[str, str] = {}
+    reason: str | None = None
+    since: datetime | None = None
+
+
+class AlarmContributors(Protocol):
+    def in_alarm(self, alarm_name: str) -> dict[str, ObservedContributor] | None:
+        """The alarm's contributors currently in ALARM, by id (DescribeAlarmContributors); None when they
+        cannot be read (an alarm that is not multi-time-series, no permission, throttling)."""
+        ...
+
+
+class MuteRule(BaseModel):
+    """A CloudWatch alarm mute rule: it mutes the actions of up to 100 alarms on a schedule."""
+
+    arn: str
+    name: str
+    status: str | None = None
+    schedule: str | None = None  # `cron(...)` or `at(...)`
+    duration: str | None = None  # ISO 8601, PT1M..P15D
+    alarm_names: tuple[str, ...] = ()
+    description: str | None = None
+    starts_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class MuteRules(Protocol):
+    def list_rules(self, alarm_name: str | None = None) -> list[MuteRule]:
+        """Mute rules (ListAlarmMuteRules, then GetAlarmMuteRule for their targets), optionally only those
+        muting `alarm_name`."""
+        ...
+
+    def put_rule(self, rule: MuteRule) -> MuteRule:
+        """Create or replace a rule (PutAlarmMuteRule); returns it as stored."""
+        ...
+
+
 class Incident(BaseModel):
     id: str
     number: int | None = None

@@ -69,6 +69,8 @@ def build_delivery_pipeline(current: Settings, counter: Counter) -> Pipeline:
         notes=ConfiguredNotes(current, counter),
         alarm_tags=alarm_tags(current),
         links=DynamoIncidentLinks(current.table_name),
+        # An alarm-level OK of a multi-time-series alarm queues its contributors' resolves on the lane.
+        delivery=delivery_queue(current) if current.delivery_queue_url else None,
     )
 
 

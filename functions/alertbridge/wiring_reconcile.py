@@ -22,7 +22,7 @@ def reconciler(counter: Counter, home: AlarmHome) -> Reconciler:
 def build_reconciler(
     current: Settings, counter: Counter, home: AlarmHome, *, cloudwatch_client: Any = None
 ) -> Reconciler:
-    from alertbridge.adapters.cloudwatch import CloudWatchAlarms
+    from alertbridge.adapters.cloudwatch import CloudWatchAlarmContributors, CloudWatchAlarms
     from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore, DynamoStateStore
     from alertbridge.logic.reconcile import Reconciler
 
@@ -38,6 +38,7 @@ def build_reconciler(
         counter=counter,
         home=home,
         incidents=rest_incidents(current),
+        contributors=CloudWatchAlarmContributors(cloudwatch_client),
     )
 
 

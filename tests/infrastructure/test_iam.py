@@ -112,7 +112,9 @@ def test_delivery_consumes_its_queue_uses_exact_table_actions_and_reads_its_two_
     assert all(i["table"] in resource for resource in services["dynamodb"])
     table = {a for s in statements(synth, delivery) for a in actions(s) if a.startswith("dynamodb:")}
     assert table == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}
-    assert "sqs:SendMessage" not in sqs_actions_on(synth, delivery, i["delivery_queue"])
+    # An alarm-level OK of a multi-time-series alarm queues one observation per open contributor key on
+    # the lane itself (each decided in its own key's group); no other queue.
+    assert "sqs:SendMessage" in sqs_actions_on(synth, delivery, i["delivery_queue"])
 
 
 def test_with_tag_rules_delivery_may_read_only_the_tags_of_this_accounts_alarms_here(synth: Synth) -> None:
@@ -148,7 +150,8 @@ def test_reconciler_reads_the_table_sends_only_to_the_lane_and_may_describe_alar
     cloudwatch = {
         a for s in statements(synth, synth.stack.bridge.reconciler) for a in actions(s) if "cloudwatch" in a
     }
-    assert cloudwatch == {"cloudwatch:DescribeAlarms"}
+    # DescribeAlarmContributors (on this account's alarms here) closes contributors whose OK was lost.
+    assert cloudwatch == {"cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmContributors"}
 
 
 def test_secret_reads_never_include_writes(synth: Synth) -> None:

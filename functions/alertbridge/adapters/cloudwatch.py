@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from alertbridge.models.alert import AlarmState
-from alertbridge.ports import ObservedAlarm
+from alertbridge.ports import MuteRule, ObservedAlarm, ObservedContributor
 
 NAMES_PER_CALL = 100
 ALARM_TYPES = ["MetricAlarm", "CompositeAlarm"]
@@ -156,3 +156,94 @@ def _regional_client(region: str) -> Any:
     import boto3
 
     return boto3.client("cloudwatch", region_name=region)
+
+
+class CloudWatchAlarmContributors:
+    """ports.AlarmContributors: DescribeAlarmContributors (the contributors of a multi-time-series alarm
+    currently in ALARM), in the client's region. moto does not implement it: local runs answer it with
+    `alertbridge.local.cloudwatch_stand_in`."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("cloudwatch")
+        return self._client
+
+    def in_alarm(self, alarm_name: str) -> dict[str, ObservedContributor] | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        found: dict[str, ObservedContributor] = {}
+        request: dict[str, Any] = {"AlarmName": alarm_name}
+        try:
+            while True:
+                page = self.client.describe_alarm_contributors(**request)
+                for entry in page.get("AlarmContributors", []):
+                    contributor = ObservedContributor(
+                        id=str(entry["ContributorId"]),
+                        attributes={
+                            str(k): str(v) for k, v in (entry.get("ContributorAttributes") or {}).items()
+                        },
+                        reason=entry.get("StateReason"),
+                        since=entry.get("StateTransitionedTimestamp"),
+                    )
+                    found[contributor.id] = contributor
+                if not page.get("NextToken"):
+                    return found
+                request["NextToken"] = page["NextToken"]
+        except (ClientError, BotoCoreError):
+            return None  # not a multi-time-series alarm, no permission, throttled: decide nothing now
+
+
+class CloudWatchMuteRules:
+    """ports.MuteRules: ListAlarmMuteRules / GetAlarmMuteRule / PutAlarmMuteRule (API of 2026-02-24)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def list_rules(self, alarm_name: str | None = None) -> list[MuteRule]:
+        request: dict[str, Any] = {"AlarmName": alarm_name} if alarm_name else {}
+        rules: list[MuteRule] = []
+        while True:
+            page = self.client.list_alarm_mute_rules(**request)
+            for summary in page.get("AlarmMuteRuleSummaries", []):
+                arn = summary["AlarmMuteRuleArn"]
+                rules.append(self._get(arn, summary))
+            if not page.get("NextToken"):
+                return rules
+            request["NextToken"] = page["NextToken"]
+
+    def _get(self, arn: str, summary: dict[str, Any]) -> MuteRule:
+        detail = self.client.get_alarm_mute_rule(AlarmMuteRuleName=arn.rsplit(":", 1)[-1])
+        schedule = (detail.get("Rule") or {}).get("Schedule") or {}
+        return MuteRule(
+            arn=arn,
+            name=str(detail.get("Name") or arn.rsplit(":", 1)[-1]),
+            status=detail.get("Status") or summary.get("Status"),
+            schedule=schedule.get("Expression"),
+            duration=schedule.get("Duration"),
+            alarm_names=tuple((detail.get("MuteTargets") or {}).get("AlarmNames") or ()),
+            description=detail.get("Description"),
+            starts_at=detail.get("StartDate"),
+            expires_at=detail.get("ExpireDate") or summary.get("ExpireDate"),
+        )
+
+    def put_rule(self, rule: MuteRule) -> MuteRule:
+        request: dict[str, Any] = {
+            "Name": rule.name,
+            "Rule": {"Schedule": {"Expression": rule.schedule, "Duration": rule.duration}},
+            "MuteTargets": {"AlarmNames": list(rule.alarm_names)},
+        }
+        if rule.description:
+            request["Description"] = rule.description
+        if rule.starts_at:
+            request["StartDate"] = rule.starts_at
+        if rule.expires_at:
+            request["ExpireDate"] = rule.expires_at
+        self.client.put_alarm_mute_rule(**request)
+        stored = [found for found in self.list_rules() if found.name == rule.name]
+        return stored[0] if stored else rule

@@ -28,6 +28,7 @@ from alertbridge.models.table import (
     MAINTENANCE_PREFIX,
     OPEN_INDEX_VALUE,
     PARTITION_KEY,
+    RECORDED_INDEX_VALUE,
     SUPPRESSED_INDEX_VALUE,
     TTL_ATTRIBUTE,
     UNCONFIRMED_INDEX_VALUE,
@@ -37,7 +38,11 @@ from alertbridge.models.table import (
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
 _TABLE_KEYS = (PARTITION_KEY, INDEX_PARTITION_KEY, INDEX_SORT_KEY)
-_INDEX_VALUE_BY_STATUS = {KeyStatus.OPEN: OPEN_INDEX_VALUE, KeyStatus.SUPPRESSED: SUPPRESSED_INDEX_VALUE}
+_INDEX_VALUE_BY_STATUS = {
+    KeyStatus.OPEN: OPEN_INDEX_VALUE,
+    KeyStatus.SUPPRESSED: SUPPRESSED_INDEX_VALUE,
+    KeyStatus.RECORDED: RECORDED_INDEX_VALUE,
+}
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 # Only written when absent, or present but past its TTL (DynamoDB may not have deleted it yet).
 _ABSENT_OR_EXPIRED = "attribute_not_exists(#pk) OR #ttl <= :now"
@@ -293,6 +298,10 @@ class DynamoStateStore:
 
     def list_suppressed(self) -> Iterator[StateItem]:
         return self._list(SUPPRESSED_INDEX_VALUE)
+
+    def list_recorded(self) -> Iterator[StateItem]:
+        """Keys in ALARM recorded without a page (multi-time-series alarms), for `alertbridge active`."""
+        return self._list(RECORDED_INDEX_VALUE)
 
     def list_unconfirmed_resolves(self, since: datetime) -> Iterator[StateItem]:
         """Keys resolved since `since` whose incident PagerDuty has not been seen closing (a Query)."""

@@ -75,6 +75,10 @@ def _maintenance_arguments(parser: argparse.ArgumentParser) -> None:
     start.add_argument("--alarm-prefix", default=None, help="only alarms whose name starts with this")
     start.add_argument("--account", default=None, help="only alarms of this 12-digit AWS account")
     start.add_argument(
+        "--cloudwatch", nargs="+", default=None, metavar="ALARM",
+        help="create a CloudWatch alarm mute rule for these alarms (1 minute to 15 days) instead",
+    )  # fmt: skip
+    start.add_argument(
         "--force", action="store_true",
         help="allow a window longer than 30 days, or a --route the deployed configuration cannot confirm",
     )  # fmt: skip
@@ -189,6 +193,7 @@ def _maintenance(target: Any, args: argparse.Namespace) -> str:
     return commands.maintenance_start(
         target, duration=duration, reason=args.reason, start=start, route=args.route,
         alarm_prefix=args.alarm_prefix, account=args.account, force=args.force,
+        cloudwatch_alarms=tuple(args.cloudwatch or ()),
     )  # fmt: skip
 
 

@@ -1,6 +1,9 @@
 """`alertbridge render EVENT_FILE [--config FILE]`: the Events API v2 bodies a Lambda event turns into.
 
-Stateless: an OK renders as a resolve, INSUFFICIENT_DATA follows the configured policy. `routing_key`
+Stateless: an OK renders as a resolve, INSUFFICIENT_DATA follows the configured policy, and a
+multi-time-series alarm's level that `multi_time_series_pages` does not page renders nothing. Holding back
+is decided on stored state, so a trigger a mute rule (`muteDetail`) or a maintenance window would hold
+back renders as it would be sent once the hold ends. `routing_key`
 holds the route's name (real keys are resolved at send time). Exit 2 with one line on stderr when the file
 is not JSON, not a Lambda event shape, or the configuration is invalid.
 """
@@ -19,8 +22,10 @@ from pydantic import ValidationError
 from alertbridge.errors import InvalidInput
 from alertbridge.logic.events import build_event, event_action_for
 from alertbridge.logic.parsers import parse_lambda_event
+from alertbridge.logic.pipeline import pages_for
 from alertbridge.logic.policy import route_alert
 from alertbridge.models.config import BridgeConfig
+from alertbridge.models.pagerduty import EventAction
 
 EXIT_BAD_INPUT = 2
 
@@ -53,6 +58,8 @@ def render_bodies(event: object, config: BridgeConfig, *, received_at: datetime)
         event, received_at=received_at, max_raw_chars=config.max_raw_message_chars
     ):
         action = event_action_for(alert, config)
+        if action is EventAction.TRIGGER and not pages_for(alert, config):
+            continue  # a multi-time-series alarm's level that `multi_time_series_pages` does not page
         if action is not None:
             bodies.append(build_event(alert, route_alert(alert, config), action, config).to_body())
     return bodies

@@ -13,8 +13,10 @@ from typing import Any
 
 from alertbridge import wiring
 from alertbridge.local.bridge import LOCAL_WEBHOOK_SECRET, LocalBridge, local_routing_key
+from alertbridge.local.cloudwatch_stand_in import CloudWatchStandIn
 from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.local.scenario import Step
+from alertbridge.logic.dedup import CONTRIBUTOR_MARK
 from alertbridge.logic.parsers import parse_sqs_body
 from alertbridge.logic.pipeline import Outcome
 from alertbridge.logic.reconcile import CLOUDWATCH_SOURCES
@@ -48,6 +50,9 @@ class DemoRun:
         self.alarm_times: dict[str, datetime] = {}  # alarm name -> its newest state change published
         self.batches = 0
         self.redelivered = 0
+        # DescribeAlarmContributors and the mute rule APIs, which moto does not implement
+        self.cloudwatch = CloudWatchStandIn().install()
+        self.contributors_in_alarm: dict[str, dict[str, dict[str, str]]] = {}
         wiring.delivery_pipeline(metrics_counter).observers.append(self._observe)
 
     @classmethod
@@ -69,15 +74,30 @@ class DemoRun:
         for step in steps:
             alert = self._alert(step)
             self._keep_cloudwatch_in_step(alert, step.alarm_tags)
-            self.bridge.publish(step.message, subject=step.subject)
+            if step.via == "eventbridge":
+                self.bridge.send_to_queue(step.message)  # an EventBridge rule's SQS target
+            else:
+                self.bridge.publish(step.message, subject=step.subject)
             if step.expect_open is not None:
                 self.expected[alert.dedup_key] = (step.final_for or step.label, step.expect_open)
+            for key in step.closes:
+                self.expected[key] = (f"{step.final_for or step.label}: {key}", False)
             if step.expect_route is not None:
                 self.expected_routes[alert.dedup_key] = step.expect_route
         self.drain()
         if echo:
             for offset, outcome in self.outcomes[seen:]:
                 print(timeline_line(offset, outcome))
+        why = next((step.reconcile_after for step in steps if step.reconcile_after), None)
+        if why is not None:
+            report = self.bridge.run_reconciler()
+            seen = len(self.outcomes)
+            self.drain()  # the reconciler hands its observations to the delivery lane
+            if echo:
+                done = ", ".join(f"{kind} x{count}" for kind, count in report["done"].items()) or "nothing"
+                print(f"  +{time.monotonic() - self.started:6.2f}s  reconciler run ({why}): {done}")
+                for offset, outcome in self.outcomes[seen:]:
+                    print(timeline_line(offset, outcome))
 
     def two_way_sync(self, at: datetime, *, echo: bool = False) -> None:
         """A responder's acknowledge reaches the bridge as a signed webhook (a real HTTP server running the
@@ -137,6 +157,8 @@ class DemoRun:
                 self.bridge.send_to_queue(payload)
 
     def _alert(self, step: Step) -> Alert:
+        if step.via == "eventbridge":
+            return parse_sqs_body(step.message, received_at=datetime.now(UTC))
         envelope = {**SNS_ENVELOPE_KEYS, "TopicArn": self.bridge.topic_arn, "Message": step.message}
         if step.subject:
             envelope["Subject"] = step.subject
@@ -145,6 +167,14 @@ class DemoRun:
     def _keep_cloudwatch_in_step(self, alert: Alert, tags: dict[str, str] | None) -> None:
         """The alarm exists in (moto's) CloudWatch in its newest state, as the reconciler will look it up."""
         if alert.source not in CLOUDWATCH_SOURCES or not alert.alarm_name:
+            return
+        if alert.contributor is not None:  # a contributor's change leaves the alarm's own state alone
+            listed = self.contributors_in_alarm.setdefault(alert.alarm_name, {})
+            if alert.state.value == "ALARM":
+                listed[alert.contributor.id] = dict(alert.contributor.attributes)
+            else:
+                listed.pop(alert.contributor.id, None)
+            self.cloudwatch.set_contributors(alert.alarm_name, listed)
             return
         newest = self.alarm_times.get(alert.alarm_name)
         if newest is None:
@@ -215,7 +245,10 @@ def timeline_line(offset: float, outcome: Outcome) -> str:
     sent = f"-> {outcome.sent.value} via route {outcome.route}" if outcome.sent else "-> nothing sent"
     extra = f" ({outcome.attempts} attempts)" if outcome.attempts > 1 else ""
     extra += " [minimal fallback body]" if outcome.fallback else ""
-    name = outcome.alarm_name if len(outcome.alarm_name) <= 34 else outcome.alarm_name[:33] + "…"
+    name = outcome.alarm_name
+    if CONTRIBUTOR_MARK in outcome.dedup_key:  # one time series of a multi-time-series alarm
+        name = f"{name} #{outcome.dedup_key.rsplit(CONTRIBUTOR_MARK, 1)[-1][:6]}"
+    name = name if len(name) <= 34 else name[:33] + "…"
     return f"  +{offset:6.2f}s  {name:<34} {outcome.alarm_state:<6} {outcome.reason:<24} {sent}{extra}"
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
+
+from alertbridge.logic.dedup import contributor_key
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -108,6 +112,106 @@ def generic_alert_message(dedup_id: str, at: datetime, *, resolved: bool = False
     )
 
 
+INSIGHTS_ALARM = "orders-table-write-capacity"  # a Metrics Insights alarm: one contributor per table
+MUTED_ALARM = "search-cluster-cpu"  # muted by a CloudWatch mute rule that ended while it still fired
+_INSIGHTS_QUERY = (
+    'SELECT AVG(ConsumedWriteCapacityUnits) FROM "AWS/DynamoDB" GROUP BY TableName ORDER BY MAX() DESC'
+)
+
+
+def eventbridge_event(detail_type: str, name: str, at: datetime, detail: dict[str, Any]) -> str:
+    """An EventBridge event from CloudWatch, shaped as AWS documents it."""
+    return json.dumps(
+        {
+            "version": "0",
+            "id": hashlib.sha256(f"{detail_type}|{name}|{at.isoformat()}".encode()).hexdigest()[:32],
+            "detail-type": detail_type,
+            "source": "aws.cloudwatch",
+            "account": ACCOUNT,
+            "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": REGION,
+            "resources": [alarm_arn(name)],
+            "detail": {"alarmName": name, **detail},
+        }
+    )
+
+
+def insights_configuration() -> dict[str, Any]:
+    query = {"id": "m1", "expression": _INSIGHTS_QUERY, "returnData": True, "period": 60}
+    return {"metrics": [query], "description": "Write capacity per table (Metrics Insights)"}
+
+
+def insights_alarm_level(state: str, old: str, at: datetime, count: int) -> str:
+    """The alarm-level change of a multi-time-series alarm ("2 out of 3 time series evaluated to ALARM")."""
+    return eventbridge_event(
+        "CloudWatch Alarm State Change",
+        INSIGHTS_ALARM,
+        at,
+        {
+            "state": {
+                "value": state,
+                "reason": f"{count} out of 3 time series evaluated to {state}",
+                "timestamp": cloudwatch_time(at),
+            },
+            "previousState": {
+                "value": old,
+                "reason": "",
+                "timestamp": cloudwatch_time(at - timedelta(minutes=5)),
+            },
+            "configuration": insights_configuration(),
+        },
+    )
+
+
+def insights_contributor(contributor_id: str, table: str, state: str, at: datetime) -> str:
+    """A contributor's own change (documented shape: no previousState, no reasonData)."""
+    reason = (
+        "Threshold Crossed: 1 datapoint was greater than the threshold (100.0)."
+        if state == "ALARM"
+        else "No data was returned for this contributor"
+    )
+    return eventbridge_event(
+        "CloudWatch Alarm Contributor State Change",
+        INSIGHTS_ALARM,
+        at,
+        {
+            "alarmContributor": {"id": contributor_id, "attributes": {"TableName": table}},
+            "state": {"value": state, "reason": reason, "timestamp": cloudwatch_time(at)},
+            "configuration": insights_configuration(),
+        },
+    )
+
+
+def muted_alarm(at: datetime, window_start: datetime, window_end: datetime, rule: str) -> str:
+    """A single-metric ALARM a CloudWatch mute rule muted (EventBridge still sees it, with `muteDetail`)."""
+    metric = {"dimensions": {"DomainName": "search"}, "name": "CPUUtilization", "namespace": "AWS/ES"}
+    return eventbridge_event(
+        "CloudWatch Alarm State Change",
+        MUTED_ALARM,
+        at,
+        {
+            "state": {
+                "value": "ALARM",
+                "reason": "Threshold Crossed: CPU above 90",
+                "timestamp": cloudwatch_time(at),
+            },
+            "previousState": {
+                "value": "OK",
+                "reason": "",
+                "timestamp": cloudwatch_time(at - timedelta(hours=1)),
+            },
+            "configuration": {
+                "metrics": [{"id": "m1", "metricStat": {"metric": metric, "period": 300, "stat": "Average"}}]
+            },
+            "muteDetail": {
+                "mutedByArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm-mute-rule:{rule}",
+                "muteWindowStart": cloudwatch_time(window_start),
+                "muteWindowEnd": cloudwatch_time(window_end),
+            },
+        },
+    )
+
+
 @dataclass(frozen=True)
 class Step:
     label: str
@@ -117,6 +221,9 @@ class Step:
     expect_open: bool | None = None
     expect_route: str | None = None  # the route whose service must hold the incident
     alarm_tags: dict[str, str] | None = None  # created as a CloudWatch alarm with these tags first
+    via: str = "sns"  # "eventbridge": the message is an EventBridge event, sent to the ingest queue as is
+    closes: tuple[str, ...] = ()  # dedup keys (other than its own) this step must leave closed in PagerDuty
+    reconcile_after: str | None = None  # run the reconciler once the step is handled; why, for the timeline
 
 
 @dataclass(frozen=True)
@@ -208,9 +315,71 @@ def builtin_scenario(start: datetime, *, burst: int = 20) -> list[Phase]:
                 ),
             ],
         ),
+        *multi_time_series_phases(t + timedelta(minutes=20)),
+        muted_phase(t + timedelta(minutes=25)),
         Phase(f"an alarm storm: {burst} alarms at once (PagerDuty answers 429)", _storm(t, burst, fire=True)),
         Phase("the storm clears", _storm(t, burst, fire=False)),
     ]
+
+
+def multi_time_series_phases(at: datetime) -> list[Phase]:
+    """A Metrics Insights alarm over three tables: two contributors fire and each opens its own incident
+    (the alarm level is recorded, not paged); one clears alone; the alarm-level OK closes the other."""
+    eb = "eventbridge"
+    orders, carts = "6d442278dba546f6", "a1b2c3d4e5f60718"
+
+    def step(label: str, message: str, **expect: Any) -> Step:
+        return Step(label, message, via=eb, **expect)
+
+    return [
+        Phase(
+            "a multi-time-series alarm: each contributor opens its own incident",
+            [
+                step("alarm level: 2 of 3 time series in ALARM", insights_alarm_level("ALARM", "OK", at, 2)),
+                step(
+                    "contributor TableName=orders fires", insights_contributor(orders, "orders", "ALARM", at)
+                ),
+                step("contributor TableName=carts fires", insights_contributor(carts, "carts", "ALARM", at)),
+            ],
+        ),
+        Phase(
+            "one contributor clears alone; then the alarm-level OK closes the other",
+            [
+                step(
+                    "contributor TableName=orders clears",
+                    insights_contributor(orders, "orders", "OK", at + timedelta(minutes=3)),
+                    final_for=f"{INSIGHTS_ALARM} [TableName=orders]",
+                    expect_open=False,
+                ),
+                step(
+                    "alarm level: OK",
+                    insights_alarm_level("OK", "ALARM", at + timedelta(minutes=6), 0),
+                    final_for=INSIGHTS_ALARM,
+                    expect_open=False,
+                    closes=(contributor_key(alarm_arn(INSIGHTS_ALARM), carts),),
+                ),
+            ],
+        ),
+    ]
+
+
+def muted_phase(at: datetime) -> Phase:
+    """An alarm fires while a CloudWatch mute rule mutes it: recorded, not paged. The mute window has ended
+    (the alarm is still in ALARM): on the EventBridge path no new event comes, so the reconciler pages it."""
+    message = muted_alarm(at, at - timedelta(minutes=5), at + timedelta(minutes=15), "search-upgrade")
+    return Phase(
+        "a muted alarm fires (a CloudWatch mute rule): recorded, not paged",
+        [
+            Step(
+                "muted ALARM (EventBridge, muteDetail)",
+                message,
+                via="eventbridge",
+                final_for=MUTED_ALARM,
+                expect_open=True,
+                reconcile_after="the mute rule's window ended, the alarm still fires",
+            )
+        ],
+    )
 
 
 def _storm(at: datetime, count: int, *, fire: bool) -> list[Step]:

@@ -11,7 +11,7 @@ _HASH_CHARS = 32  # 128 bits of sha256: collisions are out of reach, the key sta
 _SEPARATOR = "~"
 
 
-def bounded_key(identity: str) -> str:
+def bounded_key(identity: str, *, limit: int = MAX_DEDUP_KEY_CHARS) -> str:
     """The identity itself when it fits; otherwise a readable prefix plus a hash of the whole identity.
 
     Counting code points matches how PagerDuty counts the limit. The hash covers the full identity, so two
@@ -19,10 +19,10 @@ def bounded_key(identity: str) -> str:
     hashed whatever its length (see `_encodable`).
     """
     clean = _encodable(identity)
-    if len(identity) <= MAX_DEDUP_KEY_CHARS and clean == identity:
+    if len(identity) <= limit and clean == identity:
         return identity
     digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
-    keep = MAX_DEDUP_KEY_CHARS - _HASH_CHARS - len(_SEPARATOR)
+    keep = limit - _HASH_CHARS - len(_SEPARATOR)
     return f"{clean[:keep]}{_SEPARATOR}{digest}"
 
 
@@ -41,6 +41,26 @@ def alarm_key(alarm_arn: str) -> str:
     return bounded_key(alarm_arn)
 
 
+CONTRIBUTOR_MARK = "#contributor="
+_MAX_CONTRIBUTOR_ID_CHARS = 64  # CloudWatch's ids are short hex; anything longer is hashed into the key
+
+
+def contributor_key(alarm_arn: str, contributor_id: str) -> str:
+    """A contributor's key: the alarm ARN plus the contributor id, so each time series of a multi-time-series
+    alarm opens and closes its own incident. Over 255 characters the ARN part is shortened and hashed (the
+    hash covers the whole identity) while the contributor id stays readable at the end."""
+    identity = f"{alarm_arn}{CONTRIBUTOR_MARK}{contributor_id}"
+    if len(identity) <= MAX_DEDUP_KEY_CHARS and _encodable(identity) == identity:
+        return identity
+    shown = _encodable(contributor_id)
+    if len(shown) > _MAX_CONTRIBUTOR_ID_CHARS:
+        shown = hashlib.sha256(contributor_id.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
+    suffix = f"{CONTRIBUTOR_MARK}{shown}"
+    digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
+    keep = MAX_DEDUP_KEY_CHARS - len(suffix) - _HASH_CHARS - len(_SEPARATOR)
+    return f"{_encodable(alarm_arn)[:keep]}{_SEPARATOR}{digest}{suffix}"
+
+
 def generic_key(dedup_id: str) -> str:
     """An application alert's key from its dedup/idempotency id (`idempotencyId` is the key)."""
     return bounded_key(dedup_id)
@@ -54,6 +74,12 @@ def content_key(*parts: str) -> str:
 
 def alarm_arn(partition: str, region: str, account: str, name: str) -> str:
     return f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{name}"
+
+
+def partition_from_arn(arn: str | None) -> str:
+    """`aws`, `aws-cn` or `aws-us-gov` from an ARN; `aws` when there is none."""
+    parts = (arn or "").split(":")
+    return parts[1] if len(parts) > 5 and parts[0] == "arn" and parts[1] else "aws"
 
 
 def region_from_arn(arn: str | None) -> str | None:

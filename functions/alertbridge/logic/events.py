@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from alertbridge.logic.dedup import account_from_arn, region_from_arn
+from alertbridge.logic.dedup import account_from_arn, partition_from_arn, region_from_arn
 from alertbridge.logic.policy import Routing
 from alertbridge.logic.recommendations import recommendations_for
 from alertbridge.models.alert import AlarmKind, AlarmState, Alert, AlertSource, MetricRef
@@ -72,6 +72,9 @@ _PRIMARY_DIMENSIONS = (
 )
 _CLOUDWATCH_SOURCES = frozenset(
     {AlertSource.CLOUDWATCH_SNS.value, AlertSource.EVENTBRIDGE.value, AlertSource.LAMBDA_ACTION.value}
+)
+_CLOUDWATCH_ALERT_SOURCES = frozenset(
+    {AlertSource.CLOUDWATCH_SNS, AlertSource.EVENTBRIDGE, AlertSource.LAMBDA_ACTION}
 )
 _CONSOLE_STATS = {"SUM": "Sum", "AVERAGE": "Average", "MAXIMUM": "Maximum", "MINIMUM": "Minimum"}
 
@@ -133,7 +136,7 @@ def _trigger_body(alert: Alert, routing: Routing, config: BridgeConfig) -> dict[
         "event_action": EventAction.TRIGGER.value,
         "dedup_key": alert.dedup_key,
         "payload": {key: value for key, value in payload.items() if value is not None},
-        "links": [link.model_dump() for link in links_for(alert, routing)],
+        "links": [link.model_dump() for link in links_for(alert, routing, config)],
         "client": config.client,
         "client_url": console or config.client_url,
     }
@@ -187,7 +190,17 @@ def summary_for(alert: Alert) -> str:
     if alert.source is AlertSource.GENERIC:
         return _one_line(_generic_summary(alert))
     where = f" ({alert.region})" if alert.region else ""
-    return _one_line(f"[{alert.state.value}] {alert.alarm_name}: {_what_happened(alert)}{where}")
+    who = f" {contributor_label(alert)}" if alert.contributor is not None else ""
+    return _one_line(f"[{alert.state.value}] {alert.alarm_name}{who}: {_what_happened(alert)}{where}")
+
+
+def contributor_label(alert: Alert) -> str:
+    """A contributor as responders read it: its GROUP BY dimensions (`TableName=orders`), else its id."""
+    found = alert.contributor
+    if found is None:
+        return ""
+    shown = ", ".join(f"{name}={value}" for name, value in found.attributes.items())
+    return f"[{shown or 'contributor ' + found.id}]"
 
 
 def _what_happened(alert: Alert) -> str:
@@ -257,11 +270,42 @@ def class_for(alert: Alert) -> str | None:
 
 
 def primary_metric(alert: Alert) -> MetricRef | None:
-    """The metric a responder looks at: the first real metric (math alarms also list expressions)."""
+    """The metric a responder looks at: a contributor's own time series, else the first real metric
+    (math alarms also list expressions)."""
+    own = contributor_metric(alert)
+    if own is not None:
+        return own
     named = [metric for metric in alert.metrics if metric.name]
     with_namespace = [metric for metric in named if metric.namespace]
     chosen = with_namespace or named
     return chosen[0] if chosen else None
+
+
+_INSIGHTS_SELECT = re.compile(
+    r"^\s*SELECT\s+(?P<stat>[A-Za-z]+)\s*\(\s*(?P<q>\"?)(?P<metric>[^\"()]+?)(?P=q)\s*\)\s+FROM\s+"
+    r"(?:SCHEMA\s*\(\s*)?(?P<nq>\"?)(?P<namespace>[^\",()\s]+)(?P=nq)",
+    re.IGNORECASE,
+)
+_INSIGHTS_STATS = {"AVG": "Average", "SUM": "Sum", "MAX": "Maximum", "MIN": "Minimum", "COUNT": "SampleCount"}
+
+
+def contributor_metric(alert: Alert) -> MetricRef | None:
+    """A contributor's own time series: the metric and namespace of the alarm's Metrics Insights query
+    (`SELECT AVG(M) FROM "NS" GROUP BY ...`, or `FROM SCHEMA("NS", ...)`) with the contributor's
+    attributes as its dimensions. None when the query cannot be read."""
+    if alert.contributor is None:
+        return None
+    for metric in alert.metrics:
+        found = _INSIGHTS_SELECT.match(metric.expression or "")
+        if found is not None:
+            return MetricRef(
+                namespace=found["namespace"],
+                name=found["metric"].strip(),
+                stat=_INSIGHTS_STATS.get(found["stat"].upper(), "Average"),
+                period=metric.period,
+                dimensions=dict(alert.contributor.attributes),
+            )
+    return None
 
 
 def primary_dimension(metric: MetricRef) -> tuple[str, str] | None:
@@ -293,6 +337,9 @@ def details_for(alert: Alert, routing: Routing, config: BridgeConfig) -> dict[st
         "evaluation": alert.evaluation.model_dump(exclude_none=True) if alert.evaluation else None,
         "alarm_rule": alert.alarm_rule,
         "triggering_children": [child.model_dump(exclude_none=True) for child in alert.triggering_children],
+        "contributor": alert.contributor.model_dump() if alert.contributor is not None else None,
+        "muted_by": _mute_details(alert),
+        "owner": alert.tags.get(config.tag_links.owner),
         "recommendations": recommendations_for(alert, config),
         "account": alert.account_id,
         "region": alert.region,
@@ -313,6 +360,17 @@ def details_for(alert: Alert, routing: Routing, config: BridgeConfig) -> dict[st
     return {key: value for key, value in details.items() if value not in (None, [], {}, "")}
 
 
+def _mute_details(alert: Alert) -> dict[str, Any] | None:
+    if alert.mute is None:
+        return None
+    mute = alert.mute
+    window = {"start": mute.window_start, "end": mute.window_end}
+    return {
+        "mute_rule_arn": mute.muted_by_arn,
+        **{key: iso_timestamp(value) for key, value in window.items() if value is not None},
+    }
+
+
 def _state_change(alert: Alert) -> str:
     if alert.previous_state is None:
         return alert.state.value
@@ -326,25 +384,104 @@ def _metric_details(metric: MetricRef) -> dict[str, Any]:
 # --- links ------------------------------------------------------------------------------------------
 
 
-def links_for(alert: Alert, routing: Routing) -> list[Link]:
+def links_for(alert: Alert, routing: Routing, config: BridgeConfig | None = None) -> list[Link]:
+    """Every link a responder needs: the alarm, its graph, each triggering child of a composite, the
+    resource's logs for the evaluation window, the runbook and dashboard (route, rule or alarm tags), and
+    each URL of the AlarmDescription, named after the text that labels it."""
+    names = (config or BridgeConfig()).tag_links
     candidates = [
         _link(alarm_console_url(alert), f"CloudWatch alarm {alert.alarm_name}"),
-        _link(metric_console_url(alert), "CloudWatch metric graph"),
+        _link(metric_console_url(alert), _graph_text(alert)),
+        *_child_links(alert),
+        _link(logs_insights_url(alert, alert.tags.get(names.log_group)), "CloudWatch Logs Insights"),
         _link(routing.runbook_url, "Runbook"),
         _link(routing.dashboard_url, "Dashboard"),
+        _link(_http(alert.tags.get(names.runbook_url)), "Runbook"),
+        _link(_http(alert.tags.get(names.dashboard_url)), "Dashboard"),
+        *(_link(href, text) for text, href in description_links(alert.description)),
         *alert.links,
     ]
-    unique = {link.href: link for link in candidates if link is not None}
+    unique: dict[str, Link] = {}
+    for link in candidates:
+        if link is not None:
+            unique.setdefault(link.href, link)
     return list(unique.values())[:MAX_LINKS]
+
+
+def _graph_text(alert: Alert) -> str:
+    if alert.contributor is not None:
+        return f"CloudWatch metric graph {contributor_label(alert)}"
+    return "CloudWatch metric graph"
 
 
 def _link(href: str | None, text: str) -> Link | None:
     return Link(href=href, text=truncate(text, 256)) if href else None
 
 
+def _http(value: str | None) -> str | None:
+    return value if value and _URL.fullmatch(value) else None
+
+
+# A URL in free text; trailing sentence punctuation is not part of it.
+_URL = re.compile(r"https?://[^\s<>\"'`\]\[)(]+")
+_MARKDOWN_LINK = re.compile(r"\[([^\]\n]{1,200})\]\((https?://[^\s)]+)\)")
+_DASHES = "-\u2013\u2014"  # hyphen, en dash, em dash
+_LABEL_SPLIT = re.compile(rf"(?:[.;|\u2022]\s|\n|\s[{_DASHES}]\s|,\s)")
+_LABEL_TAIL = f" \t:=>([{{{_DASHES}"
+_TRAILING = ".,;:!?"
+_MAX_LABEL_WORDS = 6
+
+
+def description_links(description: str | None) -> list[tuple[str, str]]:
+    """(label, url) for each http(s) URL of an AlarmDescription, in order. The label is the text that names
+    it: `[Dashboard](https://...)`, or what precedes it on its line back to a sentence break
+    ("Dashboard: https://..." -> "Dashboard"); a bare URL is labelled by its host."""
+    text = description or ""
+    found: list[tuple[int, str, str]] = []
+    marked = [
+        (match.start(), match.end(), match[1].strip(), match[2]) for match in _MARKDOWN_LINK.finditer(text)
+    ]
+    found += [(start, label, url) for start, _, label, url in marked]
+    previous_end = 0
+    for match in _URL.finditer(text):
+        inside = next((end for start, end, _, _ in marked if start <= match.start() < end), None)
+        if inside is not None:
+            previous_end = inside
+            continue
+        url = match[0].rstrip(_TRAILING)
+        before = text[previous_end : match.start()]
+        previous_end = match.end()
+        found.append((match.start(), _label(before) or _host(url), url))
+    return [(label, url) for _, label, url in sorted(found)]
+
+
+def _label(before: str) -> str:
+    segment = _LABEL_SPLIT.split(before.rstrip(_LABEL_TAIL))[-1] if before else ""
+    words = segment.strip(_LABEL_TAIL).split()
+    return " ".join(words[-_MAX_LABEL_WORDS:])
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0]
+
+
+def _child_links(alert: Alert) -> list[Link | None]:
+    """A composite alarm's triggering children, each linked to its own alarm page (in its own region)."""
+    links: list[Link | None] = []
+    for child in alert.triggering_children:
+        region = region_from_arn(child.arn)
+        host = console_host(region, child.arn)
+        if host is None:
+            continue
+        href = f"{host}/cloudwatch/deeplink.js?region={region}#alarmsV2:alarm/{quote(child.name, safe='')}"
+        state = f" ({child.state})" if child.state else ""
+        links.append(_link(href, f"Triggering alarm {child.name}{state}"))
+    return links
+
+
 def alarm_console_url(alert: Alert) -> str | None:
-    """The console deep link of FIELD-NOTES; None when the region code is unknown."""
-    host = _console_host(alert)
+    """The console deep link of the alarm; None when the region code is unknown."""
+    host = console_host(alert.region, alert.alarm_arn)
     if host is None or alert.source in (AlertSource.GENERIC, AlertSource.RAW, AlertSource.PAGERDUTY_EVENT):
         return None
     region = alert.region
@@ -352,40 +489,130 @@ def alarm_console_url(alert: Alert) -> str | None:
 
 
 def metric_console_url(alert: Alert) -> str | None:
-    """A metrics graph around the state change, for alarms on named metrics."""
-    host = _console_host(alert)
-    metrics = [m for m in alert.metrics if m.namespace and m.name]
-    if host is None or not metrics:
+    """A metrics graph around the state change: a contributor's own time series; for metric math (and
+    Metrics Insights query) alarms, the alarm's own expressions with the metrics they read; else the
+    alarm's named metrics."""
+    host = console_host(alert.region, alert.alarm_arn)
+    own = contributor_metric(alert)
+    metrics = [own] if own is not None else [m for m in alert.metrics if m.namespace and m.name]
+    expressions = [] if own is not None else [m for m in alert.metrics if m.expression]
+    if host is None or not (metrics or expressions):
         return None
     start = iso_timestamp(alert.state_changed_at - timedelta(hours=3))
     end = iso_timestamp(alert.state_changed_at + timedelta(hours=1))
-    graph = "".join(_jsurl_metric(metric) for metric in metrics)
-    stat = _CONSOLE_STATS.get((metrics[0].stat or "").upper(), metrics[0].stat or "Average")
+    graph = "".join(_jsurl_expression(metric) for metric in expressions)
+    graph += "".join(_jsurl_metric(metric, with_options=bool(expressions)) for metric in metrics)
+    first = metrics[0] if metrics else expressions[0]
+    stat = _CONSOLE_STATS.get((first.stat or "").upper(), first.stat or "Average")
     query = (
         f"~(metrics~({graph})~region~'{alert.region}~stat~'{_jsurl(stat)}"
-        f"~period~{metrics[0].period or 300}~start~'{_jsurl(start)}~end~'{_jsurl(end)})"
+        f"~period~{first.period or 300}~start~'{_jsurl(start)}~end~'{_jsurl(end)})"
     )
     return f"{host}/cloudwatch/home?region={alert.region}#metricsV2:graph={query}"
 
 
-def _console_host(alert: Alert) -> str | None:
-    if not alert.region or not _REGION.match(alert.region):
+# The log group a resource writes to by default, per metric namespace (AWS documentation):
+# Lambda `/aws/lambda/<function>`; ECS Container Insights `/aws/ecs/containerinsights/<cluster>/performance`;
+# App Runner `/aws/apprunner/<service>/<service id>/application`; API Gateway REST execution logs
+# `API-Gateway-Execution-Logs_<rest api id>/<stage>` (only when the metric names the API by id); Step
+# Functions has no fixed log group: `/aws/vendedlogs/states/<name>-Logs` is the name its console proposes.
+_LOG_GROUPS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("AWS/Lambda", ("FunctionName",), "/aws/lambda/{FunctionName}"),
+    ("AWS/ECS", ("ClusterName",), "/aws/ecs/containerinsights/{ClusterName}/performance"),
+    ("ECS/ContainerInsights", ("ClusterName",), "/aws/ecs/containerinsights/{ClusterName}/performance"),
+    ("AWS/AppRunner", ("ServiceName", "ServiceID"), "/aws/apprunner/{ServiceName}/{ServiceID}/application"),
+    ("AWS/ApiGateway", ("ApiId", "Stage"), "API-Gateway-Execution-Logs_{ApiId}/{Stage}"),
+    ("AWS/States", ("StateMachineArn",), "/aws/vendedlogs/states/{StateMachineName}-Logs"),
+)
+_LOGS_QUERY = "fields @timestamp, @message, @logStream\n| sort @timestamp desc\n| limit 200"
+_DEFAULT_PERIOD_SECONDS = 300
+
+
+def log_group_for(alert: Alert) -> str | None:
+    """The default log group of the resource the alarm watches (Lambda, API Gateway, ECS, App Runner, Step
+    Functions), from the metric's namespace and dimensions."""
+    metric = primary_metric(alert)
+    if metric is None or not metric.namespace:
         return None
-    partition = (
-        alert.alarm_arn.split(":")[1] if alert.alarm_arn and alert.alarm_arn.count(":") >= 1 else "aws"
+    dims = dict(metric.dimensions)
+    if "StateMachineArn" in dims:
+        dims["StateMachineName"] = dims["StateMachineArn"].rsplit(":", 1)[-1]
+    for namespace, needed, pattern in _LOG_GROUPS:
+        if metric.namespace == namespace and all(dims.get(name) for name in needed):
+            return pattern.format(**dims)
+    return None
+
+
+def logs_insights_url(alert: Alert, log_group: str | None = None) -> str | None:
+    """CloudWatch Logs Insights over the resource's log group (or `log_group`, e.g. from an alarm tag) for
+    the alarm's evaluation window (period x evaluation periods up to the state change)."""
+    group = log_group or log_group_for(alert)
+    host = console_host(alert.region, alert.alarm_arn)
+    if group is None or host is None or alert.source not in _CLOUDWATCH_ALERT_SOURCES:
+        return None
+    evaluation = alert.evaluation
+    metric = primary_metric(alert)
+    period = (evaluation.period if evaluation else None) or (metric.period if metric else None)
+    periods = (evaluation.evaluation_periods if evaluation else None) or 1
+    span = timedelta(seconds=(period or _DEFAULT_PERIOD_SECONDS) * periods)
+    detail = (
+        f"~(end~'{_insights(iso_timestamp(alert.state_changed_at))}"
+        f"~start~'{_insights(iso_timestamp(alert.state_changed_at - span))}"
+        f"~timeType~'ABSOLUTE~tz~'UTC~editorString~'{_insights(_LOGS_QUERY)}"
+        f"~source~(~'{_insights(group)}))"
     )
+    encoded = "".join(_INSIGHTS_MARKS.get(char, char) for char in detail)
+    return f"{host}/cloudwatch/home?region={alert.region}#logsV2:logs-insights$3FqueryDetail$3D{encoded}"
+
+
+# The console's Logs Insights URL state: primitives percent-encoded with `*` for `%`, the structure's
+# `~ ( ) '` then escaped twice with `$` for `%`.
+_INSIGHTS_MARKS = {"~": "$257E", "(": "$2528", ")": "$2529", "'": "$2527"}
+
+
+def _insights(text: str) -> str:
+    return "".join(
+        char
+        if char.isascii() and (char.isalnum() or char in "-_.")
+        else "".join(f"*{byte:02x}" for byte in char.encode("utf-8", "replace"))
+        for char in text
+    )
+
+
+def console_host(region: str | None, arn: str | None) -> str | None:
+    """The console of the ARN's partition: `aws`, `aws-cn` or `aws-us-gov`."""
+    if not region or not _REGION.match(region):
+        return None
+    partition = partition_from_arn(arn)
     if partition == "aws-cn":
-        return f"https://{alert.region}.console.amazonaws.cn"
+        return f"https://{region}.console.amazonaws.cn"
     if partition == "aws-us-gov":
         return "https://console.amazonaws-us-gov.com"
-    return f"https://{alert.region}.console.aws.amazon.com"
+    return f"https://{region}.console.aws.amazon.com"
 
 
-def _jsurl_metric(metric: MetricRef) -> str:
+def _jsurl_expression(metric: MetricRef) -> str:
+    """A metric math or Metrics Insights expression as a graph entry: `{expression, label, id}`."""
+    fields = [("expression", metric.expression or "")]
+    if metric.label:
+        fields.append(("label", metric.label))
+    if metric.id:
+        fields.append(("id", metric.id))
+    body = "~".join(f"{name}~'{_jsurl(value)}" for name, value in fields)
+    return f"~(~({body}))"
+
+
+def _jsurl_metric(metric: MetricRef, *, with_options: bool = False) -> str:
+    """A metric as a graph entry; beside expressions it keeps its id (the expressions name it) and is shown
+    only when the alarm returns its data."""
     parts = [metric.namespace or "", metric.name or ""]
     for name, value in metric.dimensions.items():
         parts += [name, value]
-    return "~(" + "".join(f"~'{_jsurl(part)}" for part in parts) + ")"
+    entry = "".join(f"~'{_jsurl(part)}" for part in parts)
+    if with_options and metric.id:
+        visible = "true" if metric.return_data else "false"
+        entry += f"~(id~'{_jsurl(metric.id)}~visible~{visible})"
+    return "~(" + entry + ")"
 
 
 def _jsurl(text: str) -> str:
@@ -519,10 +746,11 @@ def _trigger_details(item: StateItem, note: str) -> dict[str, Any]:
 
 
 def console_url(item: StateItem) -> str | None:
+    """The alarm's console page, in the console of the alarm ARN's partition."""
     region = region_from_arn(item.alarm_arn)
-    if region is None or item.source not in _CLOUDWATCH_SOURCES or not item.alarm_name:
+    host = console_host(region, item.alarm_arn)
+    if host is None or item.source not in _CLOUDWATCH_SOURCES or not item.alarm_name:
         return None
-    host = f"https://{region}.console.aws.amazon.com"
     return f"{host}/cloudwatch/deeplink.js?region={region}#alarmsV2:alarm/{quote(item.alarm_name, safe='')}"
 
 

@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from alertbridge.logic.maintenance import account_from_arn, active_window_for
-from alertbridge.models.alert import AlarmState, Alert, AlertSource
+from alertbridge.models.alert import AlarmState, Alert, AlertSource, Contributor, MuteDetail
 from alertbridge.models.delivery import Observation, ObservationKind
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import EventAction, Severity
@@ -62,6 +62,9 @@ class Reason(StrEnum):
     RESOLVE_WITHOUT_OPEN = "resolve-without-open"
     ACK_WITHOUT_OPEN = "ack-without-open"
     SUPPRESSED = "suppressed-maintenance"
+    MUTED = "suppressed-mute-rule"  # a CloudWatch alarm mute rule muted the change's actions
+    MUTE_ENDED = "mute-ended"  # CloudWatch ran the muted ALARM action when the mute ended
+    RECORDED = "recorded-not-paged"  # multi-time-series: the other level pages (multi_time_series_pages)
     IGNORED = "ignored"
     HUMAN_RESOLVED = "human-resolved-still-alarm"
     TRIGGER_AFTER_MAINTENANCE = "maintenance-ended"
@@ -103,6 +106,7 @@ class _Change:
     now: datetime
     ttl_days: int
     expected_version: int | None
+    pages: bool = True
 
 
 def routing_key_fingerprint(routing_key: str) -> str:
@@ -122,14 +126,20 @@ def decide(
     suppressed_by: MaintenanceWindow | None,
     now: datetime,
     ttl_days: int,
+    pages: bool = True,
 ) -> Decision:
-    """The lifecycle decision for `alert` against the stored item of its dedup key."""
+    """The lifecycle decision for `alert` against the stored item of its dedup key. `pages` False records
+    a trigger without sending it (status RECORDED: a multi-time-series alarm whose other level pages)."""
     expected = stored.version if stored is not None else None
-    change = _Change(alert, route, routing_key_id, severity, summary, suppressed_by, now, ttl_days, expected)
+    change = _Change(
+        alert, route, routing_key_id, severity, summary, suppressed_by, now, ttl_days, expected, pages
+    )
     current = None if stored is None or stored.expired(now) else stored
     if current is not None and _is_duplicate(current, alert):
         if current.trigger_pending and current.is_open and action == EventAction.TRIGGER:
             return _resend_pending(current, change)
+        if action == EventAction.TRIGGER and _mute_rerun(current, change):
+            return _open(current, change, Reason.MUTE_ENDED)
         return Decision(reason=Reason.DUPLICATE)
     if current is not None and not _is_newer(current, alert):
         return Decision(reason=Reason.STALE)
@@ -155,6 +165,31 @@ def _resend_pending(current: StateItem, change: _Change) -> Decision:
     return _sending(EventAction.TRIGGER, current, item, change, Reason.RETRY_PENDING)
 
 
+def _mute_rerun(current: StateItem, change: _Change) -> bool:
+    """The same ALARM a mute rule held back, now without `muteDetail`: CloudWatch ran the muted action
+    when the mute ended with the alarm still in ALARM (SNS and Lambda actions), so it pages now."""
+    return (
+        current.status == KeyStatus.SUPPRESSED
+        and current.mute_rule_arn is not None
+        and change.alert.mute is None
+        and change.suppressed_by is None
+        and change.pages
+    )
+
+
+def _mute_fields(mute: MuteDetail | None) -> dict[str, Any]:
+    if mute is None:
+        return dict(_NO_MUTE)
+    return {
+        "mute_rule_arn": mute.muted_by_arn,
+        "mute_starts_at": mute.window_start,
+        "mute_ends_at": mute.window_end,
+    }
+
+
+_NO_MUTE: dict[str, Any] = {"mute_rule_arn": None, "mute_starts_at": None, "mute_ends_at": None}
+
+
 def _is_duplicate(current: StateItem, alert: Alert) -> bool:
     return alert.state_changed_at == current.state_changed_at and alert.state == current.alarm_state
 
@@ -170,11 +205,20 @@ def _on_trigger(current: StateItem | None, change: _Change) -> Decision:
         return _retrigger(current, change)
     if _in_human_resolved_episode(current, change.alert):
         return _record(current, change, KeyStatus.RESOLVED, Reason.HUMAN_RESOLVED)
-    if change.suppressed_by is not None:
-        window_id = change.suppressed_by.id
+    mute = change.alert.mute
+    if change.suppressed_by is not None or mute is not None:
+        window_id = change.suppressed_by.id if change.suppressed_by is not None else None
+        reason = Reason.SUPPRESSED if change.suppressed_by is not None else Reason.MUTED
         return _record(
-            current, change, KeyStatus.SUPPRESSED, Reason.SUPPRESSED, maintenance_window_id=window_id
+            current,
+            change,
+            KeyStatus.SUPPRESSED,
+            reason,
+            maintenance_window_id=window_id,
+            **_mute_fields(mute),
         )
+    if not change.pages:
+        return _record(current, change, KeyStatus.RECORDED, Reason.RECORDED, **_NO_MUTE)
     return _open(current, change)
 
 
@@ -192,11 +236,13 @@ def _retrigger(current: StateItem, change: _Change) -> Decision:
     if change.suppressed_by is not None:  # the incident stays open; only the update is held back
         window_id = change.suppressed_by.id
         return _record(current, change, KeyStatus.OPEN, Reason.SUPPRESSED, maintenance_window_id=window_id)
+    if change.alert.mute is not None:  # muted by CloudWatch: the open incident is not updated
+        return _record(current, change, KeyStatus.OPEN, Reason.MUTED)
     item = _next_item(current, change, KeyStatus.OPEN, auto_resolve_at=_auto_resolve_at(change.alert))
     return _sending(EventAction.TRIGGER, current, item, change, Reason.RETRIGGERED)
 
 
-def _open(current: StateItem | None, change: _Change) -> Decision:
+def _open(current: StateItem | None, change: _Change, reason: Reason | None = None) -> Decision:
     """A new incident: the newly computed route and key become its opening identity."""
     item = _next_item(
         current,
@@ -208,7 +254,9 @@ def _open(current: StateItem | None, change: _Change) -> Decision:
         auto_resolve_at=_auto_resolve_at(change.alert),
         **_NEW_INCIDENT,
     )
-    reason = Reason.OPENED if current is None or current.status == KeyStatus.SUPPRESSED else Reason.REOPENED
+    if reason is None:
+        fresh = current is None or current.status in (KeyStatus.SUPPRESSED, KeyStatus.RECORDED)
+        reason = Reason.OPENED if fresh else Reason.REOPENED
     return _sending(EventAction.TRIGGER, item, item, change, reason)
 
 
@@ -223,11 +271,19 @@ _NEW_INCIDENT: dict[str, Any] = {
     "resolved_by_human": False,
     "pd_updated_at": None,
     "maintenance_window_id": None,
+    "mute_rule_arn": None,
+    "mute_starts_at": None,
+    "mute_ends_at": None,
 }
 
 
 def _on_resolve(current: StateItem | None, change: _Change) -> Decision:
-    ends_episode = {"resolved_by_human": False, "auto_resolve_at": None, "maintenance_window_id": None}
+    ends_episode = {
+        "resolved_by_human": False,
+        "auto_resolve_at": None,
+        "maintenance_window_id": None,
+        **_NO_MUTE,
+    }
     if current is not None and current.is_open:
         item = _next_item(current, change, KeyStatus.RESOLVED, **ends_episode)
         return _sending(EventAction.RESOLVE, current, item, change, Reason.RESOLVED)
@@ -246,7 +302,9 @@ def _on_ignore(current: StateItem | None, change: _Change) -> Decision:
     """Nothing to send (e.g. INSUFFICIENT_DATA under "ignore"), but the newer state is remembered."""
     if current is not None and current.is_open:
         return _record(current, change, KeyStatus.OPEN, Reason.IGNORED)
-    return _record(current, change, _closed_status(current), Reason.IGNORED, maintenance_window_id=None)
+    return _record(
+        current, change, _closed_status(current), Reason.IGNORED, maintenance_window_id=None, **_NO_MUTE
+    )
 
 
 def _closed_status(current: StateItem | None) -> KeyStatus:
@@ -306,6 +364,7 @@ def _next_item(current: StateItem | None, change: _Change, status: KeyStatus, **
         alarm_arn=alert.alarm_arn,
         account_id=alert.account_id or account_from_arn(alert.alarm_arn),
         source=alert.source.value,
+        contributor_id=alert.contributor.id if alert.contributor is not None else None,
         summary=change.summary,
         severity=change.severity,
         last_seen=change.now,
@@ -349,7 +408,9 @@ def triggers_after_maintenance(
 
 
 def _suppression_lifted(item: StateItem, active: list[MaintenanceWindow], now: datetime) -> bool:
-    if item.status != KeyStatus.SUPPRESSED or item.expired(now):
+    """No window covers the key any more and no mute rule's window is still running: on the EventBridge
+    path no notification comes when a mute ends, so its end is handled like a window's."""
+    if item.status != KeyStatus.SUPPRESSED or item.expired(now) or item.muted(now):
         return False
     account = item.account_id or account_from_arn(item.alarm_arn)
     covering = active_window_for(
@@ -421,6 +482,8 @@ _ALARM_STATE_OBSERVATIONS = frozenset(
     {
         ObservationKind.RESOLVE_OK,
         ObservationKind.RESOLVE_DELETED,
+        ObservationKind.RESOLVE_CONTRIBUTOR_ALARM_OK,
+        ObservationKind.RESOLVE_CONTRIBUTOR_OK,
     }
 )
 
@@ -445,6 +508,7 @@ def observed_alarm_change(current: StateItem, observation: Observation) -> Alert
         state=AlarmState.OK,
         state_changed_at=observation.as_of or observation.observed_at,
         reason=observation.why,
+        contributor=Contributor(id=current.contributor_id) if current.contributor_id else None,
     )
 
 
@@ -483,7 +547,7 @@ def _auto_resolve_due(
 def _maintenance_ended(
     current: StateItem, observation: Observation, now: datetime, _: int, covering: MaintenanceWindow | None
 ) -> Decision | None:
-    if current.status != KeyStatus.SUPPRESSED or covering is not None:
+    if current.status != KeyStatus.SUPPRESSED or covering is not None or current.muted(now):
         return None
     if not _same_transition(current, observation):
         return None
@@ -496,6 +560,7 @@ def _suppressed_recovered(
     if current.status != KeyStatus.SUPPRESSED or not _same_transition(current, observation):
         return None
     update: dict[str, Any] = {"status": KeyStatus.IGNORED, "maintenance_window_id": None, "last_seen": now}
+    update.update(_NO_MUTE)
     update["expires_at"] = _expiry(KeyStatus.IGNORED, now, ttl_days)
     return _written(current, update, observation.what)
 

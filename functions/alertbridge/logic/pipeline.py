@@ -46,8 +46,8 @@ from alertbridge.logic.lifecycle import (
 )
 from alertbridge.logic.maintenance import account_from_arn, active_window_for, window_for
 from alertbridge.logic.policy import Routing, route_alert
-from alertbridge.models.alert import Alert
-from alertbridge.models.config import BridgeConfig
+from alertbridge.models.alert import AlarmState, Alert
+from alertbridge.models.config import BridgeConfig, MultiTimeSeriesPages
 from alertbridge.models.delivery import AlertNotice, Observation, ObservationKind
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import EventAction, EventV2
@@ -55,6 +55,7 @@ from alertbridge.models.state import StateItem
 from alertbridge.ports import (
     AlarmTags,
     Counter,
+    DeliveryQueue,
     EventsApi,
     IncidentLinks,
     MaintenanceStore,
@@ -68,7 +69,8 @@ MAX_REJECTION_ERRORS = 10
 # Why a trigger comes from the reconciler, in the incident's details.
 REBUILT_TRIGGER_NOTES = {
     ObservationKind.TRIGGER_AFTER_MAINTENANCE: (
-        "Held back by a maintenance window; the alarm was still firing when the window ended."
+        "Held back by a maintenance window or a CloudWatch alarm mute rule; the alarm was still firing "
+        "when it ended."
     ),
     ObservationKind.RESEND_TRIGGER: (
         "Sent by the reconciler: the original trigger never reached PagerDuty (outage or rate limiting) "
@@ -124,8 +126,10 @@ class Pipeline:
         notes: Notes | None = None,
         alarm_tags: AlarmTags | None = None,
         links: IncidentLinks | None = None,
+        delivery: DeliveryQueue | None = None,
     ) -> None:
         self.config = config
+        self.delivery = delivery  # the lane itself: an alarm-level OK queues its contributors' resolves
         self.links = links
         self.alarm_tags = alarm_tags
         self.state = state
@@ -166,11 +170,56 @@ class Pipeline:
             decision = self._decide(stored, alert, routing, action, now)
             return self._alert_plan(decision, alert, routing)
 
-        return self._decided(alert.dedup_key, plan, deadline)
+        outcome = self._decided(alert.dedup_key, plan, deadline)
+        closes_contributors = alert.is_alarm_level_multi_time_series and action == EventAction.RESOLVE
+        if closes_contributors and outcome.reason != Reason.STALE:
+            self._close_contributors(alert, now)
+        return outcome
+
+    def _close_contributors(self, alert: Alert, now: datetime) -> None:
+        """An alarm-level OK closes every contributor incident of the alarm still open. Each contributor key
+        has its own lane (message group), so its resolve is not sent from here: one observation per key is
+        queued, and the delivery function decides it in that key's lane on fresh state (a contributor that
+        fired again after this OK keeps its incident). A duplicate OK queues them again: deciding them twice
+        changes nothing."""
+        contributors = [
+            item
+            for item in self.state.list_open()
+            if item.contributor_id
+            and item.alarm_name == alert.alarm_name
+            and item.alarm_arn == alert.alarm_arn
+        ]
+        if not contributors:
+            return
+        if self.delivery is None:
+            self.counter.add("ContributorResolvesNotQueued", len(contributors))
+            return
+        when = alert.state_changed_at.isoformat(timespec="seconds")
+        why = f"the alarm {alert.alarm_name} returned to OK at {when}" + (
+            f": {alert.reason}" if alert.reason else ""
+        )
+        for item in contributors:
+            self.delivery.send(
+                Observation(
+                    what=ObservationKind.RESOLVE_CONTRIBUTOR_ALARM_OK,
+                    dedup_key=item.dedup_key,
+                    observed_at=now,
+                    why=why,
+                    state_changed_at=item.state_changed_at,
+                    opened_at=item.opened_at,
+                    as_of=alert.state_changed_at,
+                    alarm_state=AlarmState.OK,
+                )
+            )
+        self.counter.add("ContributorResolvesQueued", len(contributors))
 
     def _with_alarm_tags(self, alert: Alert) -> Alert:
-        """Tags for tag-matching rules, read from CloudWatch for an alarm that arrived without any. Only a
+        """Tags for tag-matching rules: those the notification carries when CloudWatch retrieved them
+        (AlarmTagsPropagation), else read from CloudWatch for an alarm that arrived without any. Only a
         trigger is routed anew (re-triggers and resolves keep the opening route), so only it asks."""
+        if alert.tags_retrieved:
+            self.counter.add("AlarmTagsFromPayload")
+            return alert
         if self.alarm_tags is None or alert.tags or not alert.alarm_arn:
             return alert
         tags = self.alarm_tags.tags(alert.alarm_arn)
@@ -201,6 +250,7 @@ class Pipeline:
             suppressed_by=window,
             now=now,
             ttl_days=self.config.closed_item_ttl_days,
+            pages=pages_for(alert, self.config),
         )
 
     def _alert_plan(self, decision: Decision, alert: Alert, routing: Routing) -> _Plan:
@@ -406,6 +456,17 @@ class Pipeline:
         if response.attempts > 1:
             self.counter.add("Retried", response.attempts - 1)
         return outcome.model_copy(update={"sent": event.event_action, "attempts": response.attempts})
+
+
+def pages_for(alert: Alert, config: BridgeConfig) -> bool:
+    """Whether this notification of a multi-time-series alarm pages (`multi_time_series_pages`): each
+    contributor, the alarm-level change, or both. Every other notification pages."""
+    mode = config.multi_time_series_pages
+    if alert.contributor is not None:
+        return mode in (MultiTimeSeriesPages.CONTRIBUTORS, MultiTimeSeriesPages.BOTH)
+    if alert.is_alarm_level_multi_time_series:
+        return mode in (MultiTimeSeriesPages.ALARM, MultiTimeSeriesPages.BOTH)
+    return True
 
 
 def _summary_of(stored: StateItem | None, alert: Alert, action: EventAction | None) -> str:

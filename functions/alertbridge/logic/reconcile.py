@@ -7,9 +7,14 @@ maintenance windows, PagerDuty incidents, now) -> actions:
   notification was lost, or the alarm was deleted while in ALARM (incidents that never close).
   Only alarms of the reconciler's own account and region can be looked up; others are left alone, and so
   are generic and raw alerts (they have no alarm).
+- An open contributor key (one time series of a multi-time-series alarm) whose contributor CloudWatch no
+  longer lists in ALARM (`DescribeAlarmContributors`) while the alarm itself still is, is resolved: a lost
+  contributor OK cannot orphan its incident. (An alarm that is OK or gone resolves its contributors as
+  above.)
 - An open key whose auto-resolve time (`autoResolveAfterSeconds` of an application alert) has passed is
   resolved.
-- A suppressed key no window covers any more is triggered if its alarm is still in ALARM (or cannot be
+- A suppressed key no window covers any more, and whose CloudWatch mute rule window (if a mute rule muted
+  it) has ended, is triggered if its alarm is still in ALARM (or cannot be
   looked up); if CloudWatch says it recovered or is gone, it is cleared without paging.
 - An open key whose trigger is still pending (its intent was committed, its send never succeeded) and that
   no redelivery has touched for `PENDING_TRIGGER_GRACE` gets its trigger sent again unless CloudWatch says
@@ -51,12 +56,14 @@ from alertbridge.models.delivery import Observation, ObservationKind
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.ports import (
+    AlarmContributors,
     Alarms,
     Counter,
     DeliveryQueue,
     Incident,
     IncidentsApi,
     MaintenanceStore,
+    ObservedContributor,
     StateStore,
     SuppressedKeys,
     UnconfirmedResolves,
@@ -85,7 +92,16 @@ DEFAULT_GRACES = Graces()
 ActionKind = ObservationKind  # what the reconciler asks the delivery lane to decide
 
 
-RESOLVING = frozenset({ActionKind.RESOLVE_DELETED, ActionKind.RESOLVE_OK, ActionKind.AUTO_RESOLVE})
+RESOLVING = frozenset(
+    {
+        ActionKind.RESOLVE_DELETED,
+        ActionKind.RESOLVE_OK,
+        ActionKind.AUTO_RESOLVE,
+        ActionKind.RESOLVE_CONTRIBUTOR_OK,
+    }
+)
+# Contributors CloudWatch lists in ALARM, per alarm name (absent: not looked up, or could not be read).
+ContributorStates = Mapping[str, Mapping[str, ObservedContributor]]
 
 
 class Action(BaseModel):
@@ -131,14 +147,15 @@ def plan(
     now: datetime,
     home: AlarmHome,
     graces: Graces = DEFAULT_GRACES,
+    contributors: ContributorStates | None = None,
 ) -> list[Action]:
     """Every action of one run, in the order they should be carried out (closing before opening)."""
-    actions = plan_open(open_items, alarm_states, now, home, graces)
+    actions = plan_open(open_items, alarm_states, now, home, graces, contributors or {})
     closing = {action.item.dedup_key for action in actions}
     for item, incident in unopened:
         if item.dedup_key not in closing and (action := plan_unopened(item, incident, alarm_states, home)):
             actions.append(action)
-    actions += plan_suppressed(suppressed_items, windows, alarm_states, now, home)
+    actions += plan_suppressed(suppressed_items, windows, alarm_states, now, home, contributors or {})
     actions += [action for item, incident in unconfirmed if (action := plan_unconfirmed(item, incident))]
     return actions
 
@@ -149,6 +166,7 @@ def plan_open(
     now: datetime,
     home: AlarmHome,
     graces: Graces = DEFAULT_GRACES,
+    contributors: ContributorStates | None = None,
 ) -> list[Action]:
     listed = list(items)
     due = {item.dedup_key for item in due_auto_resolves(listed, now)}
@@ -157,7 +175,11 @@ def plan_open(
         if item.dedup_key in due:
             action: Action | None = _auto_resolve(item)
         else:
-            action = _check_alarm(item, alarm_states, home) or _stuck_trigger(item, now, graces)
+            action = (
+                _check_alarm(item, alarm_states, home)
+                or _check_contributor(item, alarm_states, contributors or {}, home)
+                or _stuck_trigger(item, now, graces)
+            )
         if action is not None:
             actions.append(action)
     return actions
@@ -189,26 +211,85 @@ def _check_alarm(item: StateItem, alarm_states: Mapping[str, AlarmState], home: 
     return None
 
 
+def _check_contributor(
+    item: StateItem,
+    alarm_states: Mapping[str, AlarmState],
+    contributors: ContributorStates,
+    home: AlarmHome,
+) -> Action | None:
+    """A contributor incident whose alarm still fires but whose own time series CloudWatch no longer lists
+    in ALARM: its OK was lost (contributors are only ALARM or OK)."""
+    if not _contributor_recovered(item, alarm_states, contributors, home) or not item.is_open:
+        return None
+    why = (
+        f"CloudWatch no longer lists contributor {item.contributor_id} of {item.alarm_name} in ALARM "
+        "(its OK notification never reached the bridge)"
+    )
+    return Action(kind=ActionKind.RESOLVE_CONTRIBUTOR_OK, item=item, why=why)
+
+
+def _contributor_recovered(
+    item: StateItem,
+    alarm_states: Mapping[str, AlarmState],
+    contributors: ContributorStates,
+    home: AlarmHome,
+) -> bool:
+    if not item.contributor_id or not home.can_check(item):
+        return False
+    listed = contributors.get(item.alarm_name)
+    in_alarm = alarm_states.get(item.alarm_name) == AlarmState.ALARM
+    return in_alarm and listed is not None and item.contributor_id not in listed
+
+
+def contributor_alarms_to_look_up(
+    items: Iterable[StateItem], alarm_states: Mapping[str, AlarmState], home: AlarmHome
+) -> list[str]:
+    """Alarms in ALARM with an open or held-back contributor key: their contributors are listed."""
+    return sorted(
+        {
+            item.alarm_name
+            for item in items
+            if item.contributor_id
+            and home.can_check(item)
+            and alarm_states.get(item.alarm_name) == AlarmState.ALARM
+        }
+    )
+
+
 def plan_suppressed(
     items: Iterable[StateItem],
     windows: Iterable[MaintenanceWindow],
     alarm_states: Mapping[str, AlarmState],
     now: datetime,
     home: AlarmHome,
+    contributors: ContributorStates | None = None,
 ) -> list[Action]:
-    """Keys held back by a window that ended: trigger the ones still firing, clear the recovered ones."""
+    """Keys held back by a window (or a mute rule's window) that ended: trigger the ones still firing,
+    clear the recovered ones."""
     return [
-        _after_window(item, alarm_states, home) for item in triggers_after_maintenance(items, windows, now)
+        _after_window(item, alarm_states, home, contributors or {})
+        for item in triggers_after_maintenance(items, windows, now)
     ]
 
 
-def _after_window(item: StateItem, alarm_states: Mapping[str, AlarmState], home: AlarmHome) -> Action:
-    window = item.maintenance_window_id or "?"
+def _after_window(
+    item: StateItem,
+    alarm_states: Mapping[str, AlarmState],
+    home: AlarmHome,
+    contributors: ContributorStates,
+) -> Action:
+    if item.mute_rule_arn:
+        held = f"the mute rule {item.mute_rule_arn}'s window"
+    else:
+        held = f"maintenance window {item.maintenance_window_id or '?'}"
     if home.can_check(item) and alarm_states.get(item.alarm_name) != AlarmState.ALARM:
         state = alarm_states.get(item.alarm_name, "deleted")
-        why = f"maintenance window {window} ended and the alarm is {state}: nothing to page"
+        why = f"{held} ended and the alarm is {state}: nothing to page"
         return Action(kind=ActionKind.CLEAR_SUPPRESSED, item=item, why=why)
-    why = f"maintenance window {window} ended with the alarm still in ALARM"
+    if _contributor_recovered(item, alarm_states, contributors, home):
+        why = f"{held} ended and contributor {item.contributor_id} is no longer in ALARM: nothing to page"
+        return Action(kind=ActionKind.CLEAR_SUPPRESSED, item=item, why=why)
+    why = f"{held} ended with the alarm still in ALARM"
     return Action(kind=ActionKind.TRIGGER_AFTER_MAINTENANCE, item=item, why=why)
 
 
@@ -325,6 +406,7 @@ class Reconciler:
     counter: Counter
     home: AlarmHome
     incidents: IncidentsApi | None = None
+    contributors: AlarmContributors | None = None
     limits: ReconcileLimits = field(default_factory=ReconcileLimits)
     clock: Callable[[], float] = time.monotonic
     log: Callable[[str, dict[str, Any]], None] = lambda message, fields: None
@@ -350,6 +432,7 @@ class Reconciler:
         states = {name: alarm.state for name, alarm in observed.items()}
         self._updated_at = {name: alarm.updated_at for name, alarm in observed.items() if alarm.updated_at}
         windows = self.maintenance.list_active(now) if suppressed else []
+        contributors = self._contributors([*open_items, *suppressed], states)
         unconfirmed = self._unconfirmed(now, deadline, report)
         to_check = open_keys_to_look_up(open_items, states, now, self.home, self.limits.graces)
         unopened = self._looked_up(to_check, self.limits.max_open_lookups, deadline, report, since=True)
@@ -363,7 +446,27 @@ class Reconciler:
             now=now,
             home=self.home,
             graces=self.limits.graces,
+            contributors=contributors,
         )
+
+    def _contributors(
+        self, items: Sequence[StateItem], states: Mapping[str, AlarmState]
+    ) -> dict[str, dict[str, ObservedContributor]]:
+        """CloudWatch's contributors in ALARM for each alarm in ALARM that has contributor keys; an alarm
+        whose contributors cannot be read is left out (its keys are not touched this run)."""
+        if self.contributors is None:
+            return {}
+        found: dict[str, dict[str, ObservedContributor]] = {}
+        for name in contributor_alarms_to_look_up(items, states, self.home):
+            try:
+                listed = self.contributors.in_alarm(name)
+            except Exception as exc:  # one alarm's failure never stops the run
+                self.counter.add("Reconcile.Failed")
+                self.log("contributors lookup failed", {"alarm_name": name, "error": type(exc).__name__})
+                continue
+            if listed is not None:
+                found[name] = dict(listed)
+        return found
 
     def _unconfirmed(
         self, now: datetime, deadline: float | None, report: RunReport
@@ -410,6 +513,8 @@ class Reconciler:
 
     def _hand_over(self, action: Action, now: datetime, report: RunReport) -> None:
         as_of = self._updated_at.get(action.item.alarm_name) if action.kind == ActionKind.RESOLVE_OK else None
+        if action.kind == ActionKind.RESOLVE_CONTRIBUTOR_OK:
+            as_of = now  # the contributor was not in ALARM when looked up, after the run began
         try:
             self.delivery.send(observation_for(action, now=now, as_of=as_of))
         except Exception as exc:

@@ -31,6 +31,7 @@ class AlarmKind(StrEnum):
     METRIC_MATH = "metric-math"
     ANOMALY_DETECTION = "anomaly-detection"
     COMPOSITE = "composite"
+    MULTI_TIME_SERIES = "multi-time-series"  # a Metrics Insights query alarm (SELECT ... GROUP BY ...)
     GENERIC = "generic"
     UNKNOWN = "unknown"
 
@@ -65,6 +66,23 @@ class TriggeringChild(BaseModel):
     timestamp: str | None = None
 
 
+class Contributor(BaseModel):
+    """One time series of a multi-time-series alarm: its id and its GROUP BY dimensions."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class MuteDetail(BaseModel):
+    """An alarm mute rule that muted this state change's actions (CloudWatch `muteDetail`)."""
+
+    model_config = ConfigDict(frozen=True)
+    muted_by_arn: str
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+
+
 class Alert(BaseModel):
     """One state change of one alarm (or one generic alert), source-independent.
 
@@ -96,6 +114,9 @@ class Alert(BaseModel):
     triggering_children: tuple[TriggeringChild, ...] = ()
     topic_arn: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    tags_retrieved: bool = False  # the notification carried the alarm's tags (status SUCCESS)
+    contributor: Contributor | None = None  # a contributor-level notification of a multi-time-series alarm
+    mute: MuteDetail | None = None  # an alarm mute rule muted this change's actions
     # Application alert fields (models/generic.py)
     severity_hint: str | None = None  # as sent, on any of the seeds' scales; policy maps it
     metric_value: float | None = None
@@ -114,3 +135,8 @@ class Alert(BaseModel):
     @property
     def primary_metric(self) -> MetricRef | None:
         return self.metrics[0] if self.metrics else None
+
+    @property
+    def is_alarm_level_multi_time_series(self) -> bool:
+        """The alarm-level notification of a multi-time-series alarm ("6 out of 6 time series ...")."""
+        return self.kind is AlarmKind.MULTI_TIME_SERIES and self.contributor is None

@@ -37,6 +37,25 @@ class InsufficientDataPolicy(StrEnum):
     RESOLVE = "resolve"
 
 
+class MultiTimeSeriesPages(StrEnum):
+    """Which notifications of a multi-time-series (Metrics Insights) alarm page: each contributor (time
+    series) with its own incident, the alarm-level change, or both. The others are recorded."""
+
+    CONTRIBUTORS = "contributors"
+    ALARM = "alarm"
+    BOTH = "both"
+
+
+class TagLinks(BaseModel):
+    """Alarm tag keys whose values become a page's links (runbook, dashboard) and its owner."""
+
+    model_config = ConfigDict(extra="forbid")
+    runbook_url: str = "runbook_url"
+    dashboard_url: str = "dashboard_url"
+    owner: str = "owner"
+    log_group: str = "log_group"  # overrides the resource's default log group in the Logs Insights link
+
+
 class Urgency(StrEnum):
     HIGH = "high"
     LOW = "low"
@@ -145,6 +164,8 @@ class BridgeConfig(BaseModel):
     rules: list[Rule] = Field(default_factory=list)
     insufficient_data: InsufficientDataPolicy = InsufficientDataPolicy.IGNORE
     insufficient_data_severity: Severity = Severity.WARNING
+    multi_time_series_pages: MultiTimeSeriesPages = MultiTimeSeriesPages.CONTRIBUTORS
+    tag_links: TagLinks = Field(default_factory=TagLinks)
     # Extra or replacement recommendations, keyed "Namespace/MetricName" (e.g. "AWS/Lambda/Errors").
     recommendations: dict[str, list[str]] = Field(default_factory=dict)
     builtin_recommendations: bool = True

@@ -33,6 +33,9 @@ class ObservationKind(StrEnum):
 
     RESOLVE_DELETED = "alarm-deleted"
     RESOLVE_OK = "alarm-ok"
+    # A multi-time-series alarm went OK at alarm level: each contributor incident still open closes
+    RESOLVE_CONTRIBUTOR_ALARM_OK = "alarm-ok-contributor"
+    RESOLVE_CONTRIBUTOR_OK = "contributor-ok"  # the contributor is no longer in ALARM in CloudWatch
     AUTO_RESOLVE = "auto-resolve-timeout"
     TRIGGER_AFTER_MAINTENANCE = "maintenance-ended"
     CLEAR_SUPPRESSED = "suppressed-alarm-recovered"

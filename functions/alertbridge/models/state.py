@@ -20,6 +20,9 @@ class KeyStatus(StrEnum):
     RESOLVED = "resolved"  # closed: by the alarm's OK, by a human, or by the reconciler
     SUPPRESSED = "suppressed"  # in ALARM during a maintenance window: recorded, not sent
     IGNORED = "ignored"  # a state change that sends nothing (e.g. INSUFFICIENT_DATA under "ignore")
+    # In ALARM, recorded and deliberately not paged: the alarm-level change of a multi-time-series alarm
+    # whose contributors page (or a contributor, when the alarm level pages); see `multi_time_series_pages`
+    RECORDED = "recorded"
 
 
 class StateItem(BaseModel):
@@ -48,6 +51,11 @@ class StateItem(BaseModel):
     opened_at: datetime | None = None  # when the bridge opened the current incident (sent its first trigger)
     account_id: str | None = None  # the alarm's account, for maintenance windows matched by account
     maintenance_window_id: str | None = None  # the window that suppressed the trigger (status SUPPRESSED)
+    # The CloudWatch alarm mute rule that muted the trigger (status SUPPRESSED), and its window
+    mute_rule_arn: str | None = None
+    mute_starts_at: datetime | None = None
+    mute_ends_at: datetime | None = None
+    contributor_id: str | None = None  # a contributor's key: the time series of a multi-time-series alarm
     expires_at: int | None = None  # epoch seconds, DynamoDB TTL; only set on closed items
     # Mirrored from PagerDuty webhooks
     incident_id: str | None = None
@@ -67,6 +75,11 @@ class StateItem(BaseModel):
         if value is None or len(value) <= MAX_ITEM_TEXT_CHARS:
             return value
         return value[: MAX_ITEM_TEXT_CHARS - 1] + "…"
+
+    def muted(self, now: datetime) -> bool:
+        """Held back by a mute rule whose window has not ended (a window without an end never ends here:
+        CloudWatch runs the muted actions when it does, and that notification opens the key)."""
+        return self.mute_rule_arn is not None and (self.mute_ends_at is None or self.mute_ends_at > now)
 
     @property
     def is_open(self) -> bool:

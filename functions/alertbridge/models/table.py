@@ -19,3 +19,4 @@ OPEN_INDEX_VALUE = "OPEN"  # gsi1pk of open state items (removed when they close
 MAINTENANCE_INDEX_VALUE = "MAINT"  # gsi1pk of maintenance windows
 SUPPRESSED_INDEX_VALUE = "SUPPRESSED"  # gsi1pk of keys whose trigger a maintenance window held back
 UNCONFIRMED_INDEX_VALUE = "UNCONFIRMED"  # gsi1pk of keys the bridge resolved, until PagerDuty confirms it
+RECORDED_INDEX_VALUE = "RECORDED"  # gsi1pk of keys in ALARM recorded without a page (multi-time-series)

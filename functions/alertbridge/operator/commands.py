@@ -57,6 +57,12 @@ class Target:
 
         return DynamoMaintenanceStore(self.outputs.get("TableName"), client=self.aws.client("dynamodb"))
 
+    def mute_rules(self) -> Any:
+        """CloudWatch alarm mute rules (ports.MuteRules) in the stack's region."""
+        from alertbridge.adapters.cloudwatch import CloudWatchMuteRules
+
+        return CloudWatchMuteRules(self.aws.client("cloudwatch"))
+
     def secret(self, output_key: str) -> dict[str, Any]:
         from botocore.exceptions import ClientError
 
@@ -204,10 +210,12 @@ def fetch_code(location: str) -> bytes:
 
 
 def active(target: Target) -> str:
-    """Open incidents, then alerts held back by a maintenance window (suppressed, but still visible)."""
+    """Open incidents, then alerts held back by a maintenance window or a CloudWatch mute rule (suppressed,
+    but still visible), then multi-time-series alarm levels recorded without a page."""
     store = target.state_store()
     items = sorted(store.list_open(), key=lambda i: i.opened_at or i.first_seen)
     held = sorted(store.list_suppressed(), key=lambda i: i.first_seen)
+    recorded = sorted(store.list_recorded(), key=lambda i: i.first_seen)
     text = "No open incidents."
     if items:
         rows = [_active_row(item, target.now) for item in items]
@@ -215,19 +223,42 @@ def active(target: Target) -> str:
         text = render_table(headers, rows, shorten={"ALARM"}) + f"\n{len(items)} open"
     if held:
         rows = [_held_row(item, target.now) for item in held]
-        headers = ["HELD BACK", "SINCE", "ROUTE", "SEVERITY", "MAINTENANCE WINDOW", "DEDUP KEY"]
-        text += f"\n\n{render_table(headers, rows, shorten={'HELD BACK'})}\n{len(held)} held back by maintenance windows (paged when "
-        text += "their window ends if still in ALARM)"
+        headers = ["HELD BACK", "SINCE", "ROUTE", "SEVERITY", "HELD BY", "UNTIL", "DEDUP KEY"]
+        text += f"\n\n{render_table(headers, rows, shorten={'HELD BACK'})}\n{len(held)} held back by maintenance windows "
+        text += "or CloudWatch mute rules (paged when their window ends if still in ALARM)"
+    if recorded:
+        rows = [_recorded_row(item, target.now) for item in recorded]
+        headers = ["RECORDED", "SINCE", "ROUTE", "STATE", "WHY NOT PAGED", "DEDUP KEY"]
+        text += f"\n\n{render_table(headers, rows, shorten={'RECORDED'})}\n{len(recorded)} recorded without a page "
+        text += "(multi_time_series_pages: the other level of the alarm pages)"
     return text
 
 
+def _recorded_row(item: StateItem, now: datetime) -> list[object]:
+    level = f"contributor {item.contributor_id}" if item.contributor_id else "alarm level"
+    return [
+        item.alarm_name or item.summary,
+        age(item.state_changed_at, now),
+        item.route,
+        item.alarm_state.value,
+        f"{level} of a multi-time-series alarm",
+        item.dedup_key,
+    ]
+
+
 def _held_row(item: StateItem, now: datetime) -> list[object]:
+    held_by = [part for part in (item.maintenance_window_id, item.mute_rule_arn) if part]
+    until = ""
+    if item.mute_rule_arn:
+        start = _iso(item.mute_starts_at) if item.mute_starts_at else "?"
+        until = f"{start} .. {_iso(item.mute_ends_at) if item.mute_ends_at else '?'}"
     return [
         item.alarm_name or item.summary,
         age(item.state_changed_at, now),
         item.route,
         item.severity.value if item.severity else "",
-        item.maintenance_window_id or "",
+        " + ".join(held_by),
+        until,
         item.dedup_key,
     ]
 
@@ -303,11 +334,14 @@ def maintenance_start(
     alarm_prefix: str | None = None,
     account: str | None = None,
     force: bool = False,
+    cloudwatch_alarms: tuple[str, ...] = (),
 ) -> str:
     """A window over what the options name. Refuses what would silence more than meant: a window over 30
     days (unless forced), a route the deployed configuration lacks, an account that is not an account id,
     a window that is over already."""
     begins = start or target.now
+    if cloudwatch_alarms:
+        return _cloudwatch_mute(target, duration, reason, begins, cloudwatch_alarms)
     _check_window(target, duration, reason, begins, route, account, force)
     window = MaintenanceWindow(
         id=f"mw-{begins.astimezone(UTC).strftime('%Y%m%dT%H%M')}-{uuid.uuid4().hex[:6]}",
@@ -376,9 +410,96 @@ def _days(duration: timedelta) -> str:
     return f"{duration.days} days" if duration.days else f"{int(duration.total_seconds())} s"
 
 
+MUTE_MIN = timedelta(minutes=1)  # CloudWatch mute rules last PT1M..P15D and name at most 100 alarms
+MUTE_MAX = timedelta(days=15)
+MUTE_MAX_ALARMS = 100
+
+
+def _cloudwatch_mute(
+    target: Target, duration: timedelta, reason: str, begins: datetime, alarms: tuple[str, ...]
+) -> str:
+    """`maintenance start --cloudwatch ALARM...`: a CloudWatch alarm mute rule, so CloudWatch itself mutes
+    the alarms' actions (every subscriber, not only this bridge)."""
+    from alertbridge.ports import MuteRule
+
+    if not reason.strip():
+        raise OperatorError("--reason must not be blank: say why alarms are muted")
+    if not MUTE_MIN <= duration <= MUTE_MAX:
+        raise OperatorError(f"--duration {_days(duration)}: a CloudWatch mute rule lasts 1 minute to 15 days")
+    names = tuple(dict.fromkeys(name.strip() for name in alarms if name.strip()))
+    if not names or len(names) > MUTE_MAX_ALARMS:
+        raise OperatorError(f"--cloudwatch names 1 to {MUTE_MAX_ALARMS} alarms; got {len(names)}")
+    if begins + duration <= target.now:
+        raise OperatorError("that mute would already be over; check --start and --duration")
+    at = begins.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    rule = MuteRule(
+        arn="",
+        name=f"alertbridge-{begins.astimezone(UTC).strftime('%Y%m%dT%H%M')}-{uuid.uuid4().hex[:6]}",
+        schedule=f"at({at})",
+        duration=_iso_duration(duration),
+        alarm_names=names,
+        description=reason.strip()[:MAX_REASON_CHARS],
+    )
+    stored = target.mute_rules().put_rule(rule)
+    return (
+        _mute_table([stored])
+        + "\nCloudWatch mutes these alarms' actions (SNS, Lambda, EventBridge still sees the changes); the bridge"
+        + " records muted triggers and pages those still in ALARM when the mute ends."
+    )
+
+
+def _iso_duration(duration: timedelta) -> str:
+    """ISO 8601 in whole minutes: `PT2H`, `P1DT30M`."""
+    days, rest = divmod(int(duration.total_seconds() // 60), 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
+
+
 def maintenance_list(target: Target) -> str:
+    """The bridge's maintenance windows, then the CloudWatch mute rules covering alarms the bridge has seen
+    (open, held back or recorded keys)."""
     windows = target.maintenance_store().list_all()
-    return _windows_table(windows, target.now) if windows else "No maintenance windows."
+    text = _windows_table(windows, target.now) if windows else "No maintenance windows."
+    return text + "\n\n" + _mute_rules_section(target)
+
+
+def _mute_rules_section(target: Target) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    store = target.state_store()
+    seen = {
+        item.alarm_name
+        for listing in (store.list_open(), store.list_suppressed(), store.list_recorded())
+        for item in listing
+        if item.alarm_name
+    }
+    try:
+        rules = target.mute_rules().list_rules()
+    except (ClientError, BotoCoreError, NotImplementedError) as exc:  # moto implements no mute rules
+        reason = "not implemented here" if isinstance(exc, NotImplementedError) else _aws_reason(exc)
+        return f"CloudWatch mute rules could not be listed ({reason}): needs cloudwatch:ListAlarmMuteRules"
+    covering = [rule for rule in rules if seen & set(rule.alarm_names)]
+    if not covering:
+        return "No CloudWatch mute rules cover alarms the bridge has seen."
+    return _mute_table(covering, seen)
+
+
+def _mute_table(rules: list[Any], seen: set[str] | None = None) -> str:
+    rows = [
+        [
+            rule.name,
+            rule.status or "",
+            rule.schedule or "",
+            rule.duration or "",
+            ", ".join(name for name in rule.alarm_names if seen is None or name in seen),
+            rule.description or "",
+            rule.arn,
+        ]
+        for rule in rules
+    ]
+    headers = ["MUTE RULE", "STATUS", "SCHEDULE", "DURATION", "ALARMS", "DESCRIPTION", "ARN"]
+    return render_table(headers, rows, shorten={"DESCRIPTION"})
 
 
 def maintenance_end(target: Target, window_id: str) -> str:

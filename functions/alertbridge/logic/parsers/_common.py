@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from alertbridge.logic.dedup import alarm_arn, alarm_key
-from alertbridge.models.alert import AlarmState, MetricRef, TriggeringChild
+from alertbridge.logic.dedup import alarm_arn, alarm_key, contributor_key
+from alertbridge.models.alert import AlarmState, Contributor, MetricRef, MuteDetail, TriggeringChild
 from alertbridge.models.config import BridgeConfig
 
 DEFAULT_MAX_RAW_CHARS: int = BridgeConfig.model_fields["max_raw_message_chars"].default
@@ -105,11 +106,17 @@ def name_from_arn(arn: str) -> str:
     return arn.split(marker, 1)[1] if marker in arn else arn
 
 
-def cloudwatch_dedup_key(arn: str | None, account: str | None, region: str | None, name: str) -> str:
-    """The alarm ARN whichever way the alarm arrived; rebuilt from its parts when a shape lacks it."""
-    if arn:
-        return alarm_key(arn)
-    return alarm_key(alarm_arn("aws", region or "unknown", account or "unknown", name))
+def cloudwatch_dedup_key(
+    arn: str | None,
+    account: str | None,
+    region: str | None,
+    name: str,
+    found: Contributor | None = None,
+) -> str:
+    """The alarm ARN whichever way the alarm arrived; rebuilt from its parts when a shape lacks it. A
+    contributor's key adds its id (`logic/dedup.contributor_key`)."""
+    full = arn or alarm_arn("aws", region or "unknown", account or "unknown", name)
+    return contributor_key(full, found.id) if found is not None else alarm_key(full)
 
 
 def dimensions(value: object) -> dict[str, str]:
@@ -179,3 +186,92 @@ def reason_data(value: object) -> dict[str, Any] | None:
     except ValueError:
         return {"text": value}
     return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+# --- CloudWatch since 2025: contributors, mute rules, tags in the payload ---------------------------------
+#
+# Documented (EventBridge): `detail.alarmContributor{id, attributes}`, `detail.muteDetail{mutedByArn,
+# muteWindowStart, muteWindowEnd}`, `detail.alarmTags` (a key/value object) and `alarmTagsStatus`; SNS
+# messages carry `AlarmTagsStatus`. AWS shows no SNS or Lambda example of a contributor notification nor the
+# SNS field holding the tags: keys are matched without regard to case, and the plausible spellings below
+# (PascalCase as in SNS, camelCase as in EventBridge) are accepted.
+
+TAGS_RETRIEVED = "SUCCESS"
+_CONTRIBUTOR_KEYS = ("alarmcontributor", "contributor")
+_CONTRIBUTOR_ID_KEYS = ("id", "contributorid")
+_CONTRIBUTOR_ATTRIBUTE_KEYS = ("attributes", "contributorattributes")
+_TAG_KEYS = ("alarmtags", "tags")
+_TIME_SERIES_REASON = re.compile(r"\b\d+ out of \d+ time series evaluated to\b", re.IGNORECASE)
+_INSIGHTS_QUERY = re.compile(r"^\s*SELECT\b.*\bGROUP\s+BY\b", re.IGNORECASE | re.DOTALL)
+
+
+def contributor(*docs: object) -> Contributor | None:
+    """The contributor a notification is about: an `alarmContributor` object (`id`, `attributes`), or
+    top-level `contributorId` and `contributorAttributes` (any case), in the first of `docs` naming one."""
+    for doc in docs:
+        entry = lower_keys(doc)
+        nested = next(
+            (lower_keys(entry[k]) for k in _CONTRIBUTOR_KEYS if isinstance(entry.get(k), dict)), None
+        )
+        if nested is not None:
+            ident = next((as_str(nested.get(k)) for k in _CONTRIBUTOR_ID_KEYS if as_str(nested.get(k))), None)
+            raw = next((nested[k] for k in _CONTRIBUTOR_ATTRIBUTE_KEYS if nested.get(k) is not None), None)
+        else:
+            ident, raw = as_str(entry.get("contributorid")), entry.get("contributorattributes")
+        if ident is not None:
+            return Contributor(id=ident, attributes=dimensions(raw))
+    return None
+
+
+def mute_detail(*docs: object) -> MuteDetail | None:
+    """`muteDetail` (any case) of the first of `docs` that has one with a rule ARN."""
+    for doc in docs:
+        detail = lower_keys(lower_keys(doc).get("mutedetail"))
+        arn = as_str(detail.get("mutedbyarn"))
+        if arn is not None:
+            return MuteDetail(
+                muted_by_arn=arn,
+                window_start=parse_time(detail.get("mutewindowstart")),
+                window_end=parse_time(detail.get("mutewindowend")),
+            )
+    return None
+
+
+def alarm_tags(*docs: object) -> tuple[dict[str, str], bool]:
+    """(tags, retrieved): the alarm's tags as the notification carries them. Retrieved when a status says
+    `SUCCESS`, or when tags are present without any status; `aws:` keys never propagate and are dropped."""
+    status: str | None = None
+    found: dict[str, str] | None = None
+    for doc in docs:
+        entry = lower_keys(doc)
+        status = status or as_str(entry.get("alarmtagsstatus"))
+        if found is None:
+            found = next((_tag_map(entry[k]) for k in _TAG_KEYS if entry.get(k) is not None), None)
+    if found is None:
+        return {}, False  # nothing to use (whatever the status says): ListTagsForResource is the fallback
+    retrieved = status.strip().upper() == TAGS_RETRIEVED if status else bool(found)
+    if not retrieved:
+        return {}, False
+    return {key: value for key, value in found.items() if not key.startswith("aws:")}, True
+
+
+def _tag_map(value: object) -> dict[str, str] | None:
+    """A key/value object, or a list of `{Key, Value}` (any case) as ListTagsForResource answers."""
+    if isinstance(value, dict):
+        return {str(key): str(item) for key, item in value.items() if isinstance(item, str | int | float)}
+    if isinstance(value, list):
+        tags: dict[str, str] = {}
+        for item in value:
+            entry = lower_keys(item)
+            if isinstance(entry.get("key"), str):
+                tags[entry["key"]] = str(entry.get("value", ""))
+        return tags
+    return None
+
+
+def is_multi_time_series(metrics: tuple[MetricRef, ...], reason: str | None) -> bool:
+    """A Metrics Insights query alarm over several time series (`SELECT ... GROUP BY ...`), or an alarm-level
+    reason that counts time series ("6 out of 6 time series evaluated to ALARM")."""
+    if any(_INSIGHTS_QUERY.search(metric.expression or "") for metric in metrics):
+        return True
+    return bool(reason and _TIME_SERIES_REASON.search(reason))

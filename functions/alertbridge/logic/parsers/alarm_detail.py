@@ -4,6 +4,11 @@ Both carry the same camelCase detail: `state`/`previousState` (value, reason, re
 timestamp) and `configuration` (description, metrics with dimensions as a map, or `alarmRule` for
 composites, whose triggering children sit in `reasonData.triggeringAlarms`).
 
+"CloudWatch Alarm Contributor State Change" (a multi-time-series alarm's contributor: `alarmContributor`
+{id, attributes}, a state with no reasonData and no previousState) takes the same path, as does the
+Lambda action's contributor notification (inferred: AWS shows no example; `alarmData.alarmContributor`).
+`muteDetail` (an alarm mute rule muted the actions) and `alarmTags`/`alarmTagsStatus` are read when present.
+
 A "CloudWatch Alarm Configuration Change" with `detail.operation == "delete"` (same source, same ARN) becomes
 an OK for the alarm's key with reason "alarm deleted": a deleted alarm never sends its OK, so without this
 its incident would stay open forever.
@@ -18,13 +23,17 @@ from alertbridge.logic.dedup import account_from_arn, region_from_arn
 from alertbridge.logic.parsers._common import (
     Context,
     alarm_state,
+    alarm_tags,
     as_dict,
     as_float,
     as_int,
     as_list,
     as_str,
     cloudwatch_dedup_key,
+    contributor,
+    is_multi_time_series,
     metric_query,
+    mute_detail,
     optional_state,
     parse_time,
     reason_data,
@@ -33,13 +42,14 @@ from alertbridge.logic.parsers._common import (
 from alertbridge.models.alert import AlarmKind, AlarmState, Alert, AlertSource, Evaluation, MetricRef
 
 STATE_CHANGE = "CloudWatch Alarm State Change"
+CONTRIBUTOR_STATE_CHANGE = "CloudWatch Alarm Contributor State Change"
 CONFIG_CHANGE = "CloudWatch Alarm Configuration Change"
 DELETED_REASON = "alarm deleted"
 
 
 def is_eventbridge(doc: dict[str, Any]) -> bool:
     return isinstance(doc.get("detail"), dict) and (
-        doc.get("detail-type") == STATE_CHANGE or is_deletion(doc)
+        doc.get("detail-type") in (STATE_CHANGE, CONTRIBUTOR_STATE_CHANGE) or is_deletion(doc)
     )
 
 
@@ -102,20 +112,26 @@ def _alert(
     region = region_from_arn(arn) or as_str(doc.get("region"))
     name = as_str(detail.get("alarmName")) or _name(arn)
     metrics = tuple(metric_query(item) for item in as_list(config.get("metrics")))
+    found = contributor(detail, doc)
+    reason = as_str(state.get("reason"))
+    tags, retrieved = alarm_tags(detail, doc)
+    kind = _kind(config, metrics)
+    if kind is not AlarmKind.COMPOSITE and (found is not None or is_multi_time_series(metrics, reason)):
+        kind = AlarmKind.MULTI_TIME_SERIES
     return Alert(
         source=source,
-        dedup_key=cloudwatch_dedup_key(arn, account, region, name),
+        dedup_key=cloudwatch_dedup_key(arn, account, region, name, found),
         alarm_name=name,
         state=alarm_state(state.get("value")),
         previous_state=optional_state(previous.get("value")),
         state_changed_at=parse_time(state.get("timestamp"))
         or parse_time(doc.get("time"))
         or ctx.arrived_at(),
-        kind=_kind(config, metrics),
+        kind=kind,
         alarm_arn=arn,
         account_id=account,
         region=region,
-        reason=as_str(state.get("reason")),
+        reason=reason,
         reason_data=data,
         description=as_str(config.get("description")),
         metrics=metrics,
@@ -126,6 +142,10 @@ def _alert(
         alarm_rule=as_str(config.get("alarmRule")),
         triggering_children=triggering_children(as_dict(data).get("triggeringAlarms")),
         topic_arn=ctx.topic_arn,
+        tags=tags,
+        tags_retrieved=retrieved,
+        contributor=found,
+        mute=mute_detail(detail, doc),
     )
 
 

@@ -1,7 +1,9 @@
 """A CloudWatch alarm notification as SNS writes it (`Message` of the envelope, or the raw-delivered body).
 
-Covers metric, metric math (`Trigger.Metrics`), anomaly detection (`Trigger.ThresholdMetricId`) and
-composite alarms (`AlarmRule`, `TriggeringChildren`). The region code comes from the ARN: `Region` is a
+Covers metric, metric math (`Trigger.Metrics`), anomaly detection (`Trigger.ThresholdMetricId`),
+composite alarms (`AlarmRule`, `TriggeringChildren`) and multi-time-series (Metrics Insights) alarms, at
+alarm level and, inferred (AWS documents no SNS example), at contributor level; tags when the message
+carries them (`AlarmTagsStatus`) and a mute rule's `MuteDetail` (inferred spelling). The region code comes from the ARN: `Region` is a
 display name that changed over the years.
 """
 
@@ -13,14 +15,18 @@ from alertbridge.logic.dedup import account_from_arn, region_from_arn
 from alertbridge.logic.parsers._common import (
     Context,
     alarm_state,
+    alarm_tags,
     as_dict,
     as_float,
     as_int,
     as_list,
     as_str,
     cloudwatch_dedup_key,
+    contributor,
     dimensions,
+    is_multi_time_series,
     metric_query,
+    mute_detail,
     optional_state,
     parse_time,
     reason_data,
@@ -39,21 +45,25 @@ def parse(doc: dict[str, Any], ctx: Context) -> Alert:
     account = as_str(doc.get("AWSAccountId")) or account_from_arn(arn)
     region = region_from_arn(arn)
     trigger = as_dict(doc.get("Trigger"))
+    found = contributor(doc)
+    metrics = _metrics(trigger)
+    reason = as_str(doc.get("NewStateReason"))
+    tags, retrieved = alarm_tags(doc)
     return Alert(
         source=AlertSource.CLOUDWATCH_SNS,
-        dedup_key=cloudwatch_dedup_key(arn, account, region, name),
+        dedup_key=cloudwatch_dedup_key(arn, account, region, name, found),
         alarm_name=name,
         state=alarm_state(doc["NewStateValue"]),
         previous_state=optional_state(doc.get("OldStateValue")),
         state_changed_at=parse_time(doc.get("StateChangeTime")) or ctx.arrived_at(),
-        kind=_kind(doc, trigger),
+        kind=_kind(doc, trigger, metrics, reason, multi=found is not None),
         alarm_arn=arn,
         account_id=account,
         region=region,
-        reason=as_str(doc.get("NewStateReason")),
+        reason=reason,
         reason_data=reason_data(doc.get("NewStateReasonData")),
         description=as_str(doc.get("AlarmDescription")),
-        metrics=_metrics(trigger),
+        metrics=metrics,
         threshold=as_float(trigger.get("Threshold")),
         threshold_metric_id=as_str(trigger.get("ThresholdMetricId")),
         comparison=as_str(trigger.get("ComparisonOperator")),
@@ -61,12 +71,25 @@ def parse(doc: dict[str, Any], ctx: Context) -> Alert:
         alarm_rule=as_str(doc.get("AlarmRule")),
         triggering_children=triggering_children(doc.get("TriggeringChildren")),
         topic_arn=ctx.topic_arn,
+        tags=tags,
+        tags_retrieved=retrieved,
+        contributor=found,
+        mute=mute_detail(doc),
     )
 
 
-def _kind(doc: dict[str, Any], trigger: dict[str, Any]) -> AlarmKind:
+def _kind(
+    doc: dict[str, Any],
+    trigger: dict[str, Any],
+    metrics: tuple[MetricRef, ...],
+    reason: str | None,
+    *,
+    multi: bool,
+) -> AlarmKind:
     if not trigger and "AlarmRule" in doc:
         return AlarmKind.COMPOSITE
+    if multi or is_multi_time_series(metrics, reason):
+        return AlarmKind.MULTI_TIME_SERIES
     if trigger.get("ThresholdMetricId"):
         return AlarmKind.ANOMALY_DETECTION
     if trigger.get("Metrics"):
