@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from alertbridge.cli.render import render_bodies
+from alertbridge import render_event
 from alertbridge.models.config import BridgeConfig
 from tests.unit.conftest import EXAMPLE_CONFIG, GOLDEN_DIR, RECEIVED_AT, event_files
 
@@ -26,7 +26,7 @@ REGENERATE = os.environ.get("ALERTBRIDGE_REGENERATE_GOLDEN") == "1"
 
 
 def rendered(path: Path) -> str:
-    bodies = render_bodies(
+    bodies = render_event(
         json.loads(path.read_text("utf-8")), BridgeConfig.from_file(EXAMPLE_CONFIG), received_at=RECEIVED_AT
     )
     return json.dumps(bodies, indent=2, ensure_ascii=False) + "\n"
