@@ -12,7 +12,7 @@ PYENV_313 := $(shell command -v pyenv >/dev/null 2>&1 && v=$$(pyenv latest 3.13 
 ALERTBRIDGE_PYTHON313 ?= $(PYENV_313)
 export ALERTBRIDGE_PYTHON313
 
-.PHONY: install demo test lint typecheck unit bench synth deploy-test clean
+.PHONY: install demo test check lint typecheck bench synth deploy-test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ typecheck: $(STAMP)
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# The quick loop: lint, types and the unit tests (tests/unit: no AWS mocks, no CDK synth, no emulator).
+check: lint typecheck
+	$(BIN)/pytest -q tests/unit
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

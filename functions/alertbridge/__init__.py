@@ -4,6 +4,7 @@ Public API (imported lazily, so `import alertbridge` stays cheap: no boto3, http
 
     from alertbridge import AlertMessage, publish_alert, acknowledge_alert, resolve_alert  # through the bridge (SNS)
     from alertbridge import EventsClient                                 # straight to PagerDuty
+    from alertbridge import render_event                                 # the bodies a Lambda event becomes
     from alertbridge import PagerDutyError, RateLimited, RequestTimeout, ConnectionFailed, Rejected, ServerError
 
 Errors: every failure is an `AlertBridgeError`. `InvalidInput` (a bad argument, refused before anything is
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     )
     from alertbridge.models.generic import AlertMessage
     from alertbridge.publish import acknowledge_alert, publish_alert, resolve_alert
+    from alertbridge.render import render_event
 
 _EXPORTS = {
     "AlertMessage": "alertbridge.models.generic",
@@ -52,6 +54,7 @@ _EXPORTS = {
     "InvalidInput": "alertbridge.errors",
     "ConfigError": "alertbridge.errors",
     "PublishFailed": "alertbridge.errors",
+    "render_event": "alertbridge.render",
 }
 
 __all__ = [
@@ -70,6 +73,7 @@ __all__ = [
     "ServerError",
     "acknowledge_alert",
     "publish_alert",
+    "render_event",
     "resolve_alert",
 ]
 

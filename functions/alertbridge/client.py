@@ -27,7 +27,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from alertbridge.errors import ConfigError, DeadlineExceeded, InvalidInput, PagerDutyError
 from alertbridge.models.pagerduty import (
@@ -38,10 +38,12 @@ from alertbridge.models.pagerduty import (
     EventV2,
     Image,
     Link,
-    Payload,
     Severity,
 )
 from alertbridge.models.settings import US_EVENTS_URL
+
+if TYPE_CHECKING:
+    import httpx
 
 LinkLike = Link | Mapping[str, str]
 ImageLike = Image | Mapping[str, str]
@@ -59,9 +61,11 @@ class EventsClient:
         max_attempts: int = 3,
         sleep: Callable[[float], None] = time.sleep,
         deadline: float | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         """`timeout`: seconds for each request, and for the whole call unless `deadline` (seconds for the
-        whole call, retries included) is given."""
+        whole call, retries included) is given. `transport`: an httpx transport to send through instead of
+        the network (tests: `httpx.MockTransport`)."""
         check_routing_key(routing_key)
         for name, value in (("timeout", timeout), ("deadline", deadline)):
             if value is not None and not value > 0:
@@ -71,8 +75,9 @@ class EventsClient:
         self._routing_key = routing_key
         self._budget = float(deadline if deadline is not None else timeout)
         self._adapter = PagerDutyEventsAdapter(
-            base_url, connect_timeout=timeout, read_timeout=timeout, max_attempts=max_attempts, sleep=sleep
-        )
+            base_url, connect_timeout=timeout, read_timeout=timeout, max_attempts=max_attempts, sleep=sleep,
+            transport=transport,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"EventsClient(base_url={self._adapter.base_url!r})"  # never the key
@@ -102,20 +107,33 @@ class EventsClient:
         timestamp: datetime | str | None = None,
     ) -> str:
         """Open an alert, or update the open one with this dedup key. Returns the dedup key."""
-        payload = Payload(
-            summary=summary, source=source, severity=Severity(severity), timestamp=_iso(timestamp),
-            component=component, group=group, class_=class_,
-            custom_details=dict(custom_details) if custom_details is not None else None,
-        )  # fmt: skip
-        event = EventV2(
-            routing_key="",  # the key joins the body only at send time: validation errors cannot show it
-            event_action=EventAction.TRIGGER,
-            dedup_key=dedup_key or uuid.uuid4().hex,
-            payload=payload,
-            links=[_model(Link, link) for link in links or ()],
-            images=[_model(Image, image) for image in images or ()],
+        fields = {
+            "summary": summary, "source": source, "severity": severity, "timestamp": _iso(timestamp),
+            "component": component, "group": group, "class": class_,
+            "custom_details": dict(custom_details) if custom_details is not None else None,
+        }  # fmt: skip
+        payload = {name: value for name, value in fields.items() if value is not None}
+        event = EventV2.model_validate(  # one validation of the whole body, payload included
+            {
+                "routing_key": "",  # the key joins the body only at send time: validation errors cannot show it
+                "event_action": EventAction.TRIGGER,
+                "dedup_key": dedup_key or uuid.uuid4().hex,
+                "payload": payload,
+                "links": [_model(Link, link) for link in links or ()],
+                "images": [_model(Image, image) for image in images or ()],
+            }
         )
-        return self._send(event)
+        if custom_details is not None or event.links or event.images or event.payload is None:
+            return self._send(event)
+        # Validated strings only: the body is what `event.to_body()` would write, without dumping the model.
+        payload["severity"] = event.payload.severity.value
+        body = {
+            "routing_key": "",
+            "event_action": "trigger",
+            "dedup_key": event.dedup_key,
+            "payload": payload,
+        }
+        return self._send_body(body, event.dedup_key)
 
     def acknowledge(self, dedup_key: str) -> str:
         _check_dedup_key(dedup_key)
@@ -151,9 +169,12 @@ class EventsClient:
         self._within_budget(lambda deadline: self._adapter.send_change(body, deadline=deadline))
 
     def _send(self, event: EventV2) -> str:
-        body = event.with_routing_key(self._routing_key).to_body()
+        return self._send_body(event.to_body(), event.dedup_key)
+
+    def _send_body(self, body: dict[str, Any], dedup_key: str | None) -> str:
+        body["routing_key"] = self._routing_key  # in place: the key stays first, as in the model
         response = self._within_budget(lambda deadline: self._adapter.send(body, deadline=deadline))
-        return response.dedup_key or event.dedup_key or ""
+        return response.dedup_key or dedup_key or ""
 
     def _within_budget(self, call: Callable[[float], T]) -> T:
         """Run one call against a deadline `self._budget` seconds from now. When the budget runs out between

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from alertbridge.cli.render import render_bodies
+from alertbridge import render_event
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.pagerduty import MAX_DEDUP_KEY_CHARS, MAX_REQUEST_BYTES, MAX_SUMMARY_CHARS
 from tests.unit.conftest import EXAMPLE_CONFIG, RECEIVED_AT, REPO_ROOT, event_files
@@ -28,7 +28,7 @@ def all_bodies() -> list[tuple[str, dict[str, Any]]]:
     for policy in ("trigger", "resolve"):
         config = BridgeConfig.from_file(EXAMPLE_CONFIG).model_copy(update={"insufficient_data": policy})
         for path in event_files():
-            bodies = render_bodies(json.loads(path.read_text("utf-8")), config, received_at=RECEIVED_AT)
+            bodies = render_event(json.loads(path.read_text("utf-8")), config, received_at=RECEIVED_AT)
             found += [(f"{path.stem}[{index}]/{policy}", body) for index, body in enumerate(bodies)]
     return found
 

@@ -1,4 +1,4 @@
-"""Golden bodies: every event file under tests/events/ renders exactly to tests/golden/<name>.
+"""Golden bodies: every event file under tests/events/ renders byte for byte to tests/golden/<name>.
 
 The goldens were generated once by this module and reviewed by hand. After an intended change of the
 bodies, regenerate them and review the diff:
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from alertbridge.cli.render import render_bodies
+from alertbridge import render_event
 from alertbridge.models.config import BridgeConfig
 from tests.unit.conftest import EXAMPLE_CONFIG, GOLDEN_DIR, RECEIVED_AT, event_files
 
@@ -26,7 +26,7 @@ REGENERATE = os.environ.get("ALERTBRIDGE_REGENERATE_GOLDEN") == "1"
 
 
 def rendered(path: Path) -> str:
-    bodies = render_bodies(
+    bodies = render_event(
         json.loads(path.read_text("utf-8")), BridgeConfig.from_file(EXAMPLE_CONFIG), received_at=RECEIVED_AT
     )
     return json.dumps(bodies, indent=2, ensure_ascii=False) + "\n"
@@ -42,7 +42,7 @@ def test_rendered_bodies_match_the_golden_file(path: Path) -> None:
     assert golden.exists(), (
         f"no golden for {path.name}: run ALERTBRIDGE_REGENERATE_GOLDEN=1 pytest {__file__}"
     )
-    assert json.loads(text) == json.loads(golden.read_text("utf-8"))
+    assert text == golden.read_text("utf-8")  # byte for byte: key order and escaping included
 
 
 def test_every_golden_has_its_event_file() -> None:

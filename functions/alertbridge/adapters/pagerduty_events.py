@@ -38,6 +38,7 @@ from alertbridge.ports import EventsResponse
 
 USER_AGENT = "alertbridge/0.1 (+https://github.com/alertbridge)"
 _MIN_USEFUL_TIMEOUT = 0.05  # seconds; less than this left before the deadline and a request cannot succeed
+_TIMEOUT_SLACK = 0.01  # seconds a request may run past its deadline rather than build a clamped Timeout
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 logger = logging.getLogger(__name__)
@@ -145,6 +146,10 @@ class HttpTransport:
     ) -> None:
         self.base_url = base_url
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        self._full = httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
+        )
+        self._longest = max(connect_timeout, read_timeout)
         self._headers = {"User-Agent": USER_AGENT, **(headers or {})}
         self._transport = transport
         self._secrets = [s for s in secrets if s]
@@ -152,11 +157,15 @@ class HttpTransport:
         self._lock = threading.Lock()
 
     def client(self) -> httpx.Client:
+        client = self._client
+        if client is not None:  # created: no lock needed to read it
+            return client
         with self._lock:
             if self._client is None:
                 self._client = httpx.Client(
                     base_url=self.base_url,
                     headers=self._headers,
+                    timeout=self._full,
                     transport=self._transport,
                     verify=self.base_url.startswith(
                         "https://"
@@ -172,14 +181,20 @@ class HttpTransport:
                 self._client = None
 
     def timeout(self, left: float | None) -> httpx.Timeout:
-        cap = float("inf") if left is None else left
-        connect, read = min(self.connect_timeout, cap), min(self.read_timeout, cap)
+        """The configured timeouts (built once, the client's default), clamped to `left` seconds when less
+        is left. Within `_TIMEOUT_SLACK` of the longest timeout they are used as they are: a deadline
+        computed just before the call must not cost a new Timeout on every request."""
+        if left is None or left >= self._longest - _TIMEOUT_SLACK:
+            return self._full
+        connect, read = min(self.connect_timeout, left), min(self.read_timeout, left)
         return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
     def request(self, method: str, path: str, *, left: float | None, **kwargs: Any) -> httpx.Response:
         timeout = self.timeout(left)
+        if timeout is not self._full:
+            kwargs["timeout"] = timeout
         try:
-            return self.client().request(method, path, timeout=timeout, **kwargs)
+            return self.client().request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             connecting = isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
             limit = timeout.connect if connecting else timeout.read
@@ -245,7 +260,8 @@ class PagerDutyEventsAdapter:
             return events_result(self._http.request("POST", path, left=left, json=body), secrets)
 
         response, attempts = self._retrying.run(once, deadline=deadline)
-        return response.model_copy(update={"attempts": attempts})
+        response.attempts = attempts  # a fresh object per answer: set in place rather than copied
+        return response
 
 
 def events_result(response: httpx.Response, secrets: Iterable[str] = ()) -> EventsResponse:
@@ -253,10 +269,11 @@ def events_result(response: httpx.Response, secrets: Iterable[str] = ()) -> Even
     status = response.status_code
     if 200 <= status < 300:
         data = _json_object(response)
+        dedup_key = data.get("dedup_key")
         return EventsResponse(
             status=str(data.get("status", "success")),
             message=str(data.get("message", "")),
-            dedup_key=data.get("dedup_key") if isinstance(data.get("dedup_key"), str) else None,
+            dedup_key=dedup_key if isinstance(dedup_key, str) else None,
         )
     if status == 429:
         raise RateLimited(retry_after=parse_retry_after(response.headers.get("Retry-After")))

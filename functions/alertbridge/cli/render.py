@@ -1,11 +1,11 @@
 """`alertbridge render EVENT_FILE [--config FILE]`: the Events API v2 bodies a Lambda event turns into.
 
-Stateless: an OK renders as a resolve, INSUFFICIENT_DATA follows the configured policy, and a
-multi-time-series alarm's level that `multi_time_series_pages` does not page renders nothing. Holding back
-is decided on stored state, so a trigger a mute rule (`muteDetail`) or a maintenance window would hold
-back renders as it would be sent once the hold ends. `routing_key`
-holds the route's name (real keys are resolved at send time). Exit 2 with one line on stderr when the file
-is not JSON, not a Lambda event shape, or the configuration is invalid.
+Prints `alertbridge.render_event(event, config)` (see alertbridge/render.py): stateless, an OK renders as a
+resolve, INSUFFICIENT_DATA follows the configured policy, a multi-time-series alarm's level that
+`multi_time_series_pages` does not page renders nothing, and a trigger a mute rule or a maintenance window
+would hold back renders as it would be sent once the hold ends. `routing_key` holds the route's name (real
+keys are resolved at send time). Exit 2 with one line on stderr when the file is not JSON, not a Lambda
+event shape, or the configuration is invalid.
 """
 
 from __future__ import annotations
@@ -13,19 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from alertbridge.errors import InvalidInput
-from alertbridge.logic.events import build_event, event_action_for
-from alertbridge.logic.parsers import parse_lambda_event
-from alertbridge.logic.pipeline import pages_for
-from alertbridge.logic.policy import route_alert
 from alertbridge.models.config import BridgeConfig
-from alertbridge.models.pagerduty import EventAction
+from alertbridge.render import render_event
 
 EXIT_BAD_INPUT = 2
 
@@ -43,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = _config(args.config)
         event = _event(args.event_file)
-        bodies = render_bodies(event, config, received_at=datetime.now(UTC))
+        bodies = render_event(event, config)
     except (InvalidInput, OSError) as exc:
         print(f"alertbridge render: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -51,21 +47,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_bodies(event: object, config: BridgeConfig, *, received_at: datetime) -> list[dict[str, Any]]:
-    """The exact bodies the bridge would send for one Lambda event, in order."""
-    bodies = []
-    for alert in parse_lambda_event(
-        event, received_at=received_at, max_raw_chars=config.max_raw_message_chars
-    ):
-        action = event_action_for(alert, config)
-        if action is EventAction.TRIGGER and not pages_for(alert, config):
-            continue  # a multi-time-series alarm's level that `multi_time_series_pages` does not page
-        if action is not None:
-            bodies.append(build_event(alert, route_alert(alert, config), action, config).to_body())
-    return bodies
+def render_bodies(event: Any, config: BridgeConfig, *, received_at: datetime) -> list[dict[str, Any]]:
+    """The exact bodies the bridge would send for one Lambda event, in order (`alertbridge.render_event`)."""
+    return render_event(event, config, received_at=received_at)
 
 
-def _event(path: str) -> object:
+def _event(path: str) -> Any:
     text = Path(path).read_text(encoding="utf-8", errors="replace")
     try:
         return json.loads(text)

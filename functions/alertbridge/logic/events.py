@@ -616,37 +616,77 @@ def _jsurl_metric(metric: MetricRef, *, with_options: bool = False) -> str:
 
 
 def _jsurl(text: str) -> str:
-    """The console's URL state encoding (jsurl): `*XX` for a byte-range code unit, `**XXXX` above."""
-    out = []
-    for unit in _utf16_units(text):
-        char = chr(unit) if unit < 0xD800 or unit > 0xDFFF else ""
-        if char and (char.isascii() and (char.isalnum() or char in "_-.")):
-            out.append(char)
-        elif unit == ord("$"):
-            out.append("!")
-        else:
-            out.append(f"*{unit:02x}" if unit < 0x100 else f"**{unit:04x}")
-    return "".join(out)
+    """The console's URL state encoding (jsurl): `*XX` for a byte-range code unit, `**XXXX` above.
+
+    ASCII letters, digits and `_-.` stay, `$` becomes `!`; every other UTF-16 code unit is escaped (a
+    character outside the Basic Multilingual Plane as its two surrogates, a lone surrogate as itself)."""
+    return text.translate(_JSURL_TABLE)
 
 
-def _utf16_units(text: str) -> list[int]:
-    data = text.encode("utf-16-le", "surrogatepass")
-    return [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
+def _jsurl_escape(code_point: int) -> str:
+    if code_point > 0xFFFF:  # two UTF-16 code units: the surrogate pair
+        offset = code_point - 0x10000
+        return f"**{0xD800 + (offset >> 10):04x}**{0xDC00 + (offset & 0x3FF):04x}"
+    return f"*{code_point:02x}" if code_point < 0x100 else f"**{code_point:04x}"
+
+
+class _JsurlTable(dict[int, str]):
+    """`str.translate` table: ASCII filled in, other code points computed on first use (and kept, up to a
+    bound: a few thousand distinct characters cover every script an alarm name is written in)."""
+
+    def __missing__(self, code_point: int) -> str:
+        escaped = _jsurl_escape(code_point)
+        if len(self) < 4096:
+            self[code_point] = escaped
+        return escaped
+
+
+_JSURL_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+_JSURL_TABLE = _JsurlTable(
+    {code: chr(code) if chr(code) in _JSURL_SAFE else _jsurl_escape(code) for code in range(128)}
+)
+_JSURL_TABLE[ord("$")] = "!"
 
 
 # --- size and hygiene -------------------------------------------------------------------------------
 
 
 def _fit(body: dict[str, Any]) -> EventV2:
-    """Validate, and keep the body under 512 KB: trim custom_details largest first, the raw message last."""
-    body = _clean(body)
+    """Validate, and keep the body under 512 KB: trim custom_details largest first, the raw message last.
+
+    The body is serialized once (as `_size` does); only a body with a surrogate escape in it, or one
+    json.dumps refuses, goes through `_clean` (which replaces lone surrogates) and is measured again."""
+    try:
+        text = json.dumps(body, default=str)
+    except (TypeError, ValueError, RecursionError):  # e.g. a tuple key: `_clean` makes it a string
+        text = None
+    if text is None or (_SURROGATE_ESCAPE in text and _has_lone_surrogate(text)):
+        body = _clean(body)
+        size = _size(body)
+    else:
+        size = len(text)  # ASCII-escaped JSON: one byte per character
+    if size <= BODY_BUDGET_BYTES:
+        return EventV2.model_validate(body)
     details = body.get("payload", {}).get("custom_details")
-    if isinstance(details, dict) and _size(body) > BODY_BUDGET_BYTES:
+    if isinstance(details, dict):
         body["payload"]["custom_details"] = _trimmed(body, details)
     if _size(body) > BODY_BUDGET_BYTES:
         body["links"] = body.get("links", [])[:3]
         body.pop("images", None)
     return EventV2.model_validate(body)
+
+
+# In ASCII-escaped JSON a UTF-16 surrogate is written `\ud800` to `\udfff`: a pair stands for a character
+# outside the Basic Multilingual Plane; a lone one is what `_clean` replaces. An escaped backslash (`\\`) is
+# consumed first so its second half is never read as the start of an escape.
+_SURROGATE_ESCAPE = "\\ud"
+_PAIRS_AND_BACKSLASHES = re.compile(r"\\\\|\\ud[89ab][0-9a-f]{2}\\ud[c-f][0-9a-f]{2}")
+_SURROGATE = re.compile(r"\\ud[89a-f]")
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    """Whether json.dumps output (ASCII-escaped) holds a surrogate that is not half of a pair."""
+    return _SURROGATE.search(_PAIRS_AND_BACKSLASHES.sub(" ", text)) is not None
 
 
 def _trimmed(body: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:

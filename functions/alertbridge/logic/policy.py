@@ -34,7 +34,7 @@ or its name), `tags` (every listed tag must be present and match). A field the a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -169,18 +169,10 @@ def _directive_severity(directive: dict[str, str], notes: list[str]) -> Severity
 
 def rule_matches(match: Match, alert: Alert) -> bool:
     """Every field the rule sets must match; a field the alert lacks does not match."""
-    checks = (
-        (match.alarm_name, [alert.alarm_name]),
-        (match.account, [alert.account_id]),
-        (match.region, [alert.region]),
-        (match.source, [alert.source.value]),
-        (match.namespace, [metric.namespace for metric in alert.metrics]),
-        (match.topic, _topic_names(alert.topic_arn)),
-        (match.severity, [_own_severity(alert)]),
-        (match.environment, [alert.environment]),
-    )
-    if not all(pattern is None or _any_matches(pattern, values) for pattern, values in checks):
-        return False
+    for field, values_of in _MATCHED_VALUES:
+        pattern = getattr(match, field)
+        if pattern is not None and not _any_matches(pattern, values_of(alert)):
+            return False
     return all(_any_matches(pattern, [alert.tags.get(key)]) for key, pattern in match.tags.items())
 
 
@@ -191,6 +183,19 @@ def _own_severity(alert: Alert) -> str | None:
 
 def _topic_names(topic_arn: str | None) -> list[str | None]:
     return [topic_arn, topic_arn.rsplit(":", 1)[-1]] if topic_arn else []
+
+
+# The values each match field is checked against, read only for the fields a rule sets.
+_MATCHED_VALUES: tuple[tuple[str, Callable[[Alert], list[str | None]]], ...] = (
+    ("alarm_name", lambda alert: [alert.alarm_name]),
+    ("account", lambda alert: [alert.account_id]),
+    ("region", lambda alert: [alert.region]),
+    ("source", lambda alert: [alert.source.value]),
+    ("namespace", lambda alert: [metric.namespace for metric in alert.metrics]),
+    ("topic", lambda alert: _topic_names(alert.topic_arn)),
+    ("severity", lambda alert: [_own_severity(alert)]),
+    ("environment", lambda alert: [alert.environment]),
+)
 
 
 def _any_matches(pattern: str, values: Iterable[str | None]) -> bool:
