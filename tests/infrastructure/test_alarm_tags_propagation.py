@@ -12,12 +12,14 @@ from aws_cdk.assertions import Template
 
 from alertbridge.models.config import BridgeConfig
 from infra.construct import AlertBridge
+from infra.settings import load_deploy_settings
 
 
 def test_wire_alarm_propagates_tags_and_the_roles_allow_the_2025_calls() -> None:
     app = App(context={"aws:cdk:bundling-stacks": []})
     stack = Stack(app, "Consumer")
-    bridge = AlertBridge(stack, "Bridge", config=BridgeConfig())
+    settings = load_deploy_settings({"monitoring": {"health_email": "oncall@example.com"}})
+    bridge = AlertBridge(stack, "Bridge", config=BridgeConfig(), settings=settings)
     alarm = cloudwatch.Metric(namespace="App", metric_name="Errors").create_alarm(
         stack, "Alarm", threshold=1, evaluation_periods=1
     )
