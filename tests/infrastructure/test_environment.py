@@ -66,7 +66,8 @@ def test_a_20_kb_configuration_synthesizes_and_every_environment_fits(tmp_path: 
         bridge.reconciler.function,
     ):
         variables = measured_environment(function)
-        assert lambda_env_bytes(variables) < 1500
+        # Whatever the configuration's size: the variables are names, ARNs and URLs, well under 4 KB.
+        assert lambda_env_bytes(variables) < 3000
         assert variables["ALERTBRIDGE_CONFIG_SHA256"] == config_digest(text)
         assert "ALERTBRIDGE_CONFIG" not in variables
 
