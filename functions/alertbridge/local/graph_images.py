@@ -53,9 +53,9 @@ def draw_widget(region: str, widget: dict[str, Any]) -> bytes:
         canvas.line(left, _y(0.62), right, _y(0.62), RED)
         canvas.text(right - 120, _y(0.62) - 10, str(line.get("label", ""))[:20], RED)
     for line in annotations.get("vertical") or []:
-        x = left + _fraction(widget, str(line.get("value", ""))) * (right - left)
-        canvas.line(round(x), top, round(x), bottom, GREY)
-        canvas.text(round(x) + 3, top + 3, str(line.get("label", ""))[:16], GREY)
+        at = round(left + _fraction(widget, str(line.get("value", ""))) * (right - left))
+        canvas.line(at, top, at, bottom, GREY)
+        canvas.text(at + 3, top + 3, str(line.get("label", ""))[:16], GREY)
     previous = None
     for x, value in enumerate(values):
         point = (left + x, _y(value))
@@ -64,9 +64,7 @@ def draw_widget(region: str, widget: dict[str, Any]) -> bytes:
         previous = point
     canvas.text(left, bottom + 12, f"{widget.get('start', '')} .. {widget.get('end', '')}", GREY)
     canvas.text(left, bottom + 24, f"{region}  period {widget.get('period', '')}s  (local stand-in)", GREY)
-    return canvas.png(
-        {"Title": title, "Region": region, "Widget": json.dumps(widget, separators=(",", ":"))}
-    )
+    return canvas.png({"Title": title, "Region": region, "Widget": json.dumps(widget, separators=(",", ":"))})
 
 
 def _made_up_series(seed: str, points: int) -> list[float]:
@@ -92,3 +90,91 @@ def _fraction(widget: dict[str, Any], moment: str) -> float:
         return max(0.0, min(1.0, (at - start) / (end - start)))
     except (KeyError, ValueError, ZeroDivisionError):
         return 0.85
+
+
+# --- the demo's graph step -------------------------------------------------------------------------
+
+DEMO_PUBLIC_BASE = "https://alertbridge-graphs.example.com"  # as a deployed function URL would be
+DEMO_GRAPH_KEY = "local-graph-key-" + "0123456789abcdef" * 3
+
+
+def graph_environment(name: str = "alertbridge") -> dict[str, str]:
+    """Create the graph key secret (in moto) and return the settings that turn images on."""
+    import boto3
+
+    arn = boto3.client("secretsmanager").create_secret(Name=f"{name}/graph", SecretString=DEMO_GRAPH_KEY)[
+        "ARN"
+    ]
+    return {"ALERTBRIDGE_GRAPH_SECRET": str(arn), "ALERTBRIDGE_GRAPH_BASE_URL": DEMO_PUBLIC_BASE}
+
+
+def loopback_path(src: str, base_url: str = DEMO_PUBLIC_BASE) -> str:
+    """The path of an image URL on the public base, to fetch from the loopback server instead."""
+    return src.removeprefix(base_url.rstrip("/"))
+
+
+def expired_twin(path: str, key: bytes, now: datetime) -> str:
+    """The same graph's path with a token that expired a minute ago (signed with the real key)."""
+    from dataclasses import replace
+
+    from alertbridge.logic import graph
+
+    token = graph.token_from_path(path) or ""
+    spec = graph.verify(token, [key], now)
+    stale = replace(spec, expires=int(now.timestamp()) - 60)
+    return f"{graph.ROUTE_PREFIX}{graph.sign(stale, key)}{graph.IMAGE_SUFFIX}"
+
+
+def tampered(path: str) -> str:
+    """One character of the token's payload changed (its signature no longer matches)."""
+    head, dot, rest = path.partition(".")
+    return head[:-1] + ("A" if head[-1] != "A" else "B") + dot + rest
+
+
+def show_graph_images(sent: list[dict[str, Any]], *, echo: bool) -> list[str]:
+    """The demo's graph step: one incident's image URL, then that path and token fetched from the real
+    webhook handler on loopback (200 image/png), a tampered token (403) and an expired one (404).
+    Returns what went wrong."""
+    from datetime import UTC
+
+    import httpx
+
+    from alertbridge import wiring_graph
+    from alertbridge.local.webhook_server import WebhookServer
+    from alertbridge.logic.png import png_text
+
+    with_image = [body for body in sent if body.get("images")]
+    if not with_image:
+        return ["no trigger carried a graph image"]
+    image = with_image[-1]["images"][0]
+    path = loopback_path(image["src"])
+    images = LocalMetricImages()
+    wiring_graph.use_images(images)
+    problems: list[str] = []
+    try:
+        with WebhookServer() as server:
+            checks = [
+                ("the image", path, 200),
+                ("a tampered token", tampered(path), 403),
+                ("an expired token", expired_twin(path, DEMO_GRAPH_KEY.encode(), datetime.now(UTC)), 404),
+            ]
+            if echo:
+                print(f"  image of {with_image[-1]['payload']['summary'][:60]}…")
+                print(f"    src  {image['src'][:110]}…")
+                print(f"    alt  {image['alt']}")
+            for label, fetched, want in checks:
+                answer = httpx.get(server.url.rstrip("/") + fetched, timeout=10)
+                kind = answer.headers.get("content-type", "")
+                detail = f"{kind}, {len(answer.content)} bytes"
+                if want == 200:
+                    title = png_text(answer.content).get("Title", "?") if kind == "image/png" else "?"
+                    detail += f", titled {title!r}"
+                if echo:
+                    print(f"    GET {label:<17} -> HTTP {answer.status_code} ({detail})")
+                if answer.status_code != want or (want == 200 and kind != "image/png"):
+                    problems.append(f"graph route: {label} answered {answer.status_code}, not {want}")
+    finally:
+        wiring_graph.use_images(None)
+    if len(images.rendered) != 1:
+        problems.append(f"graph route: {len(images.rendered)} renders for one view")
+    return problems
