@@ -1,4 +1,5 @@
-"""`alertbridge render EVENT_FILE [--config FILE]`: the Events API v2 bodies a Lambda event turns into.
+"""`alertbridge render EVENT_FILE [--config FILE] [--graph-base-url URL]`: the Events API v2 bodies a Lambda
+event turns into.
 
 Stateless: an OK renders as a resolve, INSUFFICIENT_DATA follows the configured policy. `routing_key`
 holds the route's name (real keys are resolved at send time). Exit 2 with one line on stderr when the file
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from alertbridge.errors import InvalidInput
 from alertbridge.logic.events import build_event, event_action_for
+from alertbridge.logic.graph import GraphSigning
 from alertbridge.logic.parsers import parse_lambda_event
 from alertbridge.logic.policy import route_alert
 from alertbridge.models.config import BridgeConfig
@@ -32,13 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", metavar="FILE", help="bridge configuration JSON (default: built-in defaults)"
     )
+    parser.add_argument(  # graph images (issue 13)
+        "--graph-base-url",
+        metavar="URL",
+        help="public https base of the graph route (default: graph.base_url)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         config = _config(args.config)
         event = _event(args.event_file)
-        bodies = render_bodies(event, config, received_at=datetime.now(UTC))
+        graph = _graph_signing(args.graph_base_url or config.graph.base_url)
+        bodies = render_bodies(event, config, received_at=datetime.now(UTC), graph=graph)
     except (InvalidInput, OSError) as exc:
         print(f"alertbridge render: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -46,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_bodies(event: object, config: BridgeConfig, *, received_at: datetime) -> list[dict[str, Any]]:
+def render_bodies(
+    event: object, config: BridgeConfig, *, received_at: datetime, graph: GraphSigning | None = None
+) -> list[dict[str, Any]]:
     """The exact bodies the bridge would send for one Lambda event, in order."""
     bodies = []
     for alert in parse_lambda_event(
@@ -54,8 +64,31 @@ def render_bodies(event: object, config: BridgeConfig, *, received_at: datetime)
     ):
         action = event_action_for(alert, config)
         if action is not None:
-            bodies.append(build_event(alert, route_alert(alert, config), action, config).to_body())
+            bodies.append(build_event(alert, route_alert(alert, config), action, config, graph).to_body())
     return bodies
+
+
+class _RenderOnlyKey:
+    """Graph tokens signed offline with a fixed key: the `images` entry shows its shape, but a deployed
+    bridge (whose key is a generated secret) answers 403 to these tokens."""
+
+    KEY = b"alertbridge-render-only-graph-key"
+
+    def signing_key(self) -> bytes:
+        return self.KEY
+
+    def verifying_keys(self) -> list[bytes]:
+        return [self.KEY]
+
+
+def _graph_signing(base_url: str | None) -> GraphSigning | None:
+    if base_url is None:
+        return None
+    if not base_url.startswith("https://"):
+        raise InvalidInput(
+            f"--graph-base-url must be https (PagerDuty loads images only over HTTPS): {base_url}"
+        )
+    return GraphSigning(base_url=base_url, keys=_RenderOnlyKey())
 
 
 def _event(path: str) -> object:
