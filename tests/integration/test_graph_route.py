@@ -127,3 +127,21 @@ def test_no_image_without_a_base_url(
         started.server.stop()
         wiring_graph.use_images(None)
         wiring.reset()
+
+
+def test_serve_webhook_serves_the_graph_route_on_loopback() -> None:
+    from tests.integration.test_serve_webhook import Process
+
+    process = Process("--port", "0", "--allow-unsigned", "--quiet-logs")
+    try:
+        sample = process.wait_for("a sample: http://127.0.0.1:").split("a sample: ", 1)[1].strip()
+        process.wait_for("Ctrl-C")
+        answer = httpx.get(sample, timeout=10)
+        assert (answer.status_code, answer.headers["content-type"]) == (200, "image/png")
+        assert png_text(answer.content)["Title"] == "sample-lambda-errors"
+        assert httpx.get(tampered(sample), timeout=10).status_code == 403
+        assert process.stop() == 0
+    finally:
+        if process.popen.poll() is None:
+            process.popen.kill()
+            process.popen.wait()

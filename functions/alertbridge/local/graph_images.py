@@ -125,10 +125,12 @@ def expired_twin(path: str, key: bytes, now: datetime) -> str:
     return f"{graph.ROUTE_PREFIX}{graph.sign(stale, key)}{graph.IMAGE_SUFFIX}"
 
 
-def tampered(path: str) -> str:
-    """One character of the token's payload changed (its signature no longer matches)."""
-    head, dot, rest = path.partition(".")
-    return head[:-1] + ("A" if head[-1] != "A" else "B") + dot + rest
+def tampered(url: str) -> str:
+    """One character of the token's payload changed (its signature no longer matches); `url` is an image
+    URL or its path."""
+    prefix, marker, token = url.rpartition("/graph/")
+    head, dot, rest = token.partition(".")
+    return prefix + marker + head[:-1] + ("A" if head[-1] != "A" else "B") + dot + rest
 
 
 def show_graph_images(sent: list[dict[str, Any]], *, echo: bool) -> list[str]:
@@ -178,3 +180,30 @@ def show_graph_images(sent: list[dict[str, Any]], *, echo: bool) -> list[str]:
     if len(images.rendered) != 1:
         problems.append(f"graph route: {len(images.rendered)} renders for one view")
     return problems
+
+
+def sample_graph_path(now: datetime, key: str = DEMO_GRAPH_KEY) -> str:
+    """A signed `/graph/<token>.png` path for a made-up Lambda errors alarm that fired 10 minutes ago."""
+    from datetime import timedelta
+
+    from alertbridge.logic import graph
+
+    at = int((now - timedelta(minutes=10)).timestamp())
+    spec = graph.GraphSpec(
+        region="us-east-1",
+        title="sample-lambda-errors",
+        at=at,
+        expires=at + 90 * 86400,
+        metrics=(
+            graph.GraphMetric(
+                namespace="AWS/Lambda",
+                name="Errors",
+                dimensions=(("FunctionName", "checkout"),),
+                stat="Sum",
+                period=60,
+            ),
+        ),
+        threshold=5.0,
+        comparison="GreaterThanOrEqualToThreshold",
+    )
+    return f"{graph.ROUTE_PREFIX}{graph.sign(spec, key.encode())}{graph.IMAGE_SUFFIX}"
