@@ -13,7 +13,7 @@ what the rendering (webhook) function needs to draw them.
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -41,6 +41,7 @@ class GraphImages(Construct):
         self.secret = secretsmanager.Secret(
             self,
             "GraphKey",
+            secret_name=f"{Stack.of(self).stack_name}/graph-key",
             description="alertbridge: HMAC key of metric graph image tokens (generated; rotate by putting "
             '{"keys": ["<new>", "<old>"]})',
             encryption_key=key,
