@@ -13,14 +13,15 @@ what the rendering (webhook) function needs to draw them.
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra.function import BridgeFunction
+from infra.function import METRICS_NAMESPACE, SERVICE_NAME, BridgeFunction
 from infra.nag import acknowledge
 
 RENDER_ACTION = "cloudwatch:GetMetricWidgetImage"
@@ -71,3 +72,23 @@ class GraphImages(Construct):
 
 def _set(function: lambda_.Function, name: str, value: str) -> None:
     function.add_environment(name, value)
+
+
+def webhook_refusals(url_4xx: cloudwatch.IMetric) -> cloudwatch.IMetric:
+    """The webhook URL's 4xx answers without the graph route's own 403s and 404s (bad and expired image
+    tokens, counted by the function as GraphRefused and GraphExpired), so that responders opening old
+    incidents do not set off the alarm about refused PagerDuty webhooks."""
+    period = Duration.minutes(5)
+
+    def own(name: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE, metric_name=name, dimensions_map={"service": SERVICE_NAME},
+            statistic="Sum", period=period,
+        )  # fmt: skip
+
+    return cloudwatch.MathExpression(
+        expression="u - FILL(r, 0) - FILL(x, 0)",
+        using_metrics={"u": url_4xx, "r": own("GraphRefused"), "x": own("GraphExpired")},
+        label="Webhook URL 4xx (graph images excluded)",
+        period=period,
+    )

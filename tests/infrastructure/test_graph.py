@@ -70,3 +70,15 @@ def test_delivery_gets_the_base_url_and_both_get_the_secret(synth: Synth) -> Non
     assert "ALERTBRIDGE_GRAPH_BASE_URL" not in webhook
     assert delivery["ALERTBRIDGE_GRAPH_SECRET"] == webhook["ALERTBRIDGE_GRAPH_SECRET"]
     assert "ALERTBRIDGE_GRAPH_SECRET" not in env(bridge.intake_function)
+
+
+def test_webhook_4xx_alarm_leaves_out_the_graph_routes_own_refusals(synth: Synth) -> None:
+    (found,) = [
+        body["Properties"]
+        for logical_id, body in synth.of_type("AWS::CloudWatch::Alarm").items()
+        if logical_id.startswith("BridgeMonitoringWebhook4xx")
+    ]
+    expression = next(q for q in found["Metrics"] if "Expression" in q)
+    assert expression["Expression"] == "u - FILL(r, 0) - FILL(x, 0)"
+    names = {q["MetricStat"]["Metric"]["MetricName"] for q in found["Metrics"] if "MetricStat" in q}
+    assert names == {"Url4xxCount", "GraphRefused", "GraphExpired"}

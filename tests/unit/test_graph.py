@@ -217,6 +217,13 @@ def test_route_renders_on_view_and_answers_403_404_and_a_placeholder() -> None:
     assert "not available" in png_text(failed.body)["Description"]
 
 
+def test_an_unreadable_key_answers_a_placeholder_not_an_error() -> None:
+    token = graph.sign(spec("sqs-sns-lambda-errors-alarm-then-ok.json"), KEY)
+    answer = graph.answer(token, [], Images(), RECEIVED_AT)
+    assert (answer.status, answer.content_type, answer.cache_control) == (200, "image/png", "no-store")
+    assert "key" in png_text(answer.body)["Description"]
+
+
 def test_a_graph_still_filling_is_cached_briefly() -> None:
     found = spec("sqs-sns-lambda-errors-alarm-then-ok.json")
     answer = graph.answer(graph.sign(found, KEY), [KEY], Images(), found.end - timedelta(minutes=10))

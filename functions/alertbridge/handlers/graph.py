@@ -2,8 +2,9 @@
 CloudWatch (`GetMetricWidgetImage`) when a responder's device first loads it, with Cache-Control so the
 device (and any cache between) keeps it. The webhook handler hands these requests here.
 
-403 for a bad or tampered token, 404 for an expired one, a placeholder PNG when CloudWatch cannot draw
-(logic/graph.py). Each answer is logged and counted with its reason, never with the token.
+403 for a bad or tampered token, 404 for an expired one, a placeholder PNG when CloudWatch cannot draw or
+the key cannot be read (logic/graph.py), never a 5xx (the webhook function's 5xx alarm is about PagerDuty's
+deliveries). Each answer is logged and counted with its reason, never with the token.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from alertbridge.observability import logger, metrics
 
 _METHODS = frozenset({"GET", "HEAD"})
 _COUNTS = {200: "GraphServed", 403: "GraphRefused", 404: "GraphExpired"}
+# Answered with a placeholder image: CloudWatch could not draw, the key could not be read, or a bug.
+_PLACEHOLDERS = {"render-failed": "GraphPlaceholder", "no-key": "GraphKeyUnavailable", "error": "GraphFailed"}
 
 
 def is_graph_request(event: dict[str, Any]) -> bool:
@@ -44,8 +47,8 @@ def handle(event: dict[str, Any], *, now: datetime | None = None) -> dict[str, A
         )
     logger.info("graph image", extra={"status": result.status, "reason": result.reason})
     metrics.add_metric(name=_COUNTS.get(result.status, "GraphFailed"), unit=MetricUnit.Count, value=1)
-    if result.reason == "render-failed":
-        metrics.add_metric(name="GraphPlaceholder", unit=MetricUnit.Count, value=1)
+    if result.reason in _PLACEHOLDERS:
+        metrics.add_metric(name=_PLACEHOLDERS[result.reason], unit=MetricUnit.Count, value=1)
     head = ((event.get("requestContext") or {}).get("http") or {}).get("method") == "HEAD"
     return to_function_url(result, head=head)
 
