@@ -22,10 +22,19 @@ _COUNTS = {200: "GraphServed", 403: "GraphRefused", 404: "GraphExpired"}
 _PLACEHOLDERS = {"render-failed": "GraphPlaceholder", "no-key": "GraphKeyUnavailable", "error": "GraphFailed"}
 
 
-def is_graph_request(event: dict[str, Any]) -> bool:
-    method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
-    path = event.get("rawPath") or ""
-    return method in _METHODS and isinstance(path, str) and path.startswith(ROUTE_PREFIX)
+def is_graph_request(event: Any) -> bool:
+    """A GET or HEAD of `/graph/...`; False for anything else, however malformed."""
+    if not isinstance(event, dict):
+        return False
+    path = event.get("rawPath")
+    return _method(event) in _METHODS and isinstance(path, str) and path.startswith(ROUTE_PREFIX)
+
+
+def _method(event: dict[str, Any]) -> str | None:
+    context = event.get("requestContext")
+    http = context.get("http") if isinstance(context, dict) else None
+    method = http.get("method") if isinstance(http, dict) else None
+    return method if isinstance(method, str) else None
 
 
 def handle(event: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
@@ -49,8 +58,7 @@ def handle(event: dict[str, Any], *, now: datetime | None = None) -> dict[str, A
     metrics.add_metric(name=_COUNTS.get(result.status, "GraphFailed"), unit=MetricUnit.Count, value=1)
     if result.reason in _PLACEHOLDERS:
         metrics.add_metric(name=_PLACEHOLDERS[result.reason], unit=MetricUnit.Count, value=1)
-    head = ((event.get("requestContext") or {}).get("http") or {}).get("method") == "HEAD"
-    return to_function_url(result, head=head)
+    return to_function_url(result, head=_method(event) == "HEAD")
 
 
 def to_function_url(result: GraphAnswer, *, head: bool = False) -> dict[str, Any]:

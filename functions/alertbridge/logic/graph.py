@@ -365,7 +365,7 @@ def verify(token: str, keys: Sequence[bytes], now: datetime) -> GraphSpec:
         if inflater.unconsumed_tail:
             raise InvalidToken("oversized token")
         spec = _spec_from_json(json.loads(raw))
-    except (ValueError, TypeError, KeyError, zlib.error) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, zlib.error) as exc:
         raise InvalidToken("undecodable token") from exc
     if now.timestamp() >= spec.expires:
         raise ExpiredToken("expired token")
