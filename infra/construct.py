@@ -20,6 +20,7 @@ from infra.alarm_intake import AlarmIntake, bridge_key
 from infra.bundling import BYTECODE_CONTEXT_KEY, lambda_code
 from infra.delivery import DeliveryFunction, DeliveryLane
 from infra.environment import check_environments
+from infra.graph import GraphImages
 from infra.intake import IntakeFunction
 from infra.monitoring import BridgeMonitoring, WatchedFunctions, WatchedQueues
 from infra.nag import acknowledge
@@ -65,6 +66,12 @@ class AlertBridge(Construct):
         self.code = code or lambda_code(self.config_text, bytecode=_bytecode(self))
         self.layer = self._powertools_layer()
         self._build_functions()
+        # --- graph images (issue 13): key secret, signer = delivery, renderer = webhook function ---
+        self.graph = None if not config.graph.enabled else GraphImages(
+            self, "Graph", key=self.key, renderer=self.webhook.handler, signer=self.delivery.handler,
+            base_url=self.webhook.url.url,
+        )  # fmt: skip
+        # --- end graph images ---
         self.monitoring = self._build_monitoring()
 
     @property

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from infra.alarm_intake import alarm_topic
 from infra.function import METRICS_NAMESPACE, SERVICE_NAME
+from infra.graph import webhook_refusals  # graph images (issue 13)
 from infra.settings import MonitoringSettings, WebhookSettings
 
 PERIOD = Duration.minutes(5)
@@ -121,7 +122,8 @@ class BridgeMonitoring(Construct):
                         queues.delivery.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
                         options.oldest_message_age_seconds),
             self._alarm("Webhook4xx", "PagerDuty webhooks are refused (wrong or rotated signing secret?).",
-                        url_metric(webhook, "Url4xxCount"), webhook_options.url_4xx_threshold),
+                        webhook_refusals(url_metric(webhook, "Url4xxCount")),  # graph images (issue 13)
+                        webhook_options.url_4xx_threshold),
             self._alarm("Webhook5xx", "The webhook function fails; PagerDuty retries, then disables the subscription.",
                         url_metric(webhook, "Url5xxCount"), 1),
             self._alarm("ReconcilerErrors", "The scheduled reconciler failed.",

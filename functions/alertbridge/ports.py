@@ -218,3 +218,23 @@ class Notes(Protocol):
     """Adds a note to the incident after the bridge resolved it; never raises."""
 
     def after_resolve(self, item: StateItem, reason_text: str, *, at: datetime | None = None) -> bool: ...
+
+
+class GraphKeys(Protocol):
+    """The graph tokens' HMAC keys (a secret separate from the webhook secret)."""
+
+    def signing_key(self) -> bytes | None:
+        """The current key; None when it cannot be read (the trigger then goes out without an image)."""
+        ...
+
+    def verifying_keys(self) -> Sequence[bytes]:
+        """Every key a valid token may be signed with (current first, then any retired during a
+        rotation); empty when the secret cannot be read."""
+        ...
+
+
+class MetricImages(Protocol):
+    def render(self, region: str, widget: dict[str, Any]) -> bytes:
+        """A PNG of the metric widget drawn in `region` (CloudWatch GetMetricWidgetImage). Raises when it
+        cannot be drawn."""
+        ...

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from alertbridge.logic.events import build_event, event_action_for
+from alertbridge.logic.graph import GraphSigning
 from alertbridge.logic.parsers import parse_lambda_event
 from alertbridge.logic.pipeline import pages_for
 from alertbridge.logic.policy import route_alert
@@ -28,10 +29,15 @@ __all__ = ["render_event"]
 
 
 def render_event(
-    event: dict[str, Any], config: BridgeConfig | None = None, *, received_at: datetime | None = None
+    event: dict[str, Any],
+    config: BridgeConfig | None = None,
+    *,
+    received_at: datetime | None = None,
+    graph: GraphSigning | None = None,
 ) -> list[dict[str, Any]]:
     """The bodies the bridge would send for `event` (SQS, SNS, EventBridge or a bare alarm document), in
-    record order. `received_at` (default: now) stands in for the arrival time where a record carries none."""
+    record order. `received_at` (default: now) stands in for the arrival time where a record carries none;
+    with `graph`, triggers carry their metric graph image as the delivery function would attach it."""
     config = config if config is not None else _default_config()
     arrived = received_at if received_at is not None else datetime.now(UTC)
     bodies = []
@@ -40,7 +46,7 @@ def render_event(
         if action is EventAction.TRIGGER and not pages_for(alert, config):
             continue  # a multi-time-series alarm's level that `multi_time_series_pages` does not page
         if action is not None:
-            bodies.append(build_event(alert, route_alert(alert, config), action, config).to_body())
+            bodies.append(build_event(alert, route_alert(alert, config), action, config, graph).to_body())
     return bodies
 
 

@@ -58,6 +58,7 @@ def build_delivery_pipeline(current: Settings, counter: Counter) -> Pipeline:
         DynamoStateStore,
     )
     from alertbridge.logic.pipeline import Pipeline
+    from alertbridge.wiring_graph import graph_signing
 
     return Pipeline(
         config=current.config,
@@ -71,6 +72,7 @@ def build_delivery_pipeline(current: Settings, counter: Counter) -> Pipeline:
         links=DynamoIncidentLinks(current.table_name),
         # An alarm-level OK of a multi-time-series alarm queues its contributors' resolves on the lane.
         delivery=delivery_queue(current) if current.delivery_queue_url else None,
+        graph=graph_signing(current),  # metric graph images on triggers (wiring_graph.py)
     )
 
 
@@ -147,6 +149,9 @@ def rest_incidents(current: Settings, **options: Any) -> IncidentsApi | None:
 
 def reset() -> None:
     """Forget the container's settings and adapters (the local demo and tests start new 'containers')."""
+    from alertbridge import wiring_graph
+
     settings.cache_clear()
     intake_parts.cache_clear()
     delivery_pipeline.cache_clear()
+    wiring_graph.reset()

@@ -50,6 +50,7 @@ def ids(synth: Synth) -> dict[str, str]:
         "delivery_queue": synth.logical_id(bridge.lane.queue),
         "routing": synth.logical_id(bridge.secrets.routing_keys),
         "webhook": synth.logical_id(bridge.secrets.webhook),
+        "graph": synth.logical_id(bridge.graph.secret),
     }
 
 
@@ -69,6 +70,7 @@ def test_wildcard_resources_only_for_xray_and_describe_alarms(synth: Synth) -> N
                     "xray:PutTraceSegments",
                     "xray:PutTelemetryRecords",
                     "cloudwatch:DescribeAlarms",
+                    "cloudwatch:GetMetricWidgetImage",  # graph images: the rendering function only
                 }
 
 
@@ -108,6 +110,7 @@ def test_delivery_consumes_its_queue_uses_exact_table_actions_and_reads_its_two_
     assert services["secretsmanager"] == {
         json.dumps({"Ref": i["routing"]}),
         json.dumps({"Ref": i["webhook"]}),
+        json.dumps({"Ref": i["graph"]}),  # signs graph image tokens
     }
     assert all(i["table"] in resource for resource in services["dynamodb"])
     table = {a for s in statements(synth, delivery) for a in actions(s) if a.startswith("dynamodb:")}
@@ -132,8 +135,8 @@ def test_with_tag_rules_delivery_may_read_only_the_tags_of_this_accounts_alarms_
 def test_webhook_cannot_read_routing_keys_or_touch_the_queue(synth: Synth) -> None:
     i = ids(synth)
     services = resources_by_service(synth, synth.stack.bridge.webhook)
-    assert set(services) == {"logs", "xray", "dynamodb", "secretsmanager"}
-    assert services["secretsmanager"] == {json.dumps({"Ref": i["webhook"]})}
+    assert set(services) == {"logs", "xray", "dynamodb", "secretsmanager", "cloudwatch"}  # + graph images
+    assert services["secretsmanager"] == {json.dumps({"Ref": i["webhook"]}), json.dumps({"Ref": i["graph"]})}
     assert all(i["table"] in resource for resource in services["dynamodb"])
 
 

@@ -39,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     with mock_aws():
         from alertbridge.local.demo_run import DemoRun
 
+        graph_env = {} if args.events else _graph_environment()
         with DemoRun.start(
-            _config(args.config), rate_limit=DEMO_RATE_LIMIT, window=DEMO_RATE_WINDOW_SECONDS
+            _config(args.config), rate_limit=DEMO_RATE_LIMIT, window=DEMO_RATE_WINDOW_SECONDS, **graph_env
         ) as demo:
             if args.events:
                 return _replay(demo, args.events, as_json=args.json)
@@ -51,6 +52,29 @@ def _config(path: str | None) -> Any:
     from alertbridge.models.config import BridgeConfig
 
     return BridgeConfig.from_file(path) if path else BridgeConfig.model_validate(BridgeConfig.example())
+
+
+# --- graph images (issue 13): every trigger carries a graph; one is fetched from the route on loopback ---
+
+
+def _graph_environment() -> dict[str, str]:
+    from alertbridge.local.graph_images import graph_environment
+
+    return graph_environment()
+
+
+def _graph_step(demo: Any, *, echo: bool) -> list[str]:
+    from alertbridge.local.graph_images import show_graph_images
+
+    if echo:
+        print(
+            "\n== a metric graph in the incident: the image URL, served on first view by the webhook function"
+        )
+    sent = [request.body for request in demo.emulator.requests if request.path.startswith("/v2/")]
+    return show_graph_images([body for body in sent if isinstance(body, dict)], echo=echo)
+
+
+# --- end graph images ---
 
 
 def _quiet_lambda_runtime(*, verbose: bool) -> None:
@@ -88,7 +112,8 @@ def _scenario(demo: Any, *, storm: int, as_json: bool) -> int:
     if not as_json:
         print("\n== two-way sync: a responder acknowledges in PagerDuty; an alarm's OK is lost")
     demo.two_way_sync(now - TWO_WAY_LEAD, echo=not as_json)
-    mismatches = demo.verify()
+    graph_problems = _graph_step(demo, echo=not as_json)
+    mismatches = demo.verify() + graph_problems
     if as_json:
         print(json.dumps({**demo.report(), "mismatches": mismatches}, ensure_ascii=False))
     else:

@@ -1,4 +1,5 @@
-"""`alertbridge render EVENT_FILE [--config FILE]`: the Events API v2 bodies a Lambda event turns into.
+"""`alertbridge render EVENT_FILE [--config FILE] [--graph-base-url URL]`: the Events API v2 bodies a Lambda
+event turns into.
 
 Prints `alertbridge.render_event(event, config)` (see alertbridge/render.py): stateless, an OK renders as a
 resolve, INSUFFICIENT_DATA follows the configured policy, a multi-time-series alarm's level that
@@ -20,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from alertbridge.errors import InvalidInput
+from alertbridge.logic.graph import GraphSigning
 from alertbridge.models.config import BridgeConfig
 from alertbridge.render import render_event
 
@@ -33,13 +35,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", metavar="FILE", help="bridge configuration JSON (default: built-in defaults)"
     )
+    parser.add_argument(  # graph images (issue 13)
+        "--graph-base-url",
+        metavar="URL",
+        help="public https base of the graph route (default: graph.base_url)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         config = _config(args.config)
         event = _event(args.event_file)
-        bodies = render_event(event, config)
+        graph = _graph_signing(args.graph_base_url or config.graph.base_url)
+        bodies = render_event(event, config, graph=graph)
     except (InvalidInput, OSError) as exc:
         print(f"alertbridge render: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -47,9 +55,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_bodies(event: Any, config: BridgeConfig, *, received_at: datetime) -> list[dict[str, Any]]:
+def render_bodies(
+    event: Any, config: BridgeConfig, *, received_at: datetime, graph: GraphSigning | None = None
+) -> list[dict[str, Any]]:
     """The exact bodies the bridge would send for one Lambda event, in order (`alertbridge.render_event`)."""
-    return render_event(event, config, received_at=received_at)
+    return render_event(event, config, received_at=received_at, graph=graph)
+
+
+class _RenderOnlyKey:
+    """Graph tokens signed offline with a fixed key: the `images` entry shows its shape, but a deployed
+    bridge (whose key is a generated secret) answers 403 to these tokens."""
+
+    KEY = b"alertbridge-render-only-graph-key"
+
+    def signing_key(self) -> bytes:
+        return self.KEY
+
+    def verifying_keys(self) -> list[bytes]:
+        return [self.KEY]
+
+
+def _graph_signing(base_url: str | None) -> GraphSigning | None:
+    if base_url is None:
+        return None
+    if not base_url.startswith("https://"):
+        raise InvalidInput(
+            f"--graph-base-url must be https (PagerDuty loads images only over HTTPS): {base_url}"
+        )
+    return GraphSigning(base_url=base_url, keys=_RenderOnlyKey())
 
 
 def _event(path: str) -> Any:

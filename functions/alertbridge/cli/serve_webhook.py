@@ -101,10 +101,35 @@ def _local_bridge(secrets: list[str], args: argparse.Namespace) -> Any:
     bridge.activate(
         ALERTBRIDGE_ALLOW_UNSIGNED_WEBHOOKS=str(args.allow_unsigned).lower(),
         ALERTBRIDGE_REST_URL=args.rest_url or US_REST_URL,
+        **_graph_route(),
     )
     wiring.reset()
     wiring_webhook.reset()
     return bridge
+
+
+# --- graph images (issue 13): GET /graph/<token>.png, drawn by the local stand-in ---
+
+
+def _graph_route() -> dict[str, str]:
+    from alertbridge import wiring_graph
+    from alertbridge.local.graph_images import LocalMetricImages, graph_environment
+
+    wiring_graph.use_images(LocalMetricImages())
+    return graph_environment()
+
+
+def _print_graph_sample(url: str) -> None:
+    from alertbridge.local.graph_images import sample_graph_path
+
+    sample = sample_graph_path(datetime.now(UTC))
+    print(
+        f"  Graph images: GET {url.rstrip('/')}/graph/<token>.png (local stand-in for GetMetricWidgetImage)"
+    )
+    print(f"    a sample: {url.rstrip('/')}{sample}", flush=True)
+
+
+# --- end graph images ---
 
 
 def _seed_open_key(table_name: str, dedup_key: str) -> None:
@@ -139,6 +164,7 @@ def _print_banner(port: int, url: str, secrets: list[str], args: argparse.Namesp
         print(f"  Open state items: {', '.join(args.seed_key)}")
     if not (args.rest_token and args.from_email):
         print("  No --rest-token/--from-email: deliveries with a null incident_key cannot be mapped (503)")
+    _print_graph_sample(url)
     print("  Ctrl-C to stop", flush=True)
 
 

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from alertbridge import wiring_webhook
+from alertbridge.handlers import graph
 from alertbridge.logic.webhook import EXPLANATIONS, Reason, WebhookResult, handle_function_url_event, refusal
 from alertbridge.observability import NAMESPACE, SERVICE, logger, metrics
 
@@ -23,6 +24,8 @@ from alertbridge.observability import NAMESPACE, SERVICE, logger, metrics
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if graph.is_graph_request(event):  # GET /graph/<token>.png: metric graph images (handlers/graph.py)
+        return graph.handle(event)
     result = _handle(event)
     _report(result)
     return result.response().to_lambda()

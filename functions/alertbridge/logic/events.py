@@ -27,6 +27,7 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from alertbridge.logic.dedup import account_from_arn, partition_from_arn, region_from_arn
+from alertbridge.logic.graph import GraphSigning, image_for
 from alertbridge.logic.policy import Routing
 from alertbridge.logic.recommendations import recommendations_for
 from alertbridge.models.alert import AlarmKind, AlarmState, Alert, AlertSource, MetricRef
@@ -95,14 +96,20 @@ def event_action_for(alert: Alert, config: BridgeConfig) -> EventAction | None:
 # --- bodies ----------------------------------------------------------------------------------------
 
 
-def build_event(alert: Alert, routing: Routing, action: EventAction, config: BridgeConfig) -> EventV2:
+def build_event(
+    alert: Alert,
+    routing: Routing,
+    action: EventAction,
+    config: BridgeConfig,
+    graph: GraphSigning | None = None,  # metric graph images (logic/graph.py); None: no image
+) -> EventV2:
     if action is not EventAction.TRIGGER:
         return EventV2(routing_key=routing.route, event_action=action, dedup_key=alert.dedup_key)
     if alert.passthrough is not None:
         forwarded = _passthrough_trigger(alert, routing, config)
         if forwarded is not None:
             return forwarded
-    return _fit(_trigger_body(alert, routing, config))
+    return _fit(_trigger_body(alert, routing, config, graph))
 
 
 def minimal_event(alert: Alert, routing: Routing, config: BridgeConfig) -> EventV2:
@@ -119,7 +126,9 @@ def minimal_event(alert: Alert, routing: Routing, config: BridgeConfig) -> Event
     )
 
 
-def _trigger_body(alert: Alert, routing: Routing, config: BridgeConfig) -> dict[str, Any]:
+def _trigger_body(
+    alert: Alert, routing: Routing, config: BridgeConfig, graph: GraphSigning | None = None
+) -> dict[str, Any]:
     console = alarm_console_url(alert)
     payload = {
         "summary": truncate(summary_for(alert), MAX_SUMMARY_CHARS),
@@ -137,9 +146,19 @@ def _trigger_body(alert: Alert, routing: Routing, config: BridgeConfig) -> dict[
         "dedup_key": alert.dedup_key,
         "payload": {key: value for key, value in payload.items() if value is not None},
         "links": [link.model_dump() for link in links_for(alert, routing, config)],
+        "images": graph_images(alert, routing, config, graph),
         "client": config.client,
         "client_url": console or config.client_url,
     }
+
+
+def graph_images(
+    alert: Alert, routing: Routing, config: BridgeConfig, graph: GraphSigning | None
+) -> list[dict[str, Any]]:
+    """The metric graph image of a CloudWatch metric alarm: a signed URL on the bridge, drawn only when a
+    responder opens the incident (logic/graph.py). Empty without a base URL or signing key."""
+    image = image_for(alert, routing.route, config, graph)
+    return [image.model_dump(exclude_none=True)] if image is not None else []
 
 
 def _passthrough_trigger(alert: Alert, routing: Routing, config: BridgeConfig) -> EventV2 | None:

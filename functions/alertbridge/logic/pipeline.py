@@ -33,6 +33,7 @@ from alertbridge.logic.events import (
     summary_for,
     trigger_from_item,
 )
+from alertbridge.logic.graph import GraphSigning
 from alertbridge.logic.lifecycle import (
     Decision,
     Reason,
@@ -127,9 +128,11 @@ class Pipeline:
         alarm_tags: AlarmTags | None = None,
         links: IncidentLinks | None = None,
         delivery: DeliveryQueue | None = None,
+        graph: GraphSigning | None = None,
     ) -> None:
         self.config = config
         self.delivery = delivery  # the lane itself: an alarm-level OK queues its contributors' resolves
+        self.graph = graph  # metric graph images on triggers (logic/graph.py); None: none attached
         self.links = links
         self.alarm_tags = alarm_tags
         self.state = state
@@ -265,7 +268,7 @@ class Pipeline:
         if decision.send is None:
             return _Plan(decision, outcome)
         sending = routing.model_copy(update={"route": route})
-        event = build_event(alert, sending, decision.send, self.config)
+        event = build_event(alert, sending, decision.send, self.config, self.graph)
         trigger = decision.send == EventAction.TRIGGER
         fallback = minimal_event(alert, sending, self.config) if trigger else None
         when = alert.state_changed_at.isoformat(timespec="seconds")

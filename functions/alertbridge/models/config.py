@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from alertbridge.logic.patterns import UnsafePattern, check_pattern, is_regex, pattern_matches
+from alertbridge.models.graph import GraphConfig
 from alertbridge.models.pagerduty import Severity
 
 ROUTE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -69,6 +70,7 @@ class Route(BaseModel):
     description: str | None = None
     runbook_url: str | None = None
     dashboard_url: str | None = None
+    graph: bool = True  # a metric graph image on this route's CloudWatch triggers (see `graph` below)
 
 
 class Match(BaseModel):
@@ -176,6 +178,8 @@ class BridgeConfig(BaseModel):
     # Closed state items are kept this long (DynamoDB TTL, also checked in code).
     closed_item_ttl_days: int = Field(default=30, ge=1, le=3650)
     max_raw_message_chars: int = Field(default=4000, ge=100, le=100_000)
+    # Metric graph images on CloudWatch triggers (models/graph.py); `"graph": {"enabled": false}` turns them off.
+    graph: GraphConfig = Field(default_factory=GraphConfig)
 
     @field_validator("default_severity", "insufficient_data_severity", mode="before")
     @classmethod

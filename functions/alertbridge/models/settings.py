@@ -47,6 +47,8 @@ ENV_FIELDS = {
     "ALERTBRIDGE_QUEUE_URL": "queue_url",
     "ALERTBRIDGE_DELIVERY_QUEUE_URL": "delivery_queue_url",
     "ALERTBRIDGE_DELIVERY_DLQ_URL": "delivery_dlq_url",
+    "ALERTBRIDGE_GRAPH_BASE_URL": "graph_base_url",
+    "ALERTBRIDGE_GRAPH_SECRET": "graph_secret_id",
 }
 
 
@@ -73,6 +75,10 @@ class Settings(BaseModel):
     queue_url: str | None = None
     delivery_queue_url: str | None = None  # the FIFO delivery queue (intake and reconciler send to it)
     delivery_dlq_url: str | None = None
+    # Metric graph images (logic/graph.py): the public base of `/graph/<token>` (the webhook function's
+    # URL) and the secret holding the tokens' HMAC key. Without both, no image is attached.
+    graph_base_url: str | None = None
+    graph_secret_id: str | None = None
 
     @field_validator("events_url", "rest_url")
     @classmethod
@@ -102,6 +108,13 @@ class Settings(BaseModel):
         """The configuration document: the file in the code asset when one is named, else the inline one."""
         path = self.config_path
         return self.config_json if path is None else _read_config_file(str(path), self.config_sha256)
+
+    @field_validator("graph_base_url")
+    @classmethod
+    def _graph_base_is_https(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith("https://"):
+            raise ValueError("must be https: PagerDuty loads images[].src only over HTTPS")
+        return url.rstrip("/") if url else None
 
     @property
     def config(self) -> BridgeConfig:
