@@ -11,7 +11,7 @@ import pytest
 
 from alertbridge.adapters.secrets import SecretsRoutingKeys, SecretsWebhookCredentials
 from alertbridge.errors import ConfigError, RoutingKeyMissing
-from alertbridge.logic.lifecycle import routing_key_fingerprint
+from alertbridge.logic.dedup import routing_key_fingerprint
 from alertbridge.models.config import BridgeConfig
 from tests.integration.aws_fixtures import AwsContext
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from alertbridge.logic.dedup import routing_key_fingerprint
 from alertbridge.logic.lifecycle import (
     Decision,
     Reason,
@@ -16,7 +17,6 @@ from alertbridge.logic.lifecycle import (
     due_auto_resolves,
     open_after_maintenance,
     resolve_open_item,
-    routing_key_fingerprint,
     triggers_after_maintenance,
 )
 from alertbridge.models.alert import AlarmState, Alert, AlertSource

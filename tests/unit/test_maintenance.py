@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from alertbridge.logic.maintenance import account_from_arn, active_window_for, window_for, window_matches
+from alertbridge.logic.dedup import account_from_arn
+from alertbridge.logic.maintenance import active_window_for, window_for, window_matches
 from alertbridge.models.alert import AlarmState, Alert, AlertSource
 from alertbridge.models.maintenance import MaintenanceWindow
 

@@ -9,7 +9,7 @@ import pytest
 
 from alertbridge.errors import Rejected, RequestTimeout, RoutingKeyMissing, ServerError
 from alertbridge.local.scenario import Metric, metric_alarm_message
-from alertbridge.logic.lifecycle import routing_key_fingerprint
+from alertbridge.logic.dedup import routing_key_fingerprint
 from alertbridge.logic.parsers import parse_sqs_body
 from alertbridge.logic.pipeline import Pipeline, StateConflict
 from alertbridge.models.alert import Alert

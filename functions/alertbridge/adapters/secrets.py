@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from alertbridge.errors import ConfigError, RoutingKeyMissing
-from alertbridge.logic.lifecycle import routing_key_fingerprint
+from alertbridge.logic.dedup import routing_key_fingerprint
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.pagerduty import ROUTING_KEY_CHARS
 

@@ -94,7 +94,7 @@ def composite_alarm_message(
 
 
 def generic_alert_message(dedup_id: str, at: datetime, *, resolved: bool = False) -> str:
-    """Seed 002's AlertMessage, with seed 003's idempotency id."""
+    """An application's AlertMessage, with an idempotency id."""
     return json.dumps(
         {
             "severity": "CRITICAL",
@@ -301,7 +301,7 @@ def builtin_scenario(start: datetime, *, burst: int = 20) -> list[Phase]:
                     alarm_tags={"team": "payments"},
                 ),
                 Step(
-                    "an application alert (seed 002)",
+                    "an application alert",
                     generic_alert_message("hybrid-routing-failure-rate", t),
                     final_for="hybrid-routing-failure-rate",
                     expect_open=True,

@@ -95,3 +95,11 @@ def account_from_arn(arn: str | None) -> str | None:
         return None
     parts = arn.split(":")
     return parts[4] or None if len(parts) > 5 else None
+
+
+_FINGERPRINT_HEX_CHARS = 12
+
+
+def routing_key_fingerprint(routing_key: str) -> str:
+    """Identifies a routing key in state and logs without revealing it."""
+    return hashlib.sha256(routing_key.encode("utf-8")).hexdigest()[:_FINGERPRINT_HEX_CHARS]

@@ -252,12 +252,17 @@ def _generic_summary(alert: Alert) -> str:
 def source_for(alert: Alert, config: BridgeConfig) -> str:
     """Never blank: account/region for AWS alarms, environment[/component] for apps, else the topic."""
     if alert.account_id or alert.region:
-        return "/".join(part for part in (alert.account_id, alert.region) if part)
+        return account_region(alert.account_id, alert.region)
     if alert.environment:
         return "/".join(part for part in (alert.environment, alert.component) if part)
     if alert.topic_arn:
         return alert.topic_arn
     return config.client or "alertbridge"
+
+
+def account_region(account: str | None, region: str | None) -> str:
+    """PagerDuty's `source` for an AWS alarm: `account/region`, whichever parts are known."""
+    return "/".join(part for part in (account, region) if part)
 
 
 def component_for(alert: Alert) -> str | None:
@@ -492,7 +497,7 @@ def _child_links(alert: Alert) -> list[Link | None]:
         host = console_host(region, child.arn)
         if host is None:
             continue
-        href = f"{host}/cloudwatch/deeplink.js?region={region}#alarmsV2:alarm/{quote(child.name, safe='')}"
+        href = alarm_deeplink(host, region, child.name)
         state = f" ({child.state})" if child.state else ""
         links.append(_link(href, f"Triggering alarm {child.name}{state}"))
     return links
@@ -503,8 +508,12 @@ def alarm_console_url(alert: Alert) -> str | None:
     host = console_host(alert.region, alert.alarm_arn)
     if host is None or alert.source in (AlertSource.GENERIC, AlertSource.RAW, AlertSource.PAGERDUTY_EVENT):
         return None
-    region = alert.region
-    return f"{host}/cloudwatch/deeplink.js?region={region}#alarmsV2:alarm/{quote(alert.alarm_name, safe='')}"
+    return alarm_deeplink(host, alert.region, alert.alarm_name)
+
+
+def alarm_deeplink(host: str, region: str | None, alarm_name: str) -> str:
+    """The CloudWatch console's deep link to one alarm (the one home of its format)."""
+    return f"{host}/cloudwatch/deeplink.js?region={region}#alarmsV2:alarm/{quote(alarm_name, safe='')}"
 
 
 def metric_console_url(alert: Alert) -> str | None:
@@ -788,8 +797,8 @@ def trigger_from_item(item: StateItem, config: BridgeConfig, *, note: str) -> Ev
 
 
 def _source(item: StateItem, config: BridgeConfig) -> str:
-    parts = [account_from_arn(item.alarm_arn) or item.account_id, region_from_arn(item.alarm_arn)]
-    return "/".join(part for part in parts if part) or config.client or "alertbridge"
+    account = account_from_arn(item.alarm_arn) or item.account_id
+    return account_region(account, region_from_arn(item.alarm_arn)) or config.client or "alertbridge"
 
 
 def _trigger_details(item: StateItem, note: str) -> dict[str, Any]:
@@ -810,7 +819,7 @@ def console_url(item: StateItem) -> str | None:
     host = console_host(region, item.alarm_arn)
     if host is None or item.source not in _CLOUDWATCH_SOURCES or not item.alarm_name:
         return None
-    return f"{host}/cloudwatch/deeplink.js?region={region}#alarmsV2:alarm/{quote(item.alarm_name, safe='')}"
+    return alarm_deeplink(host, region, item.alarm_name)
 
 
 def resolve_body(item: StateItem) -> EventV2:

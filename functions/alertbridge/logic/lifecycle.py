@@ -25,7 +25,6 @@ Rules (each a unit test in tests/unit/test_lifecycle.py):
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,14 +33,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from alertbridge.logic.maintenance import account_from_arn, active_window_for
+from alertbridge.logic.dedup import account_from_arn
+from alertbridge.logic.maintenance import active_window_for
 from alertbridge.models.alert import AlarmState, Alert, AlertSource, Contributor, MuteDetail
 from alertbridge.models.delivery import Observation, ObservationKind
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import EventAction, Severity
 from alertbridge.models.state import KeyStatus, StateItem
 
-_FINGERPRINT_HEX_CHARS = 12
 # Equal timestamps, different states: the higher rank wins (see the module docstring).
 _TIE_RANK = {AlarmState.OK: 0, AlarmState.INSUFFICIENT_DATA: 1, AlarmState.ALARM: 2}
 # PagerDuty webhook `agent.type` values that are people (the rest are services and integrations).
@@ -107,11 +106,6 @@ class _Change:
     ttl_days: int
     expected_version: int | None
     pages: bool = True
-
-
-def routing_key_fingerprint(routing_key: str) -> str:
-    """Identifies a routing key in state and logs without revealing it."""
-    return hashlib.sha256(routing_key.encode("utf-8")).hexdigest()[:_FINGERPRINT_HEX_CHARS]
 
 
 def decide(
@@ -624,6 +618,25 @@ def _resolve_confirmed(
 def _written(current: StateItem, update: dict[str, Any], reason: str) -> Decision:
     item = current.model_copy(update={**update, "version": current.version + 1})
     return Decision(new_item=item, expected_version=current.version, reason=reason)
+
+
+def resolved_by_person(item: StateItem, *, actor: str, now: datetime, ttl_days: int) -> StateItem | None:
+    """A person resolved the key's incident through the operator commands: the key closes, and later
+    ALARMs of this episode do not re-page (as when PagerDuty's webhook mirrors a person's resolve). None
+    when the key is not open."""
+    if not item.is_open:
+        return None
+    update = {
+        "status": KeyStatus.RESOLVED,
+        "resolved_by_human": True,
+        "pd_status": "resolved",
+        "last_actor": actor,
+        "auto_resolve_at": None,
+        "last_seen": now,
+        "expires_at": _expiry(KeyStatus.RESOLVED, now, ttl_days),
+        "version": item.version + 1,
+    }
+    return item.model_copy(update=update)
 
 
 def trigger_accepted(fresh: StateItem | None, intent: StateItem) -> StateItem | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from alertbridge.logic.dedup import account_from_arn
 from alertbridge.models.alert import Alert
 from alertbridge.models.maintenance import MaintenanceWindow
 
@@ -34,12 +35,6 @@ def active_window_for(
         and window_matches(window, route=route, alarm_name=alarm_name, account=account)
     ]
     return max(covering, key=lambda window: (window.end, window.id), default=None)
-
-
-def account_from_arn(arn: str | None) -> str | None:
-    """The account of an alarm ARN (`arn:aws:cloudwatch:region:account:alarm:name`)."""
-    parts = (arn or "").split(":", 5)
-    return parts[4] or None if len(parts) > 4 else None
 
 
 def window_for(

@@ -26,6 +26,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from alertbridge.errors import AlertBridgeError, Rejected
+from alertbridge.logic.dedup import account_from_arn, routing_key_fingerprint
 from alertbridge.logic.events import (
     build_event,
     event_action_for,
@@ -42,10 +43,9 @@ from alertbridge.logic.lifecycle import (
     live_item,
     needs_no_window,
     observed_alarm_change,
-    routing_key_fingerprint,
     trigger_accepted,
 )
-from alertbridge.logic.maintenance import account_from_arn, active_window_for, window_for
+from alertbridge.logic.maintenance import active_window_for, window_for
 from alertbridge.logic.policy import Routing, route_alert
 from alertbridge.models.alert import AlarmState, Alert
 from alertbridge.models.config import BridgeConfig, MultiTimeSeriesPages

@@ -15,15 +15,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from alertbridge.adapters.secrets import WebhookCredentials, listed_routing_keys
+from alertbridge.logic.lifecycle import resolved_by_person
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import ROUTING_KEY_CHARS
 from alertbridge.models.settings import US_EVENTS_URL, US_REST_URL
-from alertbridge.models.state import KeyStatus, StateItem
+from alertbridge.models.state import StateItem
 from alertbridge.operator.stack import Aws, OperatorError, StackOutputs
 from alertbridge.operator.table import age, render_table
 
-DEFAULT_TTL_DAYS = 30
 MOVE_UNSUPPORTED = ("NotImplemented", "InternalFailure", "UnsupportedOperation", "InvalidAction", "501")
 MAX_WINDOW = timedelta(days=30)  # longer needs --force
 MAX_FORCED_WINDOW = timedelta(days=3660)  # even with --force: a window must end within ten years
@@ -302,23 +302,21 @@ def _record_resolve(target: Target, dedup_key: str, actor: str) -> None:
     """A person resolved it: the key closes, and later ALARMs of this episode do not re-page."""
     store = target.state_store()
     item = store.get(dedup_key)
-    if item is None or not item.is_open:
-        return
-    closed = item.model_copy(update=_closed_by(actor, target.now, item.version))
-    store.save(closed, expected_version=item.version)  # a lost race: the webhook mirror records it anyway
+    closed = (
+        None
+        if item is None
+        else resolved_by_person(item, actor=actor, now=target.now, ttl_days=_ttl_days(target))
+    )
+    if item is not None and closed is not None:
+        store.save(closed, expected_version=item.version)  # a lost race: the webhook mirror records it anyway
 
 
-def _closed_by(actor: str, now: datetime, version: int) -> dict[str, Any]:
-    return {
-        "status": KeyStatus.RESOLVED,
-        "resolved_by_human": True,
-        "pd_status": "resolved",
-        "last_actor": actor,
-        "auto_resolve_at": None,
-        "last_seen": now,
-        "expires_at": int((now + timedelta(days=DEFAULT_TTL_DAYS)).timestamp()),
-        "version": version + 1,
-    }
+def _ttl_days(target: Target) -> int:
+    """The deployed configuration's `closed_item_ttl_days`, or its default when it cannot be read."""
+    try:
+        return target.config().closed_item_ttl_days
+    except (OperatorError, ValueError):
+        return int(BridgeConfig.model_fields["closed_item_ttl_days"].default)
 
 
 # --- maintenance -----------------------------------------------------------------------------------------
@@ -715,7 +713,7 @@ def _resend(message: dict[str, Any], *, fifo: bool) -> dict[str, Any]:
 
 
 def send_test(target: Target, route: str, *, secret_field: str | None = None, resolve: bool = True) -> str:
-    """Seed 004 step 7: a test incident on the route's service, then its resolve."""
+    """A test incident on the route's service, then its resolve: proves the route's key and service end to end."""
     from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
 
     key = _routing_key(target, secret_field or route, route)

@@ -13,7 +13,7 @@ from typing import Any
 
 from alertbridge.adapters.secrets import listed_routing_keys
 from alertbridge.errors import AlertBridgeError, BadToken, Forbidden, NotFound, UnknownRequester
-from alertbridge.logic.lifecycle import routing_key_fingerprint
+from alertbridge.logic.dedup import routing_key_fingerprint
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.pagerduty import ROUTING_KEY_CHARS
 from alertbridge.operator.commands import Target, queue_arn

@@ -7,7 +7,7 @@ Shapes are detected from their content, never assumed from where they came from:
 - CloudWatch alarm JSON (`AlarmName` + `NewStateValue`): `cloudwatch`.
 - EventBridge "CloudWatch Alarm State Change" and the Lambda alarm action (`alarmData`): `alarm_detail`.
 - An Events API v2 body (`event_action` + `payload`/`dedup_key`): `passthrough`.
-- The generic AlertMessage of seeds 002/003 (`alarmName`): `generic`.
+- An application's AlertMessage (`alarmName`, models/generic.py): `generic`.
 - Anything else (other JSON, plain text, a malformed variant of the above): `raw`, which still pages.
 
 `parse_sqs_body` never raises for bad input; `parse_lambda_event` raises `InvalidInput` only when the

@@ -1,4 +1,4 @@
-"""The generic application alert of seeds 002/003 (`AlertMessage`, camelCase)."""
+"""An application's generic alert (`AlertMessage`, camelCase; models/generic.py)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def parse(doc: dict[str, Any], ctx: Context) -> Alert:
 
 
 def dedup_key(message: AlertMessage) -> str:
-    """Seed 003: the idempotency id is the key; without one, the environment and the alarm name."""
+    """The idempotency id is the key; without one, the environment and the alarm name."""
     if message.dedup_id:
         return generic_key(message.dedup_id)
     identity = f"{message.environment}/{message.alarm_name}" if message.environment else message.alarm_name
