@@ -13,6 +13,7 @@ import copy
 import hashlib
 import io
 import json
+import secrets as secrets_module
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -88,11 +89,12 @@ def prepare_for_moto(template: dict[str, Any], secretsmanager: Any, stack_name: 
         # through the API (as the template declares it: name, description) and put its ARN wherever the
         # template says {"Ref": <secret>} (function environments, IAM policies, outputs).
         if kind == "AWS::SecretsManager::Secret":
-            assert "SecretString" not in properties and "GenerateSecretString" not in properties
+            assert "SecretString" not in properties  # no value ever travels in the template
             name = properties.get("Name") or f"{stack_name}-{logical_id}"
-            arn = secretsmanager.create_secret(Name=name, Description=properties.get("Description", ""))[
-                "ARN"
-            ]
+            request = {"Name": name, "Description": properties.get("Description", "")}
+            if "GenerateSecretString" in properties:  # Secrets Manager generates it (the graph key)
+                request["SecretString"] = secrets_module.token_hex(32)
+            arn = secretsmanager.create_secret(**request)["ARN"]
             prepared.secrets[logical_id] = arn
             del resources[logical_id]
             prepared.template = replace(prepared.template, {"Ref": logical_id}, arn)

@@ -204,11 +204,20 @@ def test_describe_alarms_is_scoped_to_this_accounts_alarms_in_this_region(synth:
     assert all(part in arn for part in ('":cloudwatch:"', "AWS::Region", "AWS::AccountId", ':alarm:*"'))
 
 
-def test_only_xray_keeps_a_wildcard_resource(synth: Synth) -> None:
-    for function in (synth.stack.bridge.reconciler, synth.stack.bridge.webhook):
+def test_only_xray_and_the_graph_render_keep_a_wildcard_resource(synth: Synth) -> None:
+    # cloudwatch:GetMetricWidgetImage takes no resource ARN; only the webhook function (the graph route) has it.
+    allowed = {
+        synth.stack.bridge.reconciler: {"xray:PutTraceSegments", "xray:PutTelemetryRecords"},
+        synth.stack.bridge.webhook: {
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+            "cloudwatch:GetMetricWidgetImage",
+        },
+    }
+    for function, wildcard_actions in allowed.items():
         for statement in statements(synth, function):
             if statement["Resource"] == "*":
-                assert actions(statement) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+                assert actions(statement) <= wildcard_actions
 
 
 def test_cloudwatch_may_use_the_key_only_for_alarms_of_this_account_and_region(synth: Synth) -> None:
