@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from alertbridge.models.delivery import AlertNotice, Observation
+    from alertbridge.models.incident_event import IncidentEvent
 
 from alertbridge.models.alert import AlarmState
 from alertbridge.models.maintenance import MaintenanceWindow
@@ -218,3 +219,9 @@ class Notes(Protocol):
     """Adds a note to the incident after the bridge resolved it; never raises."""
 
     def after_resolve(self, item: StateItem, reason_text: str, *, at: datetime | None = None) -> bool: ...
+
+
+class IncidentEvents(Protocol):
+    """Where incident events go (an EventBridge bus). Raises when the event was not accepted."""
+
+    def put(self, event: IncidentEvent) -> None: ...

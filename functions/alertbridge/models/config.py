@@ -155,6 +155,18 @@ class Rule(BaseModel):
         return _normalized_severity(value) if isinstance(value, str) else value
 
 
+class IncidentEventsConfig(BaseModel):
+    """Mappings added to the incident events put on EventBridge (models/incident_event.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # PagerDuty service id or name -> the platform's internal service name
+    services: dict[str, str] = Field(default_factory=dict)
+    # PagerDuty urgency -> severity
+    urgency_severity: dict[str, str] = Field(default_factory=lambda: {"high": "sev2", "low": "sev3"})
+    # PagerDuty priority name (e.g. "P1") -> severity; wins over the urgency when the priority is mapped
+    priority_severity: dict[str, str] = Field(default_factory=dict)
+
+
 class BridgeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -176,6 +188,7 @@ class BridgeConfig(BaseModel):
     # Closed state items are kept this long (DynamoDB TTL, also checked in code).
     closed_item_ttl_days: int = Field(default=30, ge=1, le=3650)
     max_raw_message_chars: int = Field(default=4000, ge=100, le=100_000)
+    incident_events: IncidentEventsConfig = Field(default_factory=IncidentEventsConfig)
 
     @field_validator("default_severity", "insufficient_data_severity", mode="before")
     @classmethod

@@ -47,6 +47,7 @@ ENV_FIELDS = {
     "ALERTBRIDGE_QUEUE_URL": "queue_url",
     "ALERTBRIDGE_DELIVERY_QUEUE_URL": "delivery_queue_url",
     "ALERTBRIDGE_DELIVERY_DLQ_URL": "delivery_dlq_url",
+    "ALERTBRIDGE_EVENT_BUS_NAME": "event_bus_name",
 }
 
 
@@ -73,6 +74,7 @@ class Settings(BaseModel):
     queue_url: str | None = None
     delivery_queue_url: str | None = None  # the FIFO delivery queue (intake and reconciler send to it)
     delivery_dlq_url: str | None = None
+    event_bus_name: str | None = None  # incident events go to this EventBridge bus; None: no events
 
     @field_validator("events_url", "rest_url")
     @classmethod
