@@ -170,3 +170,15 @@ def test_the_adapter_raises_when_eventbridge_refuses_the_entry() -> None:
         "incidents", "alertbridge", "Incident Acknowledged",
     )  # fmt: skip
     assert json.loads(entry["Detail"])["delivery_id"] == "wh-1"
+
+
+def test_without_a_bus_name_the_webhook_function_puts_no_events() -> None:
+    from alertbridge.models.settings import Settings
+    from alertbridge.wiring_webhook import incident_event_publisher
+
+    assert incident_event_publisher(Settings()) is None
+    config = '{"incident_events": {"services": {"API": "api-gateway"}}}'
+    current = Settings(event_bus_name="incidents", config_json=config)
+    publisher = incident_event_publisher(current, events_client=FakeEventsClient({"FailedEntryCount": 0}))
+    assert publisher is not None and publisher.config.services == {"API": "api-gateway"}
+    assert Settings.from_env({"ALERTBRIDGE_EVENT_BUS_NAME": "incidents"}).event_bus_name == "incidents"
