@@ -68,11 +68,11 @@ def incident_event_publisher(
         return None
     from alertbridge.adapters.eventbridge import EventBridgeIncidentEvents
 
-    # one attempt per call: the publisher retries within the delivery's budget itself
+    # one short attempt per call: the publisher retries (3 tries, ~2 s in all) within PagerDuty's 5 s
     client = (
         events_client
         if events_client is not None
-        else _fast_client("events", retries={"total_max_attempts": 1})
+        else _fast_client("events", retries={"total_max_attempts": 1}, connect_timeout=0.5, read_timeout=0.5)
     )
     port = EventBridgeIncidentEvents(current.event_bus_name, client)
     return IncidentEventPublisher(port, current.config.incident_events)
@@ -139,13 +139,19 @@ def _fast_dynamodb_client() -> Any:
     return _fast_client("dynamodb")
 
 
-def _fast_client(service: str, *, retries: dict[str, Any] | None = None) -> Any:
+def _fast_client(
+    service: str,
+    *,
+    retries: dict[str, Any] | None = None,
+    connect_timeout: float = _CONNECT_TIMEOUT_SECONDS,
+    read_timeout: float = _READ_TIMEOUT_SECONDS,
+) -> Any:
     import boto3
     from botocore.config import Config
 
     config = Config(
-        connect_timeout=_CONNECT_TIMEOUT_SECONDS,
-        read_timeout=_READ_TIMEOUT_SECONDS,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
         retries={"mode": "standard", **(retries or {"max_attempts": _MAX_ATTEMPTS})},
     )
     return boto3.client(service, config=config)
