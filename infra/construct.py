@@ -21,6 +21,7 @@ from infra.bundling import BYTECODE_CONTEXT_KEY, lambda_code
 from infra.delivery import DeliveryFunction, DeliveryLane
 from infra.environment import check_environments
 from infra.graph import GraphImages
+from infra.incident_events import IncidentEventsMixin  # incident events
 from infra.intake import IntakeFunction
 from infra.monitoring import BridgeMonitoring, WatchedFunctions, WatchedQueues
 from infra.nag import acknowledge
@@ -39,7 +40,7 @@ def powertools_layer_parameter(version: str | None = None) -> str:
     return POWERTOOLS_LAYER_PARAMETER.format(version=pinned)
 
 
-class AlertBridge(Construct):
+class AlertBridge(IncidentEventsMixin, Construct):  # incident events: on_incident, incident_events
     """CloudWatch alarms -> SNS/EventBridge -> SQS -> intake Lambda -> SQS FIFO (one group per dedup key) ->
     delivery Lambda -> PagerDuty, plus webhook and reconciler (which hands its observations to the lane)."""
 
@@ -51,6 +52,7 @@ class AlertBridge(Construct):
         config: BridgeConfig,
         settings: DeploySettings | None = None,
         code: lambda_.Code | None = None,
+        incident_event_bus_name: str | None = None,  # incident events: the bus now (else at on_incident)
     ) -> None:
         """`code`, when given, must carry the configuration at `alertbridge/deployed-config.json` with the
         digest of `config.to_json_text()`: the functions refuse to start otherwise."""
@@ -73,6 +75,7 @@ class AlertBridge(Construct):
         )  # fmt: skip
         # --- end graph images ---
         self.monitoring = self._build_monitoring()
+        self._init_incident_events(incident_event_bus_name)  # incident events
 
     @property
     def alarm_topic(self) -> sns.Topic:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from alertbridge.models.delivery import AlertNotice, Observation
+    from alertbridge.models.incident_event import IncidentEvent
 
 from alertbridge.models.alert import AlarmState
 from alertbridge.models.maintenance import MaintenanceWindow
@@ -238,3 +239,9 @@ class MetricImages(Protocol):
         """A PNG of the metric widget drawn in `region` (CloudWatch GetMetricWidgetImage). Raises when it
         cannot be drawn."""
         ...
+
+
+class IncidentEvents(Protocol):
+    """Where incident events go (an EventBridge bus). Raises when the event was not accepted."""
+
+    def put(self, event: IncidentEvent) -> None: ...

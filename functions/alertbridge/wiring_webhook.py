@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from alertbridge.logic.incident_events import IncidentEventPublisher
 from alertbridge.logic.webhook import SigningSecretsCache, WebhookParts
 from alertbridge.models.settings import Settings, settings
 from alertbridge.observability import logger
@@ -55,7 +56,26 @@ def build_webhook_parts(current: Settings, *, dynamodb_client: Any = None) -> We
         ttl_days=current.config.closed_item_ttl_days,
         links=DynamoIncidentLinks(current.table_name, client),
         rest=LazyRestIncidents(lambda: webhook_rest_adapter(current), recheck_after=current.secrets_max_age),
+        incident_events=incident_event_publisher(current),
     )
+
+
+def incident_event_publisher(
+    current: Settings, *, events_client: Any = None
+) -> IncidentEventPublisher | None:
+    """Incident events on `ALERTBRIDGE_EVENT_BUS_NAME`; None (no events) when it is not set."""
+    if not current.event_bus_name:
+        return None
+    from alertbridge.adapters.eventbridge import EventBridgeIncidentEvents
+
+    # one short attempt per call: the publisher retries (3 tries, ~2 s in all) within PagerDuty's 5 s
+    client = (
+        events_client
+        if events_client is not None
+        else _fast_client("events", retries={"total_max_attempts": 1}, connect_timeout=0.5, read_timeout=0.5)
+    )
+    port = EventBridgeIncidentEvents(current.event_bus_name, client)
+    return IncidentEventPublisher(port, current.config.incident_events)
 
 
 class LazyRestIncidents:
@@ -116,15 +136,25 @@ def _secret_loader(secret_id: str) -> Callable[[], Sequence[str]]:
 
 
 def _fast_dynamodb_client() -> Any:
+    return _fast_client("dynamodb")
+
+
+def _fast_client(
+    service: str,
+    *,
+    retries: dict[str, Any] | None = None,
+    connect_timeout: float = _CONNECT_TIMEOUT_SECONDS,
+    read_timeout: float = _READ_TIMEOUT_SECONDS,
+) -> Any:
     import boto3
     from botocore.config import Config
 
     config = Config(
-        connect_timeout=_CONNECT_TIMEOUT_SECONDS,
-        read_timeout=_READ_TIMEOUT_SECONDS,
-        retries={"max_attempts": _MAX_ATTEMPTS, "mode": "standard"},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"mode": "standard", **(retries or {"max_attempts": _MAX_ATTEMPTS})},
     )
-    return boto3.client("dynamodb", config=config)
+    return boto3.client(service, config=config)
 
 
 def reset() -> None:

@@ -1,5 +1,5 @@
 """PagerDuty REST API v2 for incidents: the `IncidentsApi` port (find by dedup key, alert keys, acknowledge,
-resolve, note).
+resolve, note), and reassign.
 
 Writes need `From: <e-mail of a PagerDuty user>` (PagerDuty answers "Requester User Not Found" without one). Errors say
 what to fix: UnknownRequester, BadToken (401), Forbidden (403), NotFound. A 429 is retried a bounded number
@@ -27,6 +27,7 @@ from alertbridge.adapters.pagerduty_events import HttpTransport, Retrying, check
 from alertbridge.errors import (
     BadToken,
     Forbidden,
+    InvalidInput,
     NotFound,
     PagerDutyError,
     RateLimited,
@@ -143,6 +144,28 @@ class PagerDutyRestAdapter:
         if resolution:
             change["resolution"] = resolution
         return self._set_status(incident_id, change)
+
+    def reassign(
+        self,
+        incident_id: str,
+        *,
+        user_ids: list[str] | None = None,
+        escalation_policy_id: str | None = None,
+    ) -> Incident:
+        """Assign the incident to users, or hand it to an escalation policy (one of the two; PagerDuty's
+        `PUT /incidents/{id}` takes `assignments` or `escalation_policy`). Idempotent, so retried."""
+        if bool(user_ids) == bool(escalation_policy_id):
+            raise InvalidInput("reassign needs user_ids or escalation_policy_id (one of the two)")
+        change: dict[str, Any] = {"type": "incident_reference"}
+        if escalation_policy_id:
+            change["escalation_policy"] = {"id": escalation_policy_id, "type": "escalation_policy_reference"}
+        else:
+            change["assignments"] = [
+                {"assignee": {"id": user_id, "type": "user_reference"}} for user_id in user_ids or []
+            ]
+        path = f"/incidents/{_segment(incident_id)}"
+        data = self._call("PUT", path, "reassign the incident", json={"incident": change})
+        return to_incident(data.get("incident", {}))
 
     def add_note(self, incident_id: str, content: str) -> None:
         path = f"/incidents/{_segment(incident_id)}/notes"

@@ -190,6 +190,8 @@ def _update(request: Incoming, alert: EmulatedAlert, book: AlertBook, emit: Emit
     incident = _json_field(request.raw, "incident")
     status = incident.get("status") if incident else None
     requester = (request.header("From") or "").lower()
+    if incident and status is None and ("assignments" in incident or "escalation_policy" in incident):
+        return _reassign(incident, alert, book, emit, requester)
     if status == "acknowledged":
         if alert.status == RESOLVED:
             return error(400, "Invalid Input Provided", 2001, ["Incident Already Resolved"])
@@ -202,6 +204,35 @@ def _update(request: Incoming, alert: EmulatedAlert, book: AlertBook, emit: Emit
     else:
         return error(400, "Invalid Input Provided", 2001, ["Status must be acknowledged or resolved."])
     return Answer(200, {"incident": alert.incident(book.base_url)}, outcome=f"rest-{status}")
+
+
+def _reassign(
+    incident: dict[str, Any], alert: EmulatedAlert, book: AlertBook, emit: Emit, requester: str
+) -> Answer:
+    """`PUT /incidents/{id}` with `assignments` (users) or `escalation_policy`: PagerDuty sends
+    incident.reassigned, or incident.delegated for a new escalation policy."""
+    if alert.status == RESOLVED:
+        return error(400, "Invalid Input Provided", 2001, ["Incident Already Resolved"])
+    policy = incident.get("escalation_policy")
+    if isinstance(policy, dict) and policy.get("id"):
+        alert.escalation_policy_id, alert.assigned_to = str(policy["id"]), []
+        event_type = "incident.delegated"
+    else:
+        assignments = incident.get("assignments")
+        ids = [
+            str(a["assignee"]["id"]) for a in assignments or []
+            if isinstance(a, dict) and isinstance(a.get("assignee"), dict) and a["assignee"].get("id")
+        ]  # fmt: skip
+        if not ids:
+            return error(400, "Invalid Input Provided", 2001, ["Assignments must name at least one user."])
+        alert.assigned_to, event_type = ids, "incident.reassigned"
+    alert.log("reassign", requester)
+    emit(event_type, alert, requester, None)
+    body = alert.incident(book.base_url)
+    body["assignments"] = [{"assignee": {"id": i, "type": "user_reference"}} for i in alert.assigned_to]
+    if alert.escalation_policy_id:
+        body["escalation_policy"] = {"id": alert.escalation_policy_id, "type": "escalation_policy_reference"}
+    return Answer(200, {"incident": body}, outcome="rest-reassign")
 
 
 def _add_note(request: Incoming, alert: EmulatedAlert, emit: Emit) -> Answer:

@@ -161,6 +161,8 @@ class EmulatedAlert:
     resolved_by: str | None = None
     alert_id: str = ""
     urgency: str = "high"
+    assigned_to: list[str] = field(default_factory=list)  # user ids of the last reassignment
+    escalation_policy_id: str | None = None  # the escalation policy of the last reassignment
 
     @property
     def is_open(self) -> bool:

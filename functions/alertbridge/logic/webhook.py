@@ -4,7 +4,8 @@ Order of checks, each answering before the next costs anything:
 method (405) -> size (413, before any HMAC) -> base64 (400) -> signing secret configured (500, unless
 unsigned deliveries are explicitly allowed) -> signature (401) -> JSON envelope (400) -> event type
 (unknown: 200) -> incident id (none: 200) -> replayed `X-Webhook-Id` (200, nothing written) -> the dedup
-key -> mirror (conditional save, retried on conflict) -> record the link and the delivery id.
+key -> mirror (conditional save, retried on conflict) -> record the link -> the incident event on the
+event bus when one is configured (logic/incident_events.py; 503 when it cannot be put) -> the delivery id.
 
 The dedup key is found by incident id: PagerDuty leaves `incident_key` null on incidents opened through
 the Events API v2 (its REST reference: "Incidents with child alerts do not have an incident key"); the key
@@ -31,6 +32,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from alertbridge.errors import AlertBridgeError, ConfigError, NotFound
+from alertbridge.logic.incident_events import IncidentEventPublisher
 from alertbridge.logic.lifecycle import apply_incident_update
 from alertbridge.logic.signature import SIGNATURE_HEADER, signatures, verify
 from alertbridge.models.state import StateItem
@@ -86,6 +88,7 @@ class Reason(StrEnum):
     BAD_SIGNATURE = "bad-signature"
     MALFORMED = "malformed"
     CONFLICT = "conflict"
+    EVENT_UNPUBLISHED = "event-unpublished"  # mirrored, but the incident event was not put on the bus
     ERROR = "error"
 
 
@@ -99,6 +102,7 @@ _STATUS = {
     Reason.BAD_SIGNATURE: 401,
     Reason.MALFORMED: 400,
     Reason.CONFLICT: 500,
+    Reason.EVENT_UNPUBLISHED: 503,
     Reason.ERROR: 500,
     Reason.NO_REST_TOKEN: 503,
     Reason.LINK_UNAVAILABLE: 503,
@@ -118,6 +122,8 @@ EXPLANATIONS = {
     Reason.LINK_UNAVAILABLE: "cannot mirror yet: reading the incident's alerts from PagerDuty failed; "
     "PagerDuty will retry",
     Reason.NOT_OURS: "webhook ignored: the incident was not opened by this bridge",
+    Reason.EVENT_UNPUBLISHED: "mirrored, but the incident event could not be put on the event bus; "
+    "PagerDuty will retry",
 }
 
 
@@ -166,6 +172,7 @@ class WebhookParts:
     ttl_days: int
     links: IncidentLinks | None = None  # None: nothing remembered, every unmapped delivery asks PagerDuty
     rest: RestIncidents | None = None  # None: no REST API, only deliveries with a known link are mirrored
+    incident_events: IncidentEventPublisher | None = None  # None: no incident events are put
 
 
 class WebhookResult(BaseModel):
@@ -225,7 +232,7 @@ def handle_delivery(request: FunctionUrlRequest, parts: WebhookParts, *, now: da
     context = {"webhook_id": webhook_id, "event_id": event.id, "event_type": event.event_type}
     if update is None:
         return refusal(Reason.UNKNOWN_TYPE, **context)
-    return _mirror_delivery(update, webhook_id, parts, now, context)
+    return _mirror_delivery(update, webhook_id, parts, now, context, event)
 
 
 def _transport_problem(request: FunctionUrlRequest) -> Reason | None:
@@ -247,6 +254,7 @@ def _mirror_delivery(
     parts: WebhookParts,
     now: datetime,
     context: dict[str, Any],
+    event: WebhookEvent | None = None,
 ) -> WebhookResult:
     if update.dedup_key is None and update.incident_id is None:
         return refusal(Reason.NO_INCIDENT_KEY, **context)
@@ -269,9 +277,23 @@ def _mirror_delivery(
             return refusal(Reason.CONFLICT, **context)
         if mapped.learned and reason in {Reason.MIRRORED, Reason.UNCHANGED}:
             _remember(parts, update.incident_id, mapped.dedup_key)
+        if reason == Reason.MIRRORED and not _published(parts, event, mapped.dedup_key, webhook_id):
+            return refusal(Reason.EVENT_UNPUBLISHED, **context)  # delivery id not recorded: PagerDuty retries
     if webhook_id:
         parts.deliveries.first_delivery(webhook_id, now, DELIVERY_TTL_HOURS)
     return refusal(reason, **context)
+
+
+def _published(
+    parts: WebhookParts, event: WebhookEvent | None, dedup_key: str, webhook_id: str | None
+) -> bool:
+    """The mirrored delivery's incident event put on the bus (True when no bus is configured)."""
+    if parts.incident_events is None or event is None:
+        return True
+    item = parts.state.get(dedup_key)
+    if item is None:
+        return True  # gone since the mirror (expired): nothing left to describe
+    return parts.incident_events.publish(event, item, delivery_id=webhook_id)
 
 
 # --- Dedup key by incident id -------------------------------------------------------------------------------

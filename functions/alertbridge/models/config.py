@@ -157,6 +157,18 @@ class Rule(BaseModel):
         return _normalized_severity(value) if isinstance(value, str) else value
 
 
+class IncidentEventsConfig(BaseModel):
+    """Mappings added to the incident events put on EventBridge (models/incident_event.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # PagerDuty service id or name -> the platform's internal service name
+    services: dict[str, str] = Field(default_factory=dict)
+    # PagerDuty urgency -> severity
+    urgency_severity: dict[str, str] = Field(default_factory=lambda: {"high": "sev2", "low": "sev3"})
+    # PagerDuty priority name (e.g. "P1") -> severity; wins over the urgency when the priority is mapped
+    priority_severity: dict[str, str] = Field(default_factory=dict)
+
+
 class BridgeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -180,6 +192,7 @@ class BridgeConfig(BaseModel):
     max_raw_message_chars: int = Field(default=4000, ge=100, le=100_000)
     # Metric graph images on CloudWatch triggers (models/graph.py); `"graph": {"enabled": false}` turns them off.
     graph: GraphConfig = Field(default_factory=GraphConfig)
+    incident_events: IncidentEventsConfig = Field(default_factory=IncidentEventsConfig)
 
     @field_validator("default_severity", "insufficient_data_severity", mode="before")
     @classmethod

@@ -49,6 +49,7 @@ ENV_FIELDS = {
     "ALERTBRIDGE_DELIVERY_DLQ_URL": "delivery_dlq_url",
     "ALERTBRIDGE_GRAPH_BASE_URL": "graph_base_url",
     "ALERTBRIDGE_GRAPH_SECRET": "graph_secret_id",
+    "ALERTBRIDGE_EVENT_BUS_NAME": "event_bus_name",
 }
 
 
@@ -79,6 +80,7 @@ class Settings(BaseModel):
     # URL) and the secret holding the tokens' HMAC key. Without both, no image is attached.
     graph_base_url: str | None = None
     graph_secret_id: str | None = None
+    event_bus_name: str | None = None  # incident events go to this EventBridge bus; None: no events
 
     @field_validator("events_url", "rest_url")
     @classmethod

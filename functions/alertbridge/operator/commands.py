@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -23,6 +23,9 @@ from alertbridge.models.settings import US_EVENTS_URL, US_REST_URL
 from alertbridge.models.state import StateItem
 from alertbridge.operator.stack import Aws, OperatorError, StackOutputs
 from alertbridge.operator.table import age, render_table
+
+if TYPE_CHECKING:
+    from alertbridge.incidents import IncidentsClient
 
 MOVE_UNSUPPORTED = ("NotImplemented", "InternalFailure", "UnsupportedOperation", "InvalidAction", "501")
 MAX_WINDOW = timedelta(days=30)  # longer needs --force
@@ -183,9 +186,9 @@ class Target:
             )
         return text
 
-    def incidents(self) -> Any:
-        """The REST adapter with the token and From e-mail kept in the webhook secret."""
-        from alertbridge.adapters.pagerduty_rest import PagerDutyRestAdapter
+    def incidents(self) -> IncidentsClient:
+        """The library's IncidentsClient with the token and From e-mail kept in the webhook secret."""
+        from alertbridge.incidents import IncidentsClient
 
         found = self.credentials()
         if not found.rest_token or not found.from_email:
@@ -193,7 +196,7 @@ class Target:
                 f"the webhook secret {self.outputs.get('WebhookSecretArn')!r} has no rest_token and from_email: "
                 "add a PagerDuty REST API key and the e-mail of a PagerDuty user to it"
             )
-        return PagerDutyRestAdapter(found.rest_token, found.from_email, base_url=self.rest_url)
+        return IncidentsClient(found.rest_token, found.from_email, base_url=self.rest_url)
 
 
 def fetch_code(location: str) -> bytes:
@@ -282,18 +285,18 @@ def incident_action(target: Target, command: str, dedup_key: str, message: str |
     if command == "note" and not (message or "").strip():
         raise OperatorError("note needs --message TEXT")
     incidents = target.incidents()
-    incident = incidents.find_by_dedup_key(dedup_key)
+    incident = incidents.get_by_dedup_key(dedup_key)
     if incident is None:
         raise OperatorError(
             f"PagerDuty has no incident with dedup key {dedup_key!r}: check `alertbridge active`"
         )
     if command == "ack":
-        incident = incidents.acknowledge(incident.id)
+        incident = incidents.acknowledge(incident.id) or incident
     elif command == "resolve":
-        incident = incidents.resolve(incident.id, resolution=message)
+        incident = incidents.resolve(incident.id, resolution=message) or incident
         _record_resolve(target, dedup_key, incidents.from_email)
     if message and command in ("ack", "note"):
-        incidents.add_note(incident.id, message)
+        incidents.note(incident.id, message)
     rows = [[incident.id, incident.number or "", incident.status, incident.html_url or "", dedup_key]]
     return render_table(["INCIDENT", "NUMBER", "STATUS", "LINK", "DEDUP KEY"], rows)  # never shortened
 
