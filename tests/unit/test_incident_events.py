@@ -126,6 +126,23 @@ def test_a_failing_put_answers_5xx_and_pagerdutys_retry_puts_exactly_one_event()
     assert len(bus.events) == 1
 
 
+def test_an_annotation_retried_after_a_failing_put_counts_its_note_once() -> None:
+    """PagerDuty's retry of a delivery the mirror already applied must put its event, but applying it again
+    would count the note twice: the item remembers the event it applied last."""
+    from tests.unit.test_webhook_logic import load, stored, with_body
+
+    bus = FakeBus(failures=3)
+    parts, _ = parts_on(bus)
+    note = load("function-url-incident-annotated.json")
+    event = with_body(note, note["body"].encode())
+    assert handle_function_url_event(event, parts, now=NOW).status_code == 503
+    retry = handle_function_url_event(event, parts, now=NOW)
+    assert (retry.status_code, retry.reason) == (200, Reason.MIRRORED)
+    item = stored(parts)
+    assert item is not None and item.pd_note_count == 1
+    assert len(bus.events) == 1
+
+
 def test_configured_mappings_name_the_service_and_the_priority_wins_over_the_urgency() -> None:
     bus = FakeBus()
     config = IncidentEventsConfig(services={"PF9KMXH": "checkout-api"}, priority_severity={"P1": "sev1"})

@@ -680,8 +680,10 @@ def apply_incident_update(
     now: datetime,
     ttl_days: int,
     actor_type: str | None = None,
+    event_id: str | None = None,
 ) -> StateItem:
-    """Mirror one PagerDuty incident webhook into the key's item.
+    """Mirror one PagerDuty incident webhook into the key's item; the event is remembered
+    (`webhook_event_mark`), so a retry of the same delivery is recognised.
 
     Returns `stored` itself (write nothing) for an update that is older than the newest one applied, that
     belongs to another incident of the same key, or whose type is not mirrored. `actor_type` is the
@@ -697,7 +699,13 @@ def apply_incident_update(
     update = _incident_facts(stored, incident_id, number, url, status, assignees, actor, occurred_at)
     update.update(_MIRRORED[event](stored, human=human, now=now, ttl_days=ttl_days))
     update["version"] = stored.version + 1
+    update["pd_last_event"] = webhook_event_mark(event_type, event_id, occurred_at)
     return StateItem.model_validate({**stored.model_dump(), **update})
+
+
+def webhook_event_mark(event_type: str, event_id: str | None, occurred_at: datetime) -> str | None:
+    """What identifies one webhook event: PagerDuty's event id with its type and time."""
+    return None if event_id is None else f"{event_type}|{event_id}|{occurred_at.isoformat()}"
 
 
 def _is_outdated(stored: StateItem, incident_id: str | None, occurred_at: datetime, event: str) -> bool:

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from alertbridge.errors import AlertBridgeError, ConfigError, NotFound
 from alertbridge.logic.incident_events import IncidentEventPublisher
-from alertbridge.logic.lifecycle import apply_incident_update
+from alertbridge.logic.lifecycle import apply_incident_update, webhook_event_mark
 from alertbridge.logic.signature import SIGNATURE_HEADER, signatures, verify
 from alertbridge.models.state import StateItem
 from alertbridge.models.webhook import (
@@ -451,6 +451,7 @@ def mirror(stored: StateItem, update: IncidentUpdate, *, now: datetime, ttl_days
         occurred_at=update.occurred_at,
         now=now,
         ttl_days=ttl_days,
+        event_id=update.event_id,
     )
 
 
@@ -462,6 +463,11 @@ def mirror_update(update: IncidentUpdate, state: StateStore, *, now: datetime, t
         stored = state.get(update.dedup_key)
         if stored is None or stored.expired(now):
             return Reason.NO_STATE
+        mark = webhook_event_mark(update.event_type, update.event_id, update.occurred_at)
+        if mark is not None and mark == stored.pd_last_event:
+            # PagerDuty's retry of a delivery already mirrored (its incident event was not put): applying
+            # it again would count an annotation twice, but the retry must still put the event.
+            return Reason.MIRRORED
         mirrored = mirror(stored, update, now=now, ttl_days=ttl_days)
         if mirrored is stored:
             return Reason.UNCHANGED

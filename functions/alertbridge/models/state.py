@@ -65,6 +65,7 @@ class StateItem(BaseModel):
     assignees: tuple[str, ...] = ()
     last_actor: str | None = None
     resolved_by_human: bool = False
+    pd_last_event: str | None = None  # the newest webhook event applied (`lifecycle.webhook_event_mark`)
     pd_updated_at: datetime | None = None  # occurred_at of the newest webhook applied; older ones are ignored
     pd_note_count: int = 0  # notes added in PagerDuty (incident.annotated deliveries mirrored)
     notes: tuple[str, ...] = Field(default=())
