@@ -75,7 +75,7 @@ class AlertBridge(IncidentEventsMixin, Construct):  # incident events: on_incide
         )  # fmt: skip
         # --- end graph images ---
         self.monitoring = self._build_monitoring()
-        self._init_incident_events(incident_event_bus_name)  # incident events
+        self._init_incident_events(incident_event_bus_name or self.settings.incident_event_bus_name)
 
     @property
     def alarm_topic(self) -> sns.Topic:

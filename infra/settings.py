@@ -181,6 +181,9 @@ class DeploySettings(_Strict):
     reconciler: ReconcilerSettings = Field(default_factory=ReconcilerSettings)
     eventbridge: EventBridgeSettings = Field(default_factory=EventBridgeSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    # An EventBridge bus for incident events (after each mirrored PagerDuty webhook); None: none, unless
+    # a consumer is wired with `AlertBridge.on_incident`.
+    incident_event_bus_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,256}$")
     subscribe_topic_arns: list[str] = Field(default_factory=list)
     # PagerDuty service region: sets both the Events API and the REST API base URLs.
     pagerduty_region: Literal["us", "eu"] = "us"

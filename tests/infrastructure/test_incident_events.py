@@ -94,3 +94,17 @@ def test_without_a_bus_name_or_a_rule_there_is_no_bus() -> None:
     bridge_in(stack)
     resources = Template.from_stack(stack).to_json()["Resources"]
     assert not [body for body in resources.values() if body["Type"] == "AWS::Events::EventBus"]
+
+
+def test_the_deploy_settings_can_name_the_bus() -> None:
+    stack = Stack(App(context={"aws:cdk:bundling-stacks": []}), "Consumer")
+    settings = load_deploy_settings(
+        {
+            "monitoring": {"health_email": "oncall@example.com"},
+            "incident_event_bus_name": "platform-incidents",
+        }
+    )
+    AlertBridge(stack, "Bridge", config=BridgeConfig(), settings=settings)
+    resources = Template.from_stack(stack).to_json()["Resources"]
+    (bus,) = [body for body in resources.values() if body["Type"] == "AWS::Events::EventBus"]
+    assert bus["Properties"]["Name"] == "platform-incidents"
