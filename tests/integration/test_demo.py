@@ -39,6 +39,10 @@ def test_the_builtin_scenario_ends_with_pagerduty_matching_every_alarm() -> None
     # Two-way sync: the responder's acknowledge comes back by signed webhook and is mirrored in the table;
     # the alarm whose OK was lost is closed by the reconciler.
     # PagerDuty names the incident only (incident_key null); the bridge learns its dedup key by REST
+    assert (
+        "incident events on the bus: Incident Triggered, Incident Acknowledged, Incident Resolved"
+        in result.stdout
+    )
     assert "webhook incident.acknowledged (signed, incident_key null) -> HTTP 200" in result.stdout
     assert "reconciler run (CloudWatch says OK): alarm-ok x1" in result.stdout
     (acked,) = [

@@ -77,6 +77,16 @@ def _graph_step(demo: Any, *, echo: bool) -> list[str]:
 # --- end graph images ---
 
 
+def _remediation_step(demo: Any, at: datetime, *, echo: bool) -> list[str]:
+    from alertbridge.local.remediation import show_remediation
+
+    if echo:
+        print(
+            "\n== after the page: incident events on the bus drive a remediation consumer (IncidentsClient)"
+        )
+    return show_remediation(demo.bridge, demo.emulator, at, echo=echo)
+
+
 def _quiet_lambda_runtime(*, verbose: bool) -> None:
     """The demo prints its own timeline; Lambda's JSON logs and metric blobs would drown it."""
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -113,7 +123,8 @@ def _scenario(demo: Any, *, storm: int, as_json: bool) -> int:
         print("\n== two-way sync: a responder acknowledges in PagerDuty; an alarm's OK is lost")
     demo.two_way_sync(now - TWO_WAY_LEAD, echo=not as_json)
     graph_problems = _graph_step(demo, echo=not as_json)
-    mismatches = demo.verify() + graph_problems
+    remediation_problems = _remediation_step(demo, now - TWO_WAY_LEAD, echo=not as_json)
+    mismatches = demo.verify() + graph_problems + remediation_problems
     if as_json:
         print(json.dumps({**demo.report(), "mismatches": mismatches}, ensure_ascii=False))
     else:
