@@ -187,8 +187,8 @@ def truncate(text: str, limit: int) -> str:
 
     PagerDuty does not say in which unit it counts its limits; UTF-16 code units are never fewer than code
     points, so a text that fits by this count fits by either."""
-    if utf16_units(text) <= limit:
-        return text
+    if len(text) <= limit // 2 or utf16_units(text) <= limit:
+        return text  # a text of at most limit/2 code points is at most `limit` units
     budget, kept = limit - utf16_units(ELLIPSIS), 0
     for index, char in enumerate(text):
         kept += 2 if ord(char) > 0xFFFF else 1
@@ -199,6 +199,8 @@ def truncate(text: str, limit: int) -> str:
 
 def utf16_units(text: str) -> int:
     """Length in UTF-16 code units: characters outside the Basic Multilingual Plane count twice."""
+    if text.isascii() or len(text.encode("utf-16-le", "surrogatepass")) == 2 * len(text):
+        return len(text)  # no astral character: one unit each (checked in C, not per character)
     return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
 
 
