@@ -48,8 +48,8 @@ class AlarmSummary(BaseModel):
         return target_arn in self.alarm_actions and target_arn not in self.ok_actions
 
 
-class CloudWatchAlarms:
-    """ports.Alarms on one region's CloudWatch (the client's region)."""
+class _CloudWatchClient:
+    """The region's CloudWatch client, created on first use (or the one given)."""
 
     def __init__(self, client: Any = None) -> None:
         self._client = client
@@ -61,6 +61,10 @@ class CloudWatchAlarms:
 
             self._client = boto3.client("cloudwatch")
         return self._client
+
+
+class CloudWatchAlarms(_CloudWatchClient):
+    """ports.Alarms on one region's CloudWatch (the client's region)."""
 
     @property
     def region(self) -> str:
@@ -158,21 +162,10 @@ def _regional_client(region: str) -> Any:
     return boto3.client("cloudwatch", region_name=region)
 
 
-class CloudWatchAlarmContributors:
+class CloudWatchAlarmContributors(_CloudWatchClient):
     """ports.AlarmContributors: DescribeAlarmContributors (the contributors of a multi-time-series alarm
     currently in ALARM), in the client's region. moto does not implement it: local runs answer it with
     `alertbridge.local.cloudwatch_stand_in`."""
-
-    def __init__(self, client: Any = None) -> None:
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("cloudwatch")
-        return self._client
 
     def in_alarm(self, alarm_name: str) -> dict[str, ObservedContributor] | None:
         from botocore.exceptions import BotoCoreError, ClientError
