@@ -8,8 +8,7 @@ FIFO (deduplication and throughput per message group) keeps one busy alarm from 
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -17,7 +16,6 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.function import BridgeFunction
-from infra.nag import acknowledge
 from infra.settings import DeliverySettings, DeploySettings
 from infra.state_table import STATE_ITEM_ACTIONS, StateTable
 
@@ -109,17 +107,7 @@ class DeliveryFunction(Construct):
             self._grant_alarm_tags()
 
     def _grant_alarm_tags(self) -> None:
-        alarms = Stack.of(self).format_arn(
-            service="cloudwatch",
-            resource="alarm",
-            resource_name="*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=["cloudwatch:ListTagsForResource"], resources=[alarms])
-        )
-        acknowledge(
-            self.handler.role,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*]",
+        self.handler.grant_on_alarms(
+            ["cloudwatch:ListTagsForResource"],
             "Tag-matching rules may name any alarm of this account and region; the action only reads tags.",
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -16,6 +16,9 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 RUNTIME_REASON = (
     "python3.13 on purpose: the pinned Powertools managed layer (AWSLambdaPowertoolsPythonV3-python313-arm64) "
     "and the bundled wheels are built for it; moving runtimes is a deliberate, tested change."
+)
+ALARMS_WILDCARD_FINDING = (
+    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*]"
 )
 SERVICE_NAME = "alertbridge"
 METRICS_NAMESPACE = "AlertBridge"
@@ -76,6 +79,18 @@ class BridgeFunction(Construct):
     @property
     def function_name(self) -> str:
         return self.function.function_name
+
+    def grant_on_alarms(self, actions: list[str], reason: str) -> None:
+        """CloudWatch `actions` on every alarm of this account in this region (and no other), with the
+        cdk-nag acknowledgement of that wildcard and why."""
+        alarms = Stack.of(self).format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.function.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[alarms]))
+        acknowledge(self.role, ALARMS_WILDCARD_FINDING, reason)
 
 
 def _powertools_environment(settings: DeploySettings) -> dict[str, str]:

@@ -3,17 +3,15 @@ or dropped triggers, dropped resolves) and hands each to the delivery lane; it n
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, CfnResource, Duration, Stack
+from aws_cdk import CfnResource, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.function import BridgeFunction
-from infra.nag import acknowledge
 from infra.settings import DeploySettings
 from infra.state_table import STATE_READ_ACTIONS, StateTable
 
@@ -61,21 +59,8 @@ class ReconcilerFunction(Construct):
         # DescribeAlarms and DescribeAlarmContributors take the alarm resource type (Service Authorization
         # Reference, "Actions, resources, and condition keys for Amazon CloudWatch"): only this account's
         # alarms in this region. DescribeAlarmContributors closes contributor incidents whose OK was lost.
-        alarms = Stack.of(self).format_arn(
-            service="cloudwatch",
-            resource="alarm",
-            resource_name="*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmContributors"],
-                resources=[alarms],
-            )
-        )
-        acknowledge(
-            self.handler.role,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*]",
+        self.handler.grant_on_alarms(
+            ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmContributors"],
             "The reconciler checks the alarms (and contributors) behind open keys, which may be any alarm of "
             "this account here; both actions only read.",
         )

@@ -14,7 +14,8 @@ import pytest
 import alertbridge
 from alertbridge import BadToken, IncidentsClient, InvalidInput, NotFound, RateLimited, UnknownRequester
 from alertbridge.local.emulator import Fault, PagerDutyEmulator
-from tests.integration.emulator_fixtures import REST_TOKEN, ROUTING_KEY, USER_EMAIL, emulator  # noqa: F401
+from tests.integration.emulator_fixtures import REST_TOKEN, USER_EMAIL, emulator  # noqa: F401
+from tests.integration.test_rest_adapter import open_incident
 
 
 def client(emulator: PagerDutyEmulator, **options: Any) -> IncidentsClient:
@@ -22,19 +23,6 @@ def client(emulator: PagerDutyEmulator, **options: Any) -> IncidentsClient:
     email = options.pop("from_email", USER_EMAIL)
     settings: dict[str, Any] = {"base_url": emulator.url, "sleep": lambda _: None, **options}
     return IncidentsClient(token, email, **settings)
-
-
-def open_incident(emulator: PagerDutyEmulator, dedup_key: str = "api-errors") -> str:
-    body = {
-        "routing_key": ROUTING_KEY,
-        "event_action": "trigger",
-        "dedup_key": dedup_key,
-        "payload": {"summary": "5xx rate high", "source": "api", "severity": "critical"},
-    }
-    assert httpx.post(f"{emulator.url}/v2/enqueue", json=body).status_code == 202
-    alert = emulator.open_alert(dedup_key)
-    assert alert is not None
-    return alert.incident_id
 
 
 def test_it_is_exported_lazily() -> None:
