@@ -145,7 +145,7 @@ def _trigger_body(
         "event_action": EventAction.TRIGGER.value,
         "dedup_key": alert.dedup_key,
         "payload": {key: value for key, value in payload.items() if value is not None},
-        "links": [link.model_dump() for link in links_for(alert, routing, config)],
+        "links": [{"href": href, "text": text} for href, text in _links(alert, routing, config, console)],
         "images": graph_images(alert, routing, config, graph),
         "client": config.client,
         "client_url": console or config.client_url,
@@ -187,9 +187,15 @@ def truncate(text: str, limit: int) -> str:
 
     PagerDuty does not say in which unit it counts its limits; UTF-16 code units are never fewer than code
     points, so a text that fits by this count fits by either."""
-    if len(text) <= limit // 2 or utf16_units(text) <= limit:
+    if len(text) <= limit // 2:
         return text  # a text of at most limit/2 code points is at most `limit` units
-    budget, kept = limit - utf16_units(ELLIPSIS), 0
+    units = utf16_units(text)
+    if units <= limit:
+        return text
+    budget = limit - utf16_units(ELLIPSIS)
+    if units == len(text):
+        return text[:budget] + ELLIPSIS  # one unit per character: the cut is at `budget`
+    kept = 0
     for index, char in enumerate(text):
         kept += 2 if ord(char) > 0xFFFF else 1
         if kept > budget:
@@ -198,10 +204,11 @@ def truncate(text: str, limit: int) -> str:
 
 
 def utf16_units(text: str) -> int:
-    """Length in UTF-16 code units: characters outside the Basic Multilingual Plane count twice."""
-    if text.isascii() or len(text.encode("utf-16-le", "surrogatepass")) == 2 * len(text):
-        return len(text)  # no astral character: one unit each (checked in C, not per character)
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    """Length in UTF-16 code units: characters outside the Basic Multilingual Plane count twice (a lone
+    surrogate, which `surrogatepass` encodes as itself, once)."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def summary_for(alert: Alert) -> str:
@@ -414,34 +421,40 @@ def links_for(alert: Alert, routing: Routing, config: BridgeConfig | None = None
     """Every link a responder needs: the alarm, its graph, each triggering child of a composite, the
     resource's logs for the evaluation window, the runbook and dashboard (route, rule or alarm tags), and
     each URL of the AlarmDescription, named after the text that labels it."""
-    names = (config or BridgeConfig()).tag_links
+    chosen = _links(alert, routing, config or BridgeConfig(), alarm_console_url(alert))
+    return [Link(href=href, text=text) for href, text in chosen]
+
+
+def _links(
+    alert: Alert, routing: Routing, config: BridgeConfig, console: str | None
+) -> list[tuple[str, str]]:
+    """(href, text) of `links_for`, first of each href kept, at most MAX_LINKS; plain pairs, because the
+    trigger body is validated whole once (`_fit`)."""
+    names = config.tag_links
     candidates = [
-        _link(alarm_console_url(alert), f"CloudWatch alarm {alert.alarm_name}"),
-        _link(metric_console_url(alert), _graph_text(alert)),
+        (console, f"CloudWatch alarm {alert.alarm_name}"),
+        (metric_console_url(alert), _graph_text(alert)),
         *_child_links(alert),
-        _link(logs_insights_url(alert, alert.tags.get(names.log_group)), "CloudWatch Logs Insights"),
-        _link(routing.runbook_url, "Runbook"),
-        _link(routing.dashboard_url, "Dashboard"),
-        _link(_http(alert.tags.get(names.runbook_url)), "Runbook"),
-        _link(_http(alert.tags.get(names.dashboard_url)), "Dashboard"),
-        *(_link(href, text) for text, href in description_links(alert.description)),
-        *alert.links,
+        (logs_insights_url(alert, alert.tags.get(names.log_group)), "CloudWatch Logs Insights"),
+        (routing.runbook_url, "Runbook"),
+        (routing.dashboard_url, "Dashboard"),
+        (_http(alert.tags.get(names.runbook_url)), "Runbook"),
+        (_http(alert.tags.get(names.dashboard_url)), "Dashboard"),
+        *((href, text) for text, href in description_links(alert.description)),
     ]
-    unique: dict[str, Link] = {}
-    for link in candidates:
-        if link is not None:
-            unique.setdefault(link.href, link)
-    return list(unique.values())[:MAX_LINKS]
+    unique: dict[str, str] = {}
+    for href, text in candidates:
+        if href and href not in unique:
+            unique[href] = truncate(text, 256)
+    for link in alert.links:
+        unique.setdefault(link.href, link.text)
+    return list(unique.items())[:MAX_LINKS]
 
 
 def _graph_text(alert: Alert) -> str:
     if alert.contributor is not None:
         return f"CloudWatch metric graph {contributor_label(alert)}"
     return "CloudWatch metric graph"
-
-
-def _link(href: str | None, text: str) -> Link | None:
-    return Link(href=href, text=truncate(text, 256)) if href else None
 
 
 def _http(value: str | None) -> str | None:
@@ -491,17 +504,16 @@ def _host(url: str) -> str:
     return url.split("://", 1)[-1].split("/", 1)[0]
 
 
-def _child_links(alert: Alert) -> list[Link | None]:
+def _child_links(alert: Alert) -> list[tuple[str, str]]:
     """A composite alarm's triggering children, each linked to its own alarm page (in its own region)."""
-    links: list[Link | None] = []
+    links: list[tuple[str, str]] = []
     for child in alert.triggering_children:
         region = region_from_arn(child.arn)
         host = console_host(region, child.arn)
         if host is None:
             continue
-        href = alarm_deeplink(host, region, child.name)
         state = f" ({child.state})" if child.state else ""
-        links.append(_link(href, f"Triggering alarm {child.name}{state}"))
+        links.append((alarm_deeplink(host, region, child.name), f"Triggering alarm {child.name}{state}"))
     return links
 
 
@@ -591,22 +603,38 @@ def logs_insights_url(alert: Alert, log_group: str | None = None) -> str | None:
         f"~timeType~'ABSOLUTE~tz~'UTC~editorString~'{_insights(_LOGS_QUERY)}"
         f"~source~(~'{_insights(group)}))"
     )
-    encoded = "".join(_INSIGHTS_MARKS.get(char, char) for char in detail)
+    encoded = detail.translate(_INSIGHTS_MARKS)
     return f"{host}/cloudwatch/home?region={alert.region}#logsV2:logs-insights$3FqueryDetail$3D{encoded}"
 
 
 # The console's Logs Insights URL state: primitives percent-encoded with `*` for `%`, the structure's
 # `~ ( ) '` then escaped twice with `$` for `%`.
-_INSIGHTS_MARKS = {"~": "$257E", "(": "$2528", ")": "$2529", "'": "$2527"}
+_INSIGHTS_MARKS = str.maketrans({"~": "$257E", "(": "$2528", ")": "$2529", "'": "$2527"})
 
 
 def _insights(text: str) -> str:
-    return "".join(
-        char
-        if char.isascii() and (char.isalnum() or char in "-_.")
-        else "".join(f"*{byte:02x}" for byte in char.encode("utf-8", "replace"))
-        for char in text
-    )
+    return text.translate(_INSIGHTS_TABLE)
+
+
+def _insights_escape(code_point: int) -> str:
+    return "".join(f"*{byte:02x}" for byte in chr(code_point).encode("utf-8", "replace"))
+
+
+class _InsightsTable(dict[int, str]):
+    """`str.translate` table for `_insights`: ASCII filled in, other code points computed on first use (and
+    kept, up to a bound)."""
+
+    def __missing__(self, code_point: int) -> str:
+        escaped = _insights_escape(code_point)
+        if len(self) < 4096:
+            self[code_point] = escaped
+        return escaped
+
+
+_INSIGHTS_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+_INSIGHTS_TABLE = _InsightsTable(
+    {code: chr(code) if chr(code) in _INSIGHTS_SAFE else _insights_escape(code) for code in range(128)}
+)
 
 
 def console_host(region: str | None, arn: str | None) -> str | None:
