@@ -185,7 +185,8 @@ class SuppressedKeys(Protocol):
 class UnconfirmedResolves(Protocol):
     def list_unconfirmed_resolves(self, since: datetime) -> Iterator[StateItem]:
         """Keys the bridge resolved since `since` whose PagerDuty incident was not yet seen closed
-        (the reconciler re-sends resolves PagerDuty dropped), without scanning."""
+        (the reconciler re-sends resolves PagerDuty dropped) or whose resolve note is still to be added,
+        without scanning."""
         ...
 
 
@@ -216,9 +217,10 @@ class WebhookDeliveries(Protocol):
 
 
 class Notes(Protocol):
-    """Adds a note to the incident after the bridge resolved it; never raises."""
+    """Adds the bridge's resolve note to a PagerDuty incident (REST API). Raises on failure: a
+    `PagerDutyError` that is `retryable` is worth trying again later."""
 
-    def after_resolve(self, item: StateItem, reason_text: str, *, at: datetime | None = None) -> bool: ...
+    def add_note(self, incident_id: str, content: str) -> None: ...
 
 
 class GraphKeys(Protocol):

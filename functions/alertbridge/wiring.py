@@ -15,14 +15,10 @@ from alertbridge.models.config import BridgeConfig
 from alertbridge.models.settings import Settings, settings
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from alertbridge.adapters.cloudwatch import CloudWatchAlarmTags
     from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
     from alertbridge.adapters.secrets import SecretsRoutingKeys
-    from alertbridge.logic.notes import ResolveNotes
     from alertbridge.logic.pipeline import Pipeline
-    from alertbridge.models.state import StateItem
     from alertbridge.ports import Counter, DeliveryQueue, IncidentsApi
 
 
@@ -67,7 +63,7 @@ def build_delivery_pipeline(current: Settings, counter: Counter) -> Pipeline:
         keys=routing_keys(current),
         maintenance=DynamoMaintenanceStore(current.table_name),
         counter=counter,
-        notes=ConfiguredNotes(current, counter),
+        notes=ConfiguredNotes(current),
         alarm_tags=alarm_tags(current),
         links=DynamoIncidentLinks(current.table_name),
         # An alarm-level OK of a multi-time-series alarm queues its contributors' resolves on the lane.
@@ -105,20 +101,19 @@ def routing_keys(current: Settings) -> SecretsRoutingKeys:
 class ConfiguredNotes:
     """Resolve notes through the REST API, if the webhook secret holds a REST token and a From e-mail.
 
-    The secret is read at the first resolve, not at start-up: most invocations never need it.
+    The secret is read at the first note, not at start-up: most invocations never need it.
     """
 
-    def __init__(self, current: Settings, counter: Counter) -> None:
+    def __init__(self, current: Settings) -> None:
         self._settings = current
-        self._counter = counter
-        self._notes: ResolveNotes | None = None
+        self._incidents: IncidentsApi | None = None
 
-    def after_resolve(self, item: StateItem, reason_text: str, *, at: datetime | None = None) -> bool:
-        if self._notes is None:
-            from alertbridge.logic.notes import ResolveNotes
-
-            self._notes = ResolveNotes(rest_incidents(self._settings), self._counter)
-        return self._notes.after_resolve(item, reason_text, at=at)
+    def add_note(self, incident_id: str, content: str) -> None:
+        if self._incidents is None:
+            self._incidents = rest_incidents(self._settings)
+        if self._incidents is None:
+            raise ConfigError("no PagerDuty REST token and From e-mail in the webhook secret: no notes")
+        self._incidents.add_note(incident_id, content)
 
 
 def rest_incidents(current: Settings, **options: Any) -> IncidentsApi | None:

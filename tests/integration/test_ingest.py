@@ -271,8 +271,16 @@ def test_an_auto_resolved_incident_gets_a_note_saying_why(
     drain(bridge)
     closed = emulator.latest_alert(alarm_arn("checkout-errors"))
     assert closed is not None and not closed.is_open
-    [note] = closed.notes
+    assert closed.notes == []  # the resolve was the only PagerDuty call on its path
+    bridge.run_reconciler()  # sees the incident closed and hands the confirmation to the lane
+    drain(bridge)
+    noted = emulator.latest_alert(alarm_arn("checkout-errors"))
+    assert noted is not None
+    [note] = noted.notes
     assert "Resolved by alertbridge" in str(note) and "checkout-errors went OK" in str(note)
+    bridge.run_reconciler()
+    drain(bridge)
+    assert len(emulator.latest_alert(alarm_arn("checkout-errors")).notes) == 1  # type: ignore[union-attr]
 
 
 def test_a_failing_note_never_blocks_the_resolve(

@@ -33,8 +33,11 @@ def test_an_open_key_whose_alarm_was_deleted_is_resolved_with_a_note(deployed: D
     assert report["done"] == {"alarm-deleted": 1}
     assert deployed.emulator.open_alert(key) is None
     alert = deployed.emulator.latest_alert(key)
-    assert alert is not None and alert.status == "resolved"
-    (note,) = alert.notes
+    assert alert is not None and alert.status == "resolved" and alert.notes == []
+    assert deployed.reconcile()["done"] == {"resolve-confirmed": 1}  # the next run adds the note
+    noted = deployed.emulator.latest_alert(key)
+    assert noted is not None
+    (note,) = noted.notes
     assert note["content"].startswith("Resolved by alertbridge: alarm api-errors at ")
     assert "deleted" in note["content"]
     stored = deployed.state.get(key)

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from alertbridge.errors import BadToken, ServerError
+from alertbridge.errors import BadToken, RateLimited, ServerError
 from alertbridge.logic.events import trigger_from_item
-from alertbridge.logic.notes import ResolveNotes, resolve_note
+from alertbridge.logic.lifecycle import awaits_reconciler
+from alertbridge.logic.notes import resolve_note
 from alertbridge.logic.pipeline import REBUILT_TRIGGER_NOTES, Pipeline, StateConflict
 from alertbridge.logic.reconcile import (
     OPEN_CHECK_GRACE,
@@ -220,9 +221,7 @@ class Store(FakeStateStore):
         return iter([i for i in self.items.values() if i.status == KeyStatus.SUPPRESSED])
 
     def list_unconfirmed_resolves(self, since: datetime) -> Iterator[StateItem]:
-        return iter(
-            [i for i in self.items.values() if i.status == KeyStatus.RESOLVED and i.pd_status != "resolved"]
-        )
+        return iter([i for i in self.items.values() if awaits_reconciler(i)])
 
 
 class Alarms:
@@ -325,7 +324,7 @@ def reconciler(
     )  # fmt: skip
     pipeline = Pipeline(
         config=CONFIG, state=store, events=events, keys=FakeKeys(KEYS), maintenance=windows, counter=counter,
-        notes=ResolveNotes(incidents, counter),
+        notes=incidents,
     )  # fmt: skip
     return Bridge(run, pipeline, lane), store, events, counter
 
@@ -387,21 +386,65 @@ def test_at_most_max_actions_per_run() -> None:
     assert len(events.sent) == 2 and report.skipped == 3 and report.planned == 5
 
 
-def test_with_a_rest_token_a_note_says_why_and_a_failed_note_never_blocks() -> None:
+def test_the_resolve_note_waits_for_pagerdutys_confirmation_then_goes_out_once() -> None:
     incidents = Incidents()
-    incidents.incidents[item("gone").dedup_key] = Incident(id="PINC1", status="triggered")
-    run, _, _, _ = reconciler([item("gone")], {}, incidents=incidents)
+    gone = item("gone")
+    incidents.incidents[gone.dedup_key] = Incident(id="PINC1", status="triggered")
+    run, store, events, counter = reconciler([gone], {}, incidents=incidents)
     run.run(now=NOW)
-    ((incident_id, text),) = incidents.notes
-    assert incident_id == "PINC1"
-    assert text.startswith("Resolved by alertbridge: alarm gone at 2025-06-01T12:00:00+00:00:")
-    assert "deleted" in text
+    assert [body["event_action"] for body in events.sent] == ["resolve"]
+    assert incidents.notes == []  # not on the resolve's path: one PagerDuty call
+    pending = store.items[gone.dedup_key].resolve_note
+    assert pending is not None and pending.startswith("Resolved by alertbridge: alarm gone at 2025-06-01")
+    assert "deleted" in pending
 
-    failing = Incidents()
-    failing.note_error = BadToken("refused")
-    run, _store, _events, counter = reconciler([item("gone", incident_id="PX")], {}, incidents=failing)
-    report = run.run(now=NOW)
-    assert report.done == {"alarm-deleted": 1} and counter.counts["NoteFailed"] == 1
+    incidents.incidents[gone.dedup_key] = Incident(id="PINC1", status="resolved")  # PagerDuty applied it
+    report = run.run(now=NOW + timedelta(minutes=5))
+    assert report.done == {"resolve-confirmed": 1}
+    assert incidents.notes == [("PINC1", pending)] and counter.counts["NoteAdded"] == 1
+    assert store.items[gone.dedup_key].resolve_note is None
+    assert not awaits_reconciler(store.items[gone.dedup_key])  # leaves the reconciler's list
+    run.run(now=NOW + timedelta(minutes=10))
+    assert len(incidents.notes) == 1 and len(events.sent) == 1
+
+
+def test_a_note_for_an_incident_seen_closed_needs_no_lookup() -> None:
+    incidents = Incidents()
+    closed = item("a", status=KeyStatus.RESOLVED, pd_status="resolved", incident_id="P7", resolve_note="why")
+    run, store, _, _ = reconciler([closed], {}, incidents=incidents)
+    run.run(now=NOW)
+    assert incidents.looked_up == [] and incidents.notes == [("P7", "why")]
+    assert store.items[closed.dedup_key].resolve_note is None
+
+
+@pytest.mark.parametrize(
+    ("error", "kept"), [(ServerError(500), True), (RateLimited(None), True), (BadToken("x"), False)]
+)
+def test_a_failed_note_is_kept_only_when_worth_retrying(error: Exception, kept: bool) -> None:
+    incidents = Incidents()
+    incidents.note_error = error
+    closed = item("a", status=KeyStatus.RESOLVED, pd_status="resolved", incident_id="P7", resolve_note="why")
+    run, store, events, counter = reconciler([closed], {}, incidents=incidents)
+    run.run(now=NOW)
+    assert counter.counts["NoteFailed"] == 1 and run.failed == [] and events.sent == []
+    assert (store.items[closed.dedup_key].resolve_note is not None) is kept
+
+
+def test_a_note_with_no_incident_to_add_it_to_is_dropped() -> None:
+    never_opened = item("a", status=KeyStatus.RESOLVED, resolve_note="why")
+    run, store, _, counter = reconciler([never_opened], {}, incidents=Incidents())
+    run.run(now=NOW)
+    assert counter.counts["NoteNoIncident"] == 1 and store.items[never_opened.dedup_key].resolve_note is None
+
+
+def test_a_resent_resolve_keeps_the_first_resolves_note() -> None:
+    dropped = item("dropped", status=KeyStatus.RESOLVED, resolve_note="the alarm returned to OK")
+    incidents = Incidents()
+    incidents.incidents[dropped.dedup_key] = Incident(id="P1", status="triggered")
+    run, store, events, _ = reconciler([dropped], {}, incidents=incidents)
+    run.run(now=NOW)
+    assert [body["event_action"] for body in events.sent] == ["resolve"]
+    assert store.items[dropped.dedup_key].resolve_note == "the alarm returned to OK"
 
 
 def test_dropped_resolves_are_sent_again_and_confirmed_ones_leave_the_list() -> None:
@@ -451,8 +494,8 @@ def test_a_trigger_pagerduty_dropped_is_sent_again_while_the_alarm_fires() -> No
     resent = store.items[dropped.dedup_key]
     # Its episode now counts from the re-send: looked up again after the grace, until PagerDuty shows it.
     assert (resent.opened_at, resent.trigger_pending, resent.status) == (NOW, False, KeyStatus.OPEN)
-    # Looked up: the dropped trigger's key, and the recovered one's only to add the resolve note to its incident.
-    assert incidents.looked_up == [dropped.dedup_key, recovered.dedup_key]
+    # Looked up: only the dropped trigger's key (the recovered one's resolve note waits for a confirmation).
+    assert incidents.looked_up == [dropped.dedup_key]
 
 
 def test_open_key_lookups_have_a_budget_per_run() -> None:
@@ -535,29 +578,7 @@ def test_alarms_are_looked_up_once_per_run_and_only_when_needed() -> None:
     assert run.alarms.asked == []  # type: ignore[attr-defined]
 
 
-# --- ResolveNotes ---------------------------------------------------------------------------------------------
-
-
-def test_resolve_notes_without_a_token_do_nothing() -> None:
-    assert ResolveNotes(None, ListCounter()).after_resolve(item("a"), "why") is False
-
-
-def test_resolve_notes_find_the_incident_when_the_item_does_not_know_it() -> None:
-    incidents, counter = Incidents(), ListCounter()
-    notes = ResolveNotes(incidents, counter)
-    assert notes.after_resolve(item("a"), "why") is False  # no incident at all
-    assert counter.counts == {"NoteNoIncident": 1}
-    incidents.incidents[item("a").dedup_key] = Incident(id="P9", status="triggered")
-    assert notes.after_resolve(item("a"), "returned to OK") is True
-    assert incidents.notes[0][0] == "P9"
-
-
-@pytest.mark.parametrize("error", [ServerError(500), BadToken("x"), RuntimeError("boom")])
-def test_resolve_notes_never_raise(error: Exception) -> None:
-    incidents, counter = Incidents(), ListCounter()
-    incidents.note_error = error
-    assert ResolveNotes(incidents, counter).after_resolve(item("a", incident_id="P1"), "why") is False
-    assert counter.counts == {"NoteFailed": 1}
+# --- resolve_note ---------------------------------------------------------------------------------------------
 
 
 def test_the_note_text_names_the_alarm_the_time_and_the_reason() -> None:

@@ -16,6 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from alertbridge.logic.dedup import bounded_key
+from alertbridge.logic.lifecycle import awaits_reconciler
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.models.table import (
@@ -106,28 +107,18 @@ def from_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
 
 def state_item_to_dynamo(item: StateItem) -> dict[str, Any]:
     """Open and suppressed items carry the sparse index keys; so does a key the bridge resolved until
-    PagerDuty confirms the incident closed (the reconciler re-sends resolves PagerDuty dropped). Other
-    closed items carry none, so they leave it."""
+    PagerDuty confirms the incident closed (the reconciler re-sends resolves PagerDuty dropped) and its
+    resolve note is added. Other closed items carry none, so they leave it."""
     document = item.model_dump(mode="json", exclude_none=True)
     document[PARTITION_KEY] = KEY_PREFIX + item.dedup_key
     index_value = _INDEX_VALUE_BY_STATUS.get(item.status)
     if index_value is not None:
         document[INDEX_PARTITION_KEY] = index_value
         document[INDEX_SORT_KEY] = f"{_sortable(item.opened_at or item.first_seen)}#{item.dedup_key}"
-    elif awaits_resolve_confirmation(item):
+    elif awaits_reconciler(item):
         document[INDEX_PARTITION_KEY] = UNCONFIRMED_INDEX_VALUE
         document[INDEX_SORT_KEY] = f"{_sortable(item.last_seen)}#{item.dedup_key}"
     return to_attributes(document)
-
-
-def awaits_resolve_confirmation(item: StateItem) -> bool:
-    """Resolved by the bridge (an incident was opened, no person closed it) and PagerDuty not yet seen closed."""
-    return (
-        item.status == KeyStatus.RESOLVED
-        and item.opened_at is not None
-        and not item.resolved_by_human
-        and item.pd_status != "resolved"
-    )
 
 
 def state_item_from_dynamo(attributes: dict[str, Any]) -> StateItem:
@@ -304,7 +295,8 @@ class DynamoStateStore:
         return self._list(RECORDED_INDEX_VALUE)
 
     def list_unconfirmed_resolves(self, since: datetime) -> Iterator[StateItem]:
-        """Keys resolved since `since` whose incident PagerDuty has not been seen closing (a Query)."""
+        """Keys resolved since `since` whose incident PagerDuty has not been seen closing, or whose resolve
+        note is still to be added (a Query)."""
         lower = {"#isk": INDEX_SORT_KEY, ":since": {"S": _sortable(since)}}
         for attributes in self._table.query_index(UNCONFIRMED_INDEX_VALUE, self._page_size, lower):
             yield state_item_from_dynamo(attributes)

@@ -264,6 +264,7 @@ _NEW_INCIDENT: dict[str, Any] = {
     "last_actor": None,
     "resolved_by_human": False,
     "pd_updated_at": None,
+    "resolve_note": None,
     "maintenance_window_id": None,
     "mute_rule_arn": None,
     "mute_starts_at": None,
@@ -613,6 +614,45 @@ def _resolve_confirmed(
     if current.status != KeyStatus.RESOLVED or not _same_transition(current, observation):
         return None
     return _written(current, {"pd_status": PAGERDUTY_CONFIRMED_CLOSED}, observation.what)
+
+
+def awaits_reconciler(item: StateItem) -> bool:
+    """Resolved by the bridge and not done with PagerDuty: the incident not yet seen closed (an incident
+    was opened and no person closed it: the reconciler re-sends resolves PagerDuty dropped), or the
+    resolve note not yet added. The reconciler lists these keys (`list_unconfirmed_resolves`)."""
+    if item.status != KeyStatus.RESOLVED:
+        return False
+    unconfirmed = (
+        item.opened_at is not None
+        and not item.resolved_by_human
+        and item.pd_status != PAGERDUTY_CONFIRMED_CLOSED
+    )
+    return unconfirmed or item.resolve_note is not None
+
+
+def with_resolve_note(item: StateItem, text: str) -> StateItem:
+    """The item a resolve commits, holding the note that says why (added to the incident later, see
+    `note_due`)."""
+    return item.model_copy(update={"resolve_note": text})
+
+
+def note_due(current: StateItem | None, observation: Observation) -> bool:
+    """Whether the resolve note of the episode the reconciler confirmed closed is still to be added."""
+    return (
+        current is not None
+        and observation.what == ObservationKind.CONFIRM_RESOLVED
+        and current.status == KeyStatus.RESOLVED
+        and current.resolve_note is not None
+        and current.opened_at == observation.opened_at
+    )
+
+
+def note_settled(fresh: StateItem | None, opened_at: datetime | None) -> StateItem | None:
+    """The fresh item without the resolve note of the episode opened at `opened_at` (added, or given up);
+    None when there is nothing to clear (another writer did, or a new episode began)."""
+    if fresh is None or fresh.resolve_note is None or fresh.opened_at != opened_at:
+        return None
+    return fresh.model_copy(update={"resolve_note": None, "version": fresh.version + 1})
 
 
 def _written(current: StateItem, update: dict[str, Any], reason: str) -> Decision:

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from alertbridge.errors import AlertBridgeError, Rejected
+from alertbridge.errors import AlertBridgeError, PagerDutyError, Rejected
 from alertbridge.logic.dedup import account_from_arn, routing_key_fingerprint
 from alertbridge.logic.events import (
     build_event,
@@ -42,10 +42,14 @@ from alertbridge.logic.lifecycle import (
     decide_observation,
     live_item,
     needs_no_window,
+    note_due,
+    note_settled,
     observed_alarm_change,
     trigger_accepted,
+    with_resolve_note,
 )
 from alertbridge.logic.maintenance import active_window_for, window_for
+from alertbridge.logic.notes import resolve_note
 from alertbridge.logic.policy import Routing, route_alert
 from alertbridge.models.alert import AlarmState, Alert
 from alertbridge.models.config import BridgeConfig, MultiTimeSeriesPages
@@ -298,7 +302,37 @@ class Pipeline:
             )
             return self._observation_plan(decision, current, observation)
 
-        return self._decided(observation.dedup_key, plan, deadline)
+        outcome = self._decided(observation.dedup_key, plan, deadline)
+        self._add_resolve_note(observation)
+        return outcome
+
+    def _add_resolve_note(self, observation: Observation) -> None:
+        """The reconciler saw the episode's incident closed: add the resolve note its resolve committed,
+        then clear it on fresh state. A failure worth retrying keeps it for the next confirmation."""
+        item = self.state.get(observation.dedup_key) if self.notes is not None else None
+        if self.notes is None or item is None or item.resolve_note is None or not note_due(item, observation):
+            return
+        incident = observation.incident
+        incident_id = item.incident_id or (incident.id if incident is not None else None)
+        if incident_id is None:
+            self.counter.add("NoteNoIncident")  # PagerDuty never opened one: nothing to note
+        else:
+            try:
+                self.notes.add_note(incident_id, item.resolve_note)
+                self.counter.add("NoteAdded")
+            except Exception as exc:
+                self.counter.add("NoteFailed")
+                if isinstance(exc, PagerDutyError) and exc.retryable:
+                    return
+        self._settle_note(item)
+
+    def _settle_note(self, item: StateItem) -> None:
+        fresh: StateItem | None = item
+        for _ in range(MAX_COMMIT_TRIES):
+            settled = note_settled(fresh, item.opened_at)
+            if settled is None or self.state.save(settled, expected_version=settled.version - 1):
+                return
+            fresh = self.state.get(item.dedup_key)
 
     def _observed_change_plan(
         self,
@@ -380,11 +414,19 @@ class Pipeline:
         if decision.send == EventAction.TRIGGER and decision.new_item is not None:
             return self._trigger_with_intent(plan, decision.new_item, deadline)
         outcome = self._carry_out(plan, deadline)
-        if decision.new_item is None or self.state.save(
-            decision.new_item, expected_version=decision.expected_version
-        ):
+        item = decision.new_item
+        if item is None:
             return outcome
-        return None
+        if outcome.sent == EventAction.RESOLVE and plan.note and self.notes is not None:
+            item = self._noted(item, plan.note, plan.note_at)
+        return outcome if self.state.save(item, expected_version=decision.expected_version) else None
+
+    @staticmethod
+    def _noted(item: StateItem, why: str, at: datetime | None) -> StateItem:
+        """The resolved item with its note (a resend keeps the note of the first resolve)."""
+        if item.resolve_note is not None:
+            return item
+        return with_resolve_note(item, resolve_note(item, why, at or item.last_seen))
 
     def _trigger_with_intent(self, plan: _Plan, item: StateItem, deadline: float | None) -> Outcome | None:
         """Commit the open key before sending: PagerDuty may apply a trigger whose answer timed out, and a
@@ -412,16 +454,8 @@ class Pipeline:
 
     def _finish(self, plan: _Plan, outcome: Outcome) -> None:
         self.counter.add(f"Outcome.{plan.decision.reason}")
-        self._note_resolve(plan, outcome)
         for observe in self.observers:
             observe(outcome)
-
-    def _note_resolve(self, plan: _Plan, outcome: Outcome) -> None:
-        """Tell the responders why the incident closed (only when a REST token is configured)."""
-        item = plan.decision.new_item
-        if self.notes is None or outcome.sent != EventAction.RESOLVE or plan.note is None or item is None:
-            return
-        self.notes.after_resolve(item, plan.note, at=plan.note_at)
 
     def _fingerprint(self, route: str) -> str:
         return routing_key_fingerprint(self.keys.routing_key(route))

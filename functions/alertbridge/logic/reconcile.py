@@ -49,7 +49,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from alertbridge.logic.dedup import account_from_arn, region_from_arn
-from alertbridge.logic.lifecycle import due_auto_resolves, triggers_after_maintenance
+from alertbridge.logic.lifecycle import (
+    PAGERDUTY_CONFIRMED_CLOSED,
+    due_auto_resolves,
+    triggers_after_maintenance,
+)
 from alertbridge.models.alert import AlarmState, AlertSource
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.delivery import Observation, ObservationKind
@@ -348,7 +352,11 @@ def plan_unconfirmed(item: StateItem, incident: Incident | None) -> Action | Non
     if incident is not None and incident.status in OPEN_INCIDENT_STATUSES:
         why = f"PagerDuty incident {incident.id} is still {incident.status}: the resolve was dropped"
         return Action(kind=ActionKind.RESEND_RESOLVE, item=item, why=why, incident=incident)
-    return Action(kind=ActionKind.CONFIRM_RESOLVED, item=item, why="PagerDuty shows no open incident")
+    if item.pd_status == PAGERDUTY_CONFIRMED_CLOSED:
+        why = "PagerDuty confirmed the incident closed: the resolve note is due"
+        return Action(kind=ActionKind.CONFIRM_RESOLVED, item=item, why=why, incident=incident)
+    why = "PagerDuty shows no open incident"
+    return Action(kind=ActionKind.CONFIRM_RESOLVED, item=item, why=why, incident=incident)
 
 
 # --- Handing the plan to the delivery lane (ports only) ----------------------------------------------------
@@ -495,7 +503,7 @@ class Reconciler:
             if budget <= 0 or self._out_of_time(deadline):
                 report.lookups_skipped += 1
                 continue
-            budget -= 1
+            budget -= 1  # a lookup, or the note the delivery function adds (one REST call either way)
             try:
                 found.append((item, self._incident_of(item)))
             except Exception as exc:
@@ -506,6 +514,8 @@ class Reconciler:
         """PagerDuty's incident for the item's episode: one created before it opened is another episode's
         (a resolved incident from last week must not count as "found")."""
         assert self.incidents is not None
+        if item.pd_status == PAGERDUTY_CONFIRMED_CLOSED and item.incident_id is not None:
+            return None  # already seen closed (listed for its resolve note): no lookup needed
         return self.incidents.find_by_dedup_key(item.dedup_key, created_since=item.opened_at)
 
     def _out_of_time(self, deadline: float | None) -> bool:

@@ -69,6 +69,9 @@ class StateItem(BaseModel):
     pd_updated_at: datetime | None = None  # occurred_at of the newest webhook applied; older ones are ignored
     pd_note_count: int = 0  # notes added in PagerDuty (incident.annotated deliveries mirrored)
     notes: tuple[str, ...] = Field(default=())
+    # Why the bridge resolved the incident: added to it as a PagerDuty note after PagerDuty confirms the
+    # resolve (the reconciler's confirmation, decided by the delivery function), never on the resolve's path
+    resolve_note: str | None = None
 
     @field_validator("summary", "alarm_name", "last_actor", "incident_url", mode="after")
     @classmethod
