@@ -42,6 +42,13 @@ def build_reconciler(
     )
 
 
+def rekey_older_windows() -> int:
+    """Maintenance windows an earlier version stored are rewritten in the current index layout."""
+    from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore
+
+    return DynamoMaintenanceStore(settings().table_name).rekey_older_windows()
+
+
 def reset() -> None:
     """Forget the container's settings and adapters (tests start new 'containers')."""
     settings.cache_clear()

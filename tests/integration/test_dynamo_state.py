@@ -15,6 +15,7 @@ from alertbridge.adapters.dynamo_state import (
     DynamoWebhookDeliveries,
     state_item_from_dynamo,
     state_item_to_dynamo,
+    window_to_dynamo,
 )
 from alertbridge.logic.lifecycle import Decision, decide
 from alertbridge.models.alert import AlarmState, Alert, AlertSource
@@ -325,6 +326,22 @@ def test_the_active_window_lookup_does_not_read_ended_windows(aws: AwsContext) -
     assert windows.list_active(NOW) == [current]
     assert counting.items_read <= 2  # the current and the scheduled window, none of the 61 ended ones
     assert len(windows.list_all()) == 63 and windows.list_all()[0].id == "ended-00"  # by start
+
+
+def test_the_active_window_lookup_is_one_query_and_older_windows_are_rekeyed(aws: AwsContext) -> None:
+    calls: list[str] = []
+    aws.dynamodb.meta.events.register("before-call.dynamodb", lambda model, **_: calls.append(model.name))
+    windows = DynamoMaintenanceStore(aws.table_name, client=aws.dynamodb, clock=NOW.timestamp)
+    current = window("older", T0 - timedelta(minutes=5), T0 + timedelta(hours=1))
+    older = window_to_dynamo(current, 30)
+    older[INDEX_SORT_KEY] = {"S": f"{current.start.isoformat()}#{current.id}"}  # an earlier version's key
+    aws.dynamodb.put_item(TableName=aws.table_name, Item=older)
+    calls.clear()
+    assert windows.list_active(NOW) == []  # not seen until rekeyed: its alarms page (the safe side)
+    assert calls == ["Query"]
+    assert windows.rekey_older_windows() == 1
+    assert windows.list_active(NOW) == [current]
+    assert windows.rekey_older_windows() == 0 and windows.list_all() == [current]
 
 
 def test_ending_a_window_brings_its_end_forward_or_cancels_it(aws: AwsContext) -> None:

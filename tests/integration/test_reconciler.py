@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
+from alertbridge.adapters.dynamo_state import window_to_dynamo
 from alertbridge.errors import PagerDutyError
 from alertbridge.local.emulator_state import Fault
 from alertbridge.local.scenario import alarm_arn
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.state import KeyStatus
-from tests.integration.deployed_bridge import Deployed, deployed_fixture  # noqa: F401 - the fixture
+from alertbridge.models.table import INDEX_SORT_KEY
+from tests.integration.deployed_bridge import REGION, Deployed, deployed_fixture  # noqa: F401 - the fixture
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
 
@@ -211,3 +214,17 @@ def test_a_trigger_dropped_in_a_pagerduty_maintenance_window_is_paged_once_it_en
     assert stored is not None and stored.pd_status == "triggered" and stored.incident_id == alert.incident_id
     lookups = len(deployed.emulator.requests)
     assert deployed.reconcile()["planned"] == 0 and len(deployed.emulator.requests) == lookups
+
+
+def test_each_run_rewrites_windows_an_earlier_version_stored_in_the_current_layout(
+    deployed: Deployed,
+) -> None:
+    now = datetime.now(UTC)
+    current = MaintenanceWindow(id="older", start=now - timedelta(minutes=5), end=now + timedelta(hours=1))
+    older = window_to_dynamo(current, 30)
+    older[INDEX_SORT_KEY] = {"S": f"{current.start.isoformat()}#{current.id}"}  # an earlier version's key
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.put_item(TableName=deployed.bridge.table_name, Item=older)
+    assert deployed.maintenance.list_active(now) == []
+    deployed.reconcile()
+    assert deployed.maintenance.list_active(now) == [current]

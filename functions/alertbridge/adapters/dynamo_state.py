@@ -127,9 +127,10 @@ def state_item_from_dynamo(attributes: dict[str, Any]) -> StateItem:
 
 # A window's index sort key is `END#<end, fixed-width UTC>#<id>`, so "windows not ended by now" is one
 # key range (`gsi1sk > END#<now>$`: '$' sorts after '#', so a window ending exactly now is left out, its end
-# being exclusive) and the lookup never reads ended windows, however many are kept. Windows written before
-# this layout have `<start>#<id>` keys, which sort below `END#`; they are read by a second, shrinking
-# range until their retention ends.
+# being exclusive) and the lookup never reads ended windows, however many are kept. Windows written by
+# earlier versions have `<start>#<id>` keys, which sort below `END#`: the reconciler rewrites them in this
+# layout at each run (`rekey_older_windows`, one Query that finds nothing once done). Until it has, such a
+# window is not seen and its alarms page: the safe side.
 _WINDOW_END_PREFIX = "END#"
 _AFTER_TIMESTAMP = "$"
 
@@ -352,15 +353,21 @@ class DynamoMaintenanceStore:
 
     def list_active(self, now: datetime) -> list[MaintenanceWindow]:
         """Windows covering `now`: one Query over the windows that end after `now` (scheduled ones
-        included, filtered here), so ended windows cost nothing, plus the older layout's windows."""
+        included, filtered here), so ended windows cost nothing."""
         after_now = (">", f"{_WINDOW_END_PREFIX}{_fixed_width(now)}{_AFTER_TIMESTAMP}")
-        legacy = ("<", _WINDOW_END_PREFIX)
         found = [
             window_from_dynamo(item)
-            for bound in (after_now, legacy)
-            for item in self._table.query_index(MAINTENANCE_INDEX_VALUE, None, sort_key=bound)
+            for item in self._table.query_index(MAINTENANCE_INDEX_VALUE, None, sort_key=after_now)
         ]
         return sorted((w for w in found if w.is_active(now)), key=lambda window: (window.start, window.id))
+
+    def rekey_older_windows(self) -> int:
+        """Rewrite windows an earlier version keyed `<start>#<id>` in the current layout; how many."""
+        older = self._table.query_index(MAINTENANCE_INDEX_VALUE, None, sort_key=("<", _WINDOW_END_PREFIX))
+        windows = [window_from_dynamo(item) for item in older]
+        for window in windows:
+            self.put(window)
+        return len(windows)
 
     def end(self, window_id: str, now: datetime) -> MaintenanceWindow | None:
         """Bring the end forward to `now`; a window that has not begun is cancelled (start = end = now)."""

@@ -39,6 +39,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     reconciler = wiring_reconcile.reconciler(metrics_counter, home_of(context))
     reconciler.log = _log
     metrics_counter.add("Reconcile.Run")  # a heartbeat: a run that had nothing to do still shows
+    rekeyed = wiring_reconcile.rekey_older_windows()
+    if rekeyed:
+        logger.info("maintenance windows rekeyed", extra={"windows": rekeyed})
     report = reconciler.run(now=datetime.now(UTC), deadline=deadline)
     summary = report.model_dump(mode="json")
     logger.info("reconcile run", extra=summary)
