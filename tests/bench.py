@@ -13,8 +13,8 @@ interleaved, and each figure is the median of at least 7 rounds (ALERTBRIDGE_BEN
   Target <= 3.
 - init_ready_ratio_intake / init_ready_ratio_delivery: a fresh interpreter per round (subprocess) with the
   Lambda environment (LAMBDA_ENV), that imports the handler module and makes it ready to serve: the intake
-  function's `wiring.intake_parts()` with its SQS client constructed; the delivery function's
-  `wiring.delivery_pipeline(metrics_counter)` with its DynamoDB client, httpx client and secrets reader
+  function's `wiring.intake.intake_parts()` with its SQS client constructed; the delivery function's
+  `wiring.delivery.delivery_pipeline(metrics_counter)` with its DynamoDB client, httpx client and secrets reader
   constructed (every endpoint on 127.0.0.1, nothing called). The child's own CPU (getrusage: user + system)
   minus a bare interpreter's, over the same for an eager baseline handler: Powertools Logger, Metrics and
   BatchProcessor, a boto3 DynamoDB client and an httpx.Client built at import. Target <= 1.
@@ -37,7 +37,7 @@ interleaved, and each figure is the median of at least 7 rounds (ALERTBRIDGE_BEN
 - bundle_bytes: the zipped Lambda code asset built by infra/bundling.py's LocalPipBundling; null with the
   reason if it cannot build here.
 - dynamodb_calls_per_trigger / _per_duplicate, pagerduty_calls_per_resolve (no target; measured, not
-  judged): one real delivery pipeline (wiring.build_delivery_pipeline on in-process moto and the emulator)
+  judged): one real delivery pipeline (wiring.delivery.build_delivery_pipeline on in-process moto and the emulator)
   delivering a new alarm's trigger, the same notification again, then its OK; DynamoDB API calls counted on
   the boto3 client (botocore's before-call event), PagerDuty HTTP requests on the emulator, and the port
   calls (tests/fakes.py style counting wrappers around state, maintenance, links, keys and events) printed
@@ -224,14 +224,14 @@ _CHILD_READY = {
     "bare": "",
     "intake": """
 import alertbridge.handlers.intake as handler
-from alertbridge import wiring
-wiring.intake_parts().delivery.client
+from alertbridge.wiring import intake
+intake.intake_parts().delivery.client
 """,
     "delivery": """
 import alertbridge.handlers.delivery as handler
-from alertbridge import wiring
+from alertbridge.wiring import delivery
 from alertbridge.observability import metrics_counter
-pipeline = wiring.delivery_pipeline(metrics_counter)
+pipeline = delivery.delivery_pipeline(metrics_counter)
 pipeline.state._table.client
 pipeline.events._http.client()
 pipeline.keys._secret._secrets()
@@ -603,6 +603,7 @@ def _hot_path_calls() -> dict[str, Any]:
     from alertbridge.models.config import BridgeConfig
     from alertbridge.models.delivery import AlertNotice
     from alertbridge.models.settings import settings
+    from alertbridge.wiring import delivery as delivery_wiring
     from tests.fakes import ListCounter
 
     use_fake_credentials()
@@ -618,7 +619,7 @@ def _hot_path_calls() -> dict[str, Any]:
         default_client().meta.events.register(
             "before-call.dynamodb", lambda model, **_: dynamodb.update([model.name])
         )
-        pipeline = wiring.build_delivery_pipeline(settings(), ListCounter())
+        pipeline = delivery_wiring.build_delivery_pipeline(settings(), ListCounter())
         for name in ("state", "maintenance", "links", "keys", "events"):
             setattr(pipeline, name, CountingPort(getattr(pipeline, name), name, ports))
 

@@ -28,6 +28,7 @@ from alertbridge.local.event_source import FakeLambdaContext
 from alertbridge.local.scenario import Metric, alarm_arn, metric_alarm_message
 from alertbridge.logic.pipeline import Outcome
 from alertbridge.models.config import BridgeConfig
+from alertbridge.wiring import delivery as delivery_wiring
 
 CORPUS = Path(__file__).parent / "corpus"
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:alarms"
@@ -125,7 +126,7 @@ class Rig:
         self.delivery = bridge.stages().delivery
         self.outcomes: list[Outcome] = []
         self.logs = _Collect()
-        wiring.delivery_pipeline(metrics_counter).observers.append(self.outcomes.append)
+        delivery_wiring.delivery_pipeline(metrics_counter).observers.append(self.outcomes.append)
 
     def good_body(self) -> tuple[str, str]:
         """A fresh alarm's ALARM notification (SNS envelope) and its dedup key."""

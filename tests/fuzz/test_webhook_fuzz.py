@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 pytest.importorskip("alertbridge.handlers.webhook", reason="the webhook handler is not written yet")
 
-from alertbridge import wiring, wiring_webhook
+from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import DynamoStateStore
 from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.local.event_source import FakeLambdaContext
@@ -68,12 +68,10 @@ def hook(aws: AwsContext, emulator: PagerDutyEmulator, monkeypatch: pytest.Monke
     monkeypatch.setenv("ALERTBRIDGE_REST_URL", emulator.url)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     wiring.reset()
-    wiring_webhook.reset()
     store = DynamoStateStore(aws.table_name, aws.dynamodb)
     store.save(open_item(), expected_version=None)
     yield Hook(store)
     wiring.reset()
-    wiring_webhook.reset()
 
 
 def assert_harmless(hook: Hook, event: Any) -> None:

@@ -22,7 +22,7 @@ import boto3
 import pytest
 from aws_cdk import App
 
-from alertbridge import wiring, wiring_reconcile, wiring_webhook
+from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import reset_default_client
 from alertbridge.local.bridge import FAKE_CREDENTIALS, local_routing_key
 from alertbridge.local.emulator import DEFAULT_TOKEN, DEFAULT_USER, PagerDutyEmulator
@@ -78,8 +78,6 @@ class Deployment:
         self.monkeypatch.setenv("ALERTBRIDGE_EVENTS_URL", self.emulator.url)
         self.monkeypatch.setenv("ALERTBRIDGE_REST_URL", self.emulator.url)
         wiring.reset()
-        wiring_webhook.reset()
-        wiring_reconcile.reset()
 
     def event_source(self, function: str, handler: Any) -> SqsEventSource:
         """Lambda's event source for `function`, as its deployed mapping describes it."""
@@ -154,8 +152,6 @@ def deployed(
         _put_secrets(outputs, emulator)
         yield Deployment(outputs, environments, code_root, emulator, monkeypatch, mappings)
     wiring.reset()
-    wiring_webhook.reset()
-    wiring_reconcile.reset()
     reset_default_client()
     cloudformation.delete_stack(StackName=STACK)
     for arn in prepared.secrets.values():

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from alertbridge import wiring, wiring_reconcile
+from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore, DynamoStateStore
 from alertbridge.local.bridge import LocalBridge, local_routing_key
 from alertbridge.local.emulator import PagerDutyEmulator
@@ -22,6 +22,7 @@ from alertbridge.logic.pipeline import Outcome
 from alertbridge.models.config import BridgeConfig, Match, Route, Rule
 from alertbridge.models.settings import Settings
 from alertbridge.operator.stack import OUTPUT_KEYS
+from alertbridge.wiring import delivery as delivery_wiring
 from tests.fakes import ListCounter
 from tests.integration.aws_fixtures import _DUMMY_ENV, AwsContext
 from tests.integration.emulator_fixtures import REST_TOKEN, USER_EMAIL
@@ -76,7 +77,7 @@ class Deployed:
 
     def ingest(self, body: str) -> Outcome:
         now = datetime.now(UTC)
-        pipeline = wiring.build_delivery_pipeline(Settings.from_env(), ListCounter())
+        pipeline = delivery_wiring.build_delivery_pipeline(Settings.from_env(), ListCounter())
         return pipeline.process(parse_sqs_body(body, received_at=now), now=now, deadline=None)
 
     def routing_key(self, route: str) -> str:
@@ -171,14 +172,12 @@ def deploy(emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch) -> Iter
     ).items():
         monkeypatch.setenv(name, value)
     wiring.reset()
-    wiring_reconcile.reset()
     from alertbridge.operator import commands
 
     deployed = Deployed(bridge, emulator, boto3.client("cloudwatch", region_name=REGION), secrets)
     monkeypatch.setattr(commands, "fetch_code", lambda location: deployed.code_packages[location])
     yield deployed
     wiring.reset()
-    wiring_reconcile.reset()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from alertbridge import wiring, wiring_reconcile
+from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import DynamoStateStore, reset_default_client
 from alertbridge.local.bridge import FAKE_CREDENTIALS, LocalBridge
 from alertbridge.local.emulator import PagerDutyEmulator
@@ -20,6 +20,7 @@ from alertbridge.models.config import BridgeConfig
 from alertbridge.models.state import StateItem
 from alertbridge.observability import metrics_counter
 from alertbridge.ports import EventsApi, EventsResponse
+from alertbridge.wiring import delivery as delivery_wiring
 
 HOLD_LIMIT_SECONDS = 30.0  # a held send that is never released fails the test instead of hanging it
 
@@ -67,7 +68,7 @@ class ServedBridge:
 
     def run_reconciler(self) -> dict[str, Any]:
         report = self.bridge.run_reconciler()
-        wiring_reconcile.reset()
+        wiring.reset(only="reconcile")  # a new reconciler container; the held delivery pipeline stays
         return report
 
 
@@ -84,7 +85,7 @@ def served_bridge(
         for name, value in bridge.environment(**env).items():
             monkeypatch.setenv(name, value)
         wiring.reset()
-        pipeline = wiring.delivery_pipeline(metrics_counter)
+        pipeline = delivery_wiring.delivery_pipeline(metrics_counter)
         sends = HeldSends(pipeline.events)
         pipeline.events = sends
         try:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from alertbridge import wiring, wiring_graph, wiring_webhook
+from alertbridge import wiring
 from alertbridge.local.bridge import LocalBridge
 from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.local.graph_images import (
@@ -30,6 +30,7 @@ from alertbridge.local.scenario import Metric, metric_alarm_message
 from alertbridge.local.webhook_server import WebhookServer
 from alertbridge.logic.png import png_text
 from alertbridge.models.config import BridgeConfig
+from alertbridge.wiring import graph as graph_wiring
 from tests.integration.aws_fixtures import AwsContext
 
 ERRORS = Metric("AWS/Lambda", "Errors", {"FunctionName": "checkout"}, threshold=5)
@@ -61,9 +62,8 @@ def start(
     for name, value in bridge.environment(**env).items():
         monkeypatch.setenv(name, value)
     wiring.reset()
-    wiring_webhook.reset()
     images = LocalMetricImages()
-    wiring_graph.use_images(images)
+    graph_wiring.use_images(images)
     return Graphs(bridge, emulator, WebhookServer().start(), images)
 
 
@@ -72,9 +72,8 @@ def graphs(aws: AwsContext, emulator: PagerDutyEmulator, monkeypatch: pytest.Mon
     started = start(aws, emulator, monkeypatch, **graph_environment("graphs"))
     yield started
     started.server.stop()
-    wiring_graph.use_images(None)
+    graph_wiring.use_images(None)
     wiring.reset()
-    wiring_webhook.reset()
 
 
 def test_trigger_image_is_served_by_the_webhook_function_on_first_view(graphs: Graphs) -> None:
@@ -125,7 +124,7 @@ def test_no_image_without_a_base_url(
         assert "images" not in started.fire("checkout-errors")
     finally:
         started.server.stop()
-        wiring_graph.use_images(None)
+        graph_wiring.use_images(None)
         wiring.reset()
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 
-from alertbridge import wiring_webhook
+from alertbridge import wiring
 from tests.integration.emulator_fixtures import emulator  # noqa: F401
 from tests.integration.test_webhook_handler import Webhook, status_and_reason, webhook  # noqa: F401
 from tests.webhook_events import INCIDENT_ID, KEY, delivery
@@ -33,9 +33,9 @@ def queue_url(webhook: Webhook, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     events.put_rule(Name="to-queue", EventBusName=BUS, EventPattern=json.dumps(pattern))
     events.put_targets(Rule="to-queue", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": arn}])
     monkeypatch.setenv("ALERTBRIDGE_EVENT_BUS_NAME", BUS)
-    wiring_webhook.reset()
+    wiring.reset()
     yield url
-    wiring_webhook.reset()
+    wiring.reset()
 
 
 def received(url: str) -> list[dict[str, Any]]:
@@ -61,11 +61,11 @@ def test_a_bus_that_cannot_take_the_event_answers_503(
     webhook: Webhook, queue_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ALERTBRIDGE_EVENT_BUS_NAME", "no-such-bus")
-    wiring_webhook.reset()
+    wiring.reset()
     event = delivery("incident.resolved", webhook_id="wh-events-2")
     assert status_and_reason(webhook.invoke(event)) == (503, "event-unpublished")
     monkeypatch.setenv("ALERTBRIDGE_EVENT_BUS_NAME", BUS)
-    wiring_webhook.reset()
+    wiring.reset()
     assert status_and_reason(webhook.invoke(event)) == (200, "mirrored")  # PagerDuty's retry
     [message] = received(queue_url)
     assert (message["detail-type"], message["detail"]["delivery_id"]) == ("Incident Resolved", "wh-events-2")

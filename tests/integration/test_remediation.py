@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alertbridge import wiring, wiring_webhook
+from alertbridge import wiring
 from alertbridge.local.bridge import LocalBridge
 from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.local.remediation import ALARM, show_remediation
@@ -31,10 +31,8 @@ def bridge(
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.setenv("ALERTBRIDGE_EVENT_BUS_NAME", "")  # the phase sets it: restored (unset) after the test
     wiring.reset()
-    wiring_webhook.reset()
     yield local
     wiring.reset()
-    wiring_webhook.reset()
 
 
 def test_remediation_code_resolves_through_pagerduty_and_the_table_follows(

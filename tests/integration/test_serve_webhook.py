@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from alertbridge import wiring, wiring_webhook
+from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import DynamoStateStore
 from alertbridge.cli import serve_webhook
 from alertbridge.local.bridge import LocalBridge
@@ -64,11 +64,9 @@ def stack(aws: AwsContext, emulator: PagerDutyEmulator, monkeypatch: pytest.Monk
     for name, value in bridge.environment().items():  # like bridge.activate(), undone after the test
         monkeypatch.setenv(name, value)
     wiring.reset()
-    wiring_webhook.reset()
     with WebhookServer() as server:
         yield Stack(bridge, emulator, server)
     wiring.reset()
-    wiring_webhook.reset()
 
 
 def test_a_human_resolve_by_webhook_is_not_fought(stack: Stack) -> None:

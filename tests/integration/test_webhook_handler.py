@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from alertbridge import wiring, wiring_webhook
+from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import (
     DynamoIncidentLinks,
     DynamoStateStore,
@@ -90,7 +90,6 @@ def log_entries(buffer: io.StringIO) -> list[dict[str, Any]]:
 
 def new_container() -> None:
     wiring.reset()
-    wiring_webhook.reset()
 
 
 @pytest.fixture

@@ -191,7 +191,7 @@ def test_the_adapter_raises_when_eventbridge_refuses_the_entry() -> None:
 
 def test_without_a_bus_name_the_webhook_function_puts_no_events() -> None:
     from alertbridge.models.settings import Settings
-    from alertbridge.wiring_webhook import incident_event_publisher
+    from alertbridge.wiring.webhook import incident_event_publisher
 
     assert incident_event_publisher(Settings()) is None
     config = '{"incident_events": {"services": {"API": "api-gateway"}}}'

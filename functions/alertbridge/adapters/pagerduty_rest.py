@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import httpx
 
-from alertbridge.adapters.pagerduty_events import HttpTransport, Retrying, checked_base_url, redact
+from alertbridge.adapters.http import HttpTransport, Retrying, checked_base_url, json_object, redact
 from alertbridge.errors import (
     BadToken,
     Forbidden,
@@ -203,7 +203,7 @@ class PagerDutyRestAdapter:
     def _result(self, response: httpx.Response, action: str) -> dict[str, Any]:
         status = response.status_code
         if 200 <= status < 300:
-            return _json_object(response)
+            return json_object(response)
         if status == 429:
             raise RateLimited("PagerDuty REST API rate limit (429)", rate_limit_wait(response.headers))
         if status >= 500:
@@ -275,7 +275,7 @@ def _newest(incidents: list[Incident]) -> Incident | None:
 
 def rest_errors(response: httpx.Response) -> list[str]:
     """`error.message` and `error.errors[]` of a REST error body."""
-    error = _json_object(response).get("error")
+    error = json_object(response).get("error")
     if not isinstance(error, dict):
         return [f"HTTP {response.status_code}"]
     details = error.get("errors")
@@ -287,11 +287,3 @@ def _segment(incident_id: str) -> str:
     if not incident_id:
         raise NotFound("an incident id is required")
     return quote(incident_id, safe="")
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -86,7 +86,7 @@ def _serve(args: argparse.Namespace, secrets: list[str], stop: threading.Event) 
 def _local_bridge(secrets: list[str], args: argparse.Namespace) -> Any:
     import boto3
 
-    from alertbridge import wiring, wiring_webhook
+    from alertbridge import wiring
     from alertbridge.adapters.dynamo_state import reset_default_client
     from alertbridge.local.bridge import REGION, LocalBridge
     from alertbridge.models.config import BridgeConfig
@@ -104,7 +104,6 @@ def _local_bridge(secrets: list[str], args: argparse.Namespace) -> Any:
         **_graph_route(),
     )
     wiring.reset()
-    wiring_webhook.reset()
     return bridge
 
 
@@ -112,10 +111,10 @@ def _local_bridge(secrets: list[str], args: argparse.Namespace) -> Any:
 
 
 def _graph_route() -> dict[str, str]:
-    from alertbridge import wiring_graph
     from alertbridge.local.graph_images import LocalMetricImages, graph_environment
+    from alertbridge.wiring import graph as graph_wiring
 
-    wiring_graph.use_images(LocalMetricImages())
+    graph_wiring.use_images(LocalMetricImages())
     return graph_environment()
 
 

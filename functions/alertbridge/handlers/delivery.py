@@ -18,10 +18,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from alertbridge import wiring
 from alertbridge.models.delivery import parse_delivery_message
 from alertbridge.models.settings import settings
 from alertbridge.observability import logger, metrics, metrics_counter
+from alertbridge.wiring import delivery as delivery_wiring
 
 # Leave this much of the invocation for the partial batch response and the metrics flush.
 SAFETY_MARGIN_SECONDS = 2.0
@@ -29,7 +29,7 @@ SAFETY_MARGIN_SECONDS = 2.0
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     now = datetime.now(UTC)
-    pipeline = wiring.delivery_pipeline(metrics_counter)
+    pipeline = delivery_wiring.delivery_pipeline(metrics_counter)
     body = record.body
     try:
         message = parse_delivery_message(body)
@@ -65,7 +65,7 @@ def _record_deadline(context: LambdaContext | None) -> float:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # A processor per invocation: it holds the batch's state (local runs play several containers at once).
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-    wiring.delivery_pipeline(metrics_counter).begin_batch()
+    delivery_wiring.delivery_pipeline(metrics_counter).begin_batch()
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

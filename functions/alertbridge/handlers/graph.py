@@ -41,11 +41,11 @@ def handle(event: dict[str, Any], *, now: datetime | None = None) -> dict[str, A
     """One Function URL request (payload 2.0) -> its response."""
     from aws_lambda_powertools.metrics import MetricUnit
 
-    from alertbridge import wiring_graph
+    from alertbridge.wiring import graph as graph_wiring
 
     token = token_from_path(str(event.get("rawPath") or "")) or ""
     try:
-        parts = wiring_graph.graph_route_parts()
+        parts = graph_wiring.graph_route_parts()
         result = answer(token, parts.keys.verifying_keys(), parts.images, now or datetime.now(UTC))
     except Exception:  # never an error page in place of the image
         logger.exception("graph route failed")

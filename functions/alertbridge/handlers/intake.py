@@ -17,16 +17,16 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from alertbridge import wiring
 from alertbridge.logic.intake import prepare_for_delivery
 from alertbridge.logic.parsers import parse_sqs_body
 from alertbridge.models.delivery import AlertNotice
 from alertbridge.observability import logger, metrics, metrics_counter
+from alertbridge.wiring import intake as intake_wiring
 
 
 def record_handler(record: SQSRecord) -> None:
     now = datetime.now(UTC)
-    parts = wiring.intake_parts()
+    parts = intake_wiring.intake_parts()
     body = record.body
     sent_at = _sent_at(record) or now  # the transport's time, the same on every redelivery
     try:

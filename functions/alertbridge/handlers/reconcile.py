@@ -11,9 +11,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from alertbridge import wiring_reconcile
 from alertbridge.logic.reconcile import AlarmHome
 from alertbridge.observability import logger, metrics, metrics_counter
+from alertbridge.wiring import reconcile as reconcile_wiring
 
 # Leave this much of the invocation for the last send's answer, the log line and the metrics flush.
 SAFETY_MARGIN_SECONDS = 5.0
@@ -36,10 +36,9 @@ def home_of(context: LambdaContext) -> AlarmHome:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000.0 - SAFETY_MARGIN_SECONDS
-    reconciler = wiring_reconcile.reconciler(metrics_counter, home_of(context))
-    reconciler.log = _log
+    reconciler = reconcile_wiring.reconciler(metrics_counter, home_of(context), _log)
     metrics_counter.add("Reconcile.Run")  # a heartbeat: a run that had nothing to do still shows
-    rekeyed = wiring_reconcile.rekey_older_windows()
+    rekeyed = reconcile_wiring.rekey_older_windows()
     if rekeyed:
         logger.info("maintenance windows rekeyed", extra={"windows": rekeyed})
     report = reconciler.run(now=datetime.now(UTC), deadline=deadline)

@@ -15,10 +15,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from alertbridge import wiring_webhook
 from alertbridge.handlers import graph
 from alertbridge.logic.webhook import EXPLANATIONS, Reason, WebhookResult, handle_function_url_event, refusal
 from alertbridge.observability import NAMESPACE, SERVICE, logger, metrics
+from alertbridge.wiring import webhook as webhook_wiring
 
 
 @metrics.log_metrics
@@ -33,7 +33,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 def _handle(event: dict[str, Any]) -> WebhookResult:
     try:
-        parts = wiring_webhook.webhook_handler_parts()
+        parts = webhook_wiring.webhook_handler_parts()
         return handle_function_url_event(event, parts, now=datetime.now(UTC))
     except Exception:  # answer 500 so PagerDuty retries, rather than a bare Function URL 502
         logger.exception("webhook processing failed; PagerDuty will deliver it again")

@@ -162,10 +162,9 @@ class LocalBridge:
 
     def run_reconciler(self) -> dict[str, Any]:
         """One scheduled run of the real reconciler handler, in a fresh container; its run report."""
-        from alertbridge import wiring_reconcile
         from alertbridge.handlers import reconcile
 
-        wiring_reconcile.reset()
+        wiring.reset(only="reconcile")
         context = FakeLambdaContext(
             function_name="alertbridge-reconciler",
             invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:alertbridge-reconciler",

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from alertbridge import wiring
 from alertbridge.local.bridge import LOCAL_WEBHOOK_SECRET, LocalBridge, local_routing_key
 from alertbridge.local.cloudwatch_stand_in import CloudWatchStandIn
 from alertbridge.local.emulator import PagerDutyEmulator
@@ -22,6 +21,7 @@ from alertbridge.logic.pipeline import Outcome
 from alertbridge.logic.reconcile import CLOUDWATCH_SOURCES
 from alertbridge.models.alert import Alert
 from alertbridge.models.config import BridgeConfig
+from alertbridge.wiring import delivery as delivery_wiring
 
 REDACTED = "<redacted>"
 ACKED_ALARM = "prod-orders-queue-age"  # open after the built-in scenario: a responder acknowledges it
@@ -53,7 +53,7 @@ class DemoRun:
         # DescribeAlarmContributors and the mute rule APIs, which moto does not implement
         self.cloudwatch = CloudWatchStandIn().install()
         self.contributors_in_alarm: dict[str, dict[str, dict[str, str]]] = {}
-        wiring.delivery_pipeline(metrics_counter).observers.append(self._observe)
+        delivery_wiring.delivery_pipeline(metrics_counter).observers.append(self._observe)
 
     @classmethod
     @contextmanager

@@ -141,9 +141,9 @@ def show_graph_images(sent: list[dict[str, Any]], *, echo: bool) -> list[str]:
 
     import httpx
 
-    from alertbridge import wiring_graph
     from alertbridge.local.webhook_server import WebhookServer
     from alertbridge.logic.png import png_text
+    from alertbridge.wiring import graph as graph_wiring
 
     with_image = [body for body in sent if body.get("images")]
     if not with_image:
@@ -151,7 +151,7 @@ def show_graph_images(sent: list[dict[str, Any]], *, echo: bool) -> list[str]:
     image = with_image[-1]["images"][0]
     path = loopback_path(image["src"])
     images = LocalMetricImages()
-    wiring_graph.use_images(images)
+    graph_wiring.use_images(images)
     problems: list[str] = []
     try:
         with WebhookServer() as server:
@@ -176,7 +176,7 @@ def show_graph_images(sent: list[dict[str, Any]], *, echo: bool) -> list[str]:
                 if answer.status_code != want or (want == 200 and kind != "image/png"):
                     problems.append(f"graph route: {label} answered {answer.status_code}, not {want}")
     finally:
-        wiring_graph.use_images(None)
+        graph_wiring.use_images(None)
     if len(images.rendered) != 1:
         problems.append(f"graph route: {len(images.rendered)} renders for one view")
     return problems

@@ -26,7 +26,7 @@ def show_remediation(bridge: Any, emulator: Any, at: datetime, *, echo: bool) ->
     """Run the phase; what went wrong, if anything (the demo fails on any)."""
     import boto3
 
-    from alertbridge import wiring_webhook
+    from alertbridge import wiring
     from alertbridge.incidents import IncidentsClient
     from alertbridge.local.bridge import LOCAL_WEBHOOK_SECRET
     from alertbridge.local.emulator import DEFAULT_TOKEN, DEFAULT_USER
@@ -35,7 +35,7 @@ def show_remediation(bridge: Any, emulator: Any, at: datetime, *, echo: bool) ->
 
     queue = _bus_to_queue(boto3.client("events"), boto3.client("sqs"))
     os.environ["ALERTBRIDGE_EVENT_BUS_NAME"] = BUS
-    wiring_webhook.reset()  # a new webhook container: it puts incident events on the bus
+    wiring.reset(only="webhook")  # a new webhook container: it puts incident events on the bus
     client = IncidentsClient(DEFAULT_TOKEN, DEFAULT_USER, base_url=emulator.url)
     seen: list[dict[str, Any]] = []
     metric = Metric("AWS/Lambda", "Errors", {"FunctionName": "refunds"}, threshold=1)

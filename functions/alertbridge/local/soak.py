@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from alertbridge import wiring, wiring_reconcile
+from alertbridge import wiring
 from alertbridge.local.bridge import (
     FAKE_CREDENTIALS,
     LOCAL_WEBHOOK_SECRET,
@@ -58,6 +58,8 @@ from alertbridge.logic.reconcile import AlarmHome, Graces, ReconcileLimits
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.settings import settings
+from alertbridge.wiring import delivery as delivery_wiring
+from alertbridge.wiring import reconcile as reconcile_wiring
 
 ACCOUNT = "123456789012"
 DEV_ACCOUNT = "111111111111"  # the example configuration routes this account to "low-urgency"
@@ -494,7 +496,7 @@ class Soak:
     def reconcile(self) -> dict[str, int]:
         from alertbridge.observability import metrics_counter
 
-        reconciler = wiring_reconcile.build_reconciler(
+        reconciler = reconcile_wiring.build_reconciler(
             settings(), metrics_counter, AlarmHome(region=REGION, account=ACCOUNT)
         )
         reconciler.limits = ReconcileLimits(graces=GRACES)
@@ -646,7 +648,7 @@ def run_soak(options: SoakOptions, *, config: BridgeConfig | None = None) -> Soa
             )  # fmt: skip
             with _environment(bridge.environment(**ENV)):
                 wiring.reset()
-                pipeline = wiring.delivery_pipeline(metrics_counter)
+                pipeline = delivery_wiring.delivery_pipeline(metrics_counter)
                 current = settings()
                 # Time compression: the same adapter and retry rules, the backoff scaled down.
                 pipeline.events = PagerDutyEventsAdapter(

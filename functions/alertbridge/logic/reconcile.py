@@ -399,6 +399,14 @@ class ReconcileLimits:
     graces: Graces = DEFAULT_GRACES
 
 
+RunLog = Callable[[str, dict[str, Any]], None]
+"""Where the reconciler reports a per-action failure: (message, fields)."""
+
+
+def no_log(message: str, fields: dict[str, Any]) -> None:
+    """The default RunLog: reports nothing."""
+
+
 @dataclass
 class Reconciler:
     """Plans from a snapshot and hands every corrective action to the delivery lane as an observation;
@@ -417,7 +425,7 @@ class Reconciler:
     contributors: AlarmContributors | None = None
     limits: ReconcileLimits = field(default_factory=ReconcileLimits)
     clock: Callable[[], float] = time.monotonic
-    log: Callable[[str, dict[str, Any]], None] = lambda message, fields: None
+    log: RunLog = no_log
     _updated_at: dict[str, datetime] = field(default_factory=dict, init=False)  # alarm -> CloudWatch time
 
     def run(self, *, now: datetime, deadline: float | None = None) -> RunReport:

@@ -163,7 +163,7 @@ class DeliveryLog(Protocol):
 
 @dataclass(frozen=True)
 class WebhookParts:
-    """Everything a delivery needs; built once per container (wiring_webhook) or from fakes in tests."""
+    """Everything a delivery needs; built once per container (wiring/webhook.py) or from fakes in tests."""
 
     state: StateStore
     deliveries: DeliveryLog

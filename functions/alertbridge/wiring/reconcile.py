@@ -1,13 +1,14 @@
-"""Builds the reconciler's adapters once per container from the settings (the intake and delivery Lambdas' live
-in wiring.py). Tests build `Reconciler` with fakes, or call `build_reconciler` inside moto."""
+"""The reconciler's container. Tests build `Reconciler` with fakes, or call `build_reconciler` inside moto."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from alertbridge.logic.reconcile import RunLog, no_log
 from alertbridge.models.settings import Settings, settings
-from alertbridge.wiring import delivery_queue, rest_incidents
+from alertbridge.wiring import register
+from alertbridge.wiring.shared import delivery_queue, rest_incidents
 
 if TYPE_CHECKING:
     from alertbridge.logic.reconcile import AlarmHome, Reconciler
@@ -15,13 +16,19 @@ if TYPE_CHECKING:
 
 
 @lru_cache(maxsize=1)
-def reconciler(counter: Counter, home: AlarmHome) -> Reconciler:
-    return build_reconciler(settings(), counter, home)
+def reconciler(counter: Counter, home: AlarmHome, log: RunLog = no_log) -> Reconciler:
+    return build_reconciler(settings(), counter, home, log=log)
 
 
 def build_reconciler(
-    current: Settings, counter: Counter, home: AlarmHome, *, cloudwatch_client: Any = None
+    current: Settings,
+    counter: Counter,
+    home: AlarmHome,
+    *,
+    log: RunLog = no_log,
+    cloudwatch_client: Any = None,
 ) -> Reconciler:
+    """`log` gets the reconciler's per-action failures (message, fields)."""
     from alertbridge.adapters.cloudwatch import CloudWatchAlarmContributors, CloudWatchAlarms
     from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore, DynamoStateStore
     from alertbridge.logic.reconcile import Reconciler
@@ -39,6 +46,7 @@ def build_reconciler(
         home=home,
         incidents=rest_incidents(current),
         contributors=CloudWatchAlarmContributors(cloudwatch_client),
+        log=log,
     )
 
 
@@ -49,7 +57,4 @@ def rekey_older_windows() -> int:
     return DynamoMaintenanceStore(settings().table_name).rekey_older_windows()
 
 
-def reset() -> None:
-    """Forget the container's settings and adapters (tests start new 'containers')."""
-    settings.cache_clear()
-    reconciler.cache_clear()
+register("reconcile", reconciler.cache_clear)

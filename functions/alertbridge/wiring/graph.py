@@ -1,6 +1,6 @@
-"""Builds the metric graph parts once per container: the signing side for the delivery function (the
-trigger builder attaches the image URL) and the route's parts for the rendering (webhook) function.
-Local runs replace the renderer with `use_images` (moto cannot draw); tests call `reset()`."""
+"""The metric graph parts: the signing side for the delivery function (the trigger builder attaches the
+image URL) and the route's parts for the rendering (webhook) function. Local runs replace the renderer
+with `use_images` (moto cannot draw)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from functools import lru_cache
 from alertbridge.logic.graph import GraphSigning
 from alertbridge.models.settings import Settings, settings
 from alertbridge.ports import GraphKeys, MetricImages
+from alertbridge.wiring import register
 
 _override: dict[str, MetricImages] = {}
 
@@ -51,5 +52,4 @@ def use_images(images: MetricImages | None) -> None:
     graph_route_parts.cache_clear()
 
 
-def reset() -> None:
-    graph_route_parts.cache_clear()
+register("graph", graph_route_parts.cache_clear)

@@ -1,45 +1,21 @@
-"""Builds the adapters once per container from the settings. The only module that knows which adapter
-serves which port; tests build pipelines with fakes instead.
-
-The intake function needs the configuration and the delivery queue; the delivery function the whole
-pipeline (state, Events API, routing keys, maintenance windows, notes, alarm tags)."""
+"""The delivery function's container: the whole pipeline (state, Events API, routing keys, maintenance
+windows, notes, alarm tags, graph signing)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from alertbridge.errors import ConfigError
-from alertbridge.models.config import BridgeConfig
 from alertbridge.models.settings import Settings, settings
+from alertbridge.wiring import register
+from alertbridge.wiring.shared import delivery_queue, rest_incidents
 
 if TYPE_CHECKING:
     from alertbridge.adapters.cloudwatch import CloudWatchAlarmTags
     from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
     from alertbridge.adapters.secrets import SecretsRoutingKeys
     from alertbridge.logic.pipeline import Pipeline
-    from alertbridge.ports import Counter, DeliveryQueue, IncidentsApi
-
-
-@dataclass(frozen=True)
-class IntakeParts:
-    config: BridgeConfig
-    delivery: DeliveryQueue
-
-
-@lru_cache(maxsize=1)
-def intake_parts() -> IntakeParts:
-    current = settings()
-    return IntakeParts(config=current.config, delivery=delivery_queue(current))
-
-
-def delivery_queue(current: Settings) -> DeliveryQueue:
-    from alertbridge.adapters.queues import SqsDeliveryQueue
-
-    if not current.delivery_queue_url:
-        raise ConfigError("ALERTBRIDGE_DELIVERY_QUEUE_URL is not set: the FIFO delivery queue is unknown")
-    return SqsDeliveryQueue(current.delivery_queue_url)
+    from alertbridge.ports import Counter, IncidentsApi
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +30,7 @@ def build_delivery_pipeline(current: Settings, counter: Counter) -> Pipeline:
         DynamoStateStore,
     )
     from alertbridge.logic.pipeline import Pipeline
-    from alertbridge.wiring_graph import graph_signing
+    from alertbridge.wiring.graph import graph_signing
 
     return Pipeline(
         config=current.config,
@@ -68,7 +44,7 @@ def build_delivery_pipeline(current: Settings, counter: Counter) -> Pipeline:
         links=DynamoIncidentLinks(current.table_name),
         # An alarm-level OK of a multi-time-series alarm queues its contributors' resolves on the lane.
         delivery=delivery_queue(current) if current.delivery_queue_url else None,
-        graph=graph_signing(current),  # metric graph images on triggers (wiring_graph.py)
+        graph=graph_signing(current),  # metric graph images on triggers (wiring/graph.py)
     )
 
 
@@ -112,41 +88,10 @@ class ConfiguredNotes:
         if self._incidents is None:
             self._incidents = rest_incidents(self._settings)
         if self._incidents is None:
+            from alertbridge.errors import ConfigError
+
             raise ConfigError("no PagerDuty REST token and From e-mail in the webhook secret: no notes")
         self._incidents.add_note(incident_id, content)
 
 
-def rest_incidents(current: Settings, **options: Any) -> IncidentsApi | None:
-    """The REST adapter when the webhook secret holds a REST token and a From e-mail; None otherwise
-    (notes, dropped-resolve detection and two-way sync are then skipped; an unreadable secret must not
-    stop resolves). `options` override the adapter's timeouts and retry limits."""
-    from alertbridge.adapters.pagerduty_rest import PagerDutyRestAdapter
-    from alertbridge.adapters.secrets import SecretsWebhookCredentials
-    from alertbridge.errors import ConfigError
-
-    try:
-        credentials = SecretsWebhookCredentials(
-            current.webhook_secret_id, max_age=current.secrets_max_age
-        ).credentials()
-    except ConfigError:
-        return None  # no webhook secret value yet: notes are optional
-    if not (credentials.rest_token and credentials.from_email):
-        return None
-    settings: dict[str, Any] = {
-        "connect_timeout": current.connect_timeout,
-        "read_timeout": current.read_timeout,
-        **options,
-    }
-    return PagerDutyRestAdapter(
-        credentials.rest_token, credentials.from_email, base_url=current.rest_url, **settings
-    )
-
-
-def reset() -> None:
-    """Forget the container's settings and adapters (the local demo and tests start new 'containers')."""
-    from alertbridge import wiring_graph
-
-    settings.cache_clear()
-    intake_parts.cache_clear()
-    delivery_pipeline.cache_clear()
-    wiring_graph.reset()
+register("delivery", delivery_pipeline.cache_clear)

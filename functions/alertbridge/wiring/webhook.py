@@ -1,5 +1,5 @@
-"""Builds the webhook function's parts once per container from the settings (the ingest side lives in
-wiring.py). Tests and local runs call `reset()` (and `wiring.reset()`) to start a new 'container'."""
+"""The webhook function's container: the state mirror, the signing secrets, the REST lookups (with
+timeouts that fit PagerDuty's 5 s) and the incident event publisher."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from alertbridge.logic.webhook import SigningSecretsCache, WebhookParts
 from alertbridge.models.settings import Settings, settings
 from alertbridge.observability import logger
 from alertbridge.ports import IncidentsApi
+from alertbridge.wiring import register
 
 # PagerDuty waits 5 s for an answer: a slow DynamoDB call must fail fast (and be retried by PagerDuty)
 # rather than use botocore's 60 s defaults.
@@ -111,7 +112,7 @@ class LazyRestIncidents:
 def webhook_rest_adapter(current: Settings) -> IncidentsApi | None:
     """The REST adapter from the webhook secret's `rest_token` and `from_email`, with timeouts that fit
     PagerDuty's 5 s; None without them (or when the secret cannot be read)."""
-    from alertbridge.wiring import rest_incidents
+    from alertbridge.wiring.shared import rest_incidents
 
     return rest_incidents(
         current,
@@ -157,7 +158,4 @@ def _fast_client(
     return boto3.client(service, config=config)
 
 
-def reset() -> None:
-    """Forget the container's webhook parts (and the settings they were built from)."""
-    settings.cache_clear()
-    webhook_handler_parts.cache_clear()
+register("webhook", webhook_handler_parts.cache_clear)
