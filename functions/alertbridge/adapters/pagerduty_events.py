@@ -70,25 +70,30 @@ class PagerDutyEventsAdapter:
 
     def _post(self, path: str, body: dict[str, Any], deadline: float | None) -> EventsResponse:
         secrets = [body["routing_key"]] if isinstance(body.get("routing_key"), str) else []
+        attempts = 0
 
         def once(left: float | None) -> EventsResponse:
-            return events_result(self._http.request("POST", path, left=left, json=body), secrets)
+            nonlocal attempts
+            attempts += 1  # counted here, so the answer is built once with its attempt count
+            answer = self._http.request("POST", path, left=left, json=body)
+            return events_result(answer, secrets, attempts=attempts)
 
-        response, attempts = self._retrying.run(once, deadline=deadline)
-        response.attempts = attempts  # a fresh object per answer: set in place rather than copied
-        return response
+        return self._retrying.run(once, deadline=deadline)[0]
 
 
-def events_result(response: httpx.Response, secrets: Iterable[str] = ()) -> EventsResponse:
+def events_result(
+    response: httpx.Response, secrets: Iterable[str] = (), *, attempts: int = 1
+) -> EventsResponse:
     """The EventsResponse of a 2xx, or the typed error for anything else."""
     status = response.status_code
     if 200 <= status < 300:
         data = json_object(response)
         dedup_key = data.get("dedup_key")
-        return EventsResponse(
+        return EventsResponse.model_construct(  # every field already of its type: nothing to validate
             status=str(data.get("status", "success")),
             message=str(data.get("message", "")),
             dedup_key=dedup_key if isinstance(dedup_key, str) else None,
+            attempts=attempts,
         )
     if status == 429:
         raise RateLimited(retry_after=parse_retry_after(response.headers.get("Retry-After")))
