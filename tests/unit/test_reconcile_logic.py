@@ -9,10 +9,13 @@ from typing import Any
 import pytest
 
 from alertbridge.errors import BadToken, RateLimited, ServerError
-from alertbridge.logic.events import trigger_from_item
+from alertbridge.local.scenario import Metric, metric_alarm_message
+from alertbridge.logic.events import build_event, iso_timestamp, trigger_from_item
 from alertbridge.logic.lifecycle import awaits_reconciler
 from alertbridge.logic.notes import resolve_note
+from alertbridge.logic.parsers import parse_sqs_body
 from alertbridge.logic.pipeline import REBUILT_TRIGGER_NOTES, Pipeline, StateConflict
+from alertbridge.logic.policy import route_alert
 from alertbridge.logic.reconcile import (
     OPEN_CHECK_GRACE,
     PENDING_TRIGGER_GRACE,
@@ -29,7 +32,7 @@ from alertbridge.models.alert import AlarmState, AlertSource
 from alertbridge.models.config import BridgeConfig, Route
 from alertbridge.models.delivery import AlertNotice, Observation
 from alertbridge.models.maintenance import MaintenanceWindow
-from alertbridge.models.pagerduty import Severity
+from alertbridge.models.pagerduty import EventAction, Severity
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.ports import Incident, ObservedAlarm
 from tests.fakes import FakeEvents, FakeKeys, FakeMaintenance, FakeStateStore, ListCounter
@@ -200,6 +203,30 @@ def test_the_trigger_after_maintenance_is_rebuilt_from_the_item() -> None:
     assert body["links"][0]["href"].endswith("#alarmsV2:alarm/cpu%20high")
 
 
+def test_a_trigger_held_back_by_a_window_goes_out_whole_when_the_window_ends() -> None:
+    metric = Metric("AWS/Lambda", "Errors", {"FunctionName": "orders"}, threshold=5)
+    message = metric_alarm_message(
+        "orders-errors", "ALARM", "OK", NOW - timedelta(minutes=30), metric, "5 > 5"
+    )
+    here = message.replace("123456789012", HOME.account or "").replace("us-east-1", HOME.region or "")
+    alert = parse_sqs_body(here, received_at=NOW)
+    window = MaintenanceWindow(id="mw-1", start=NOW - timedelta(hours=1), end=NOW, reason="deploy")
+    run, store, events, _ = reconciler([], {"orders-errors": AlarmState.ALARM}, windows=[window])
+    run.pipeline.deliver(
+        AlertNotice(alert=alert, received_at=NOW), now=NOW - timedelta(minutes=1), deadline=None
+    )
+    assert store.items[alert.dedup_key].status == KeyStatus.SUPPRESSED and events.sent == []
+    run.run(now=NOW + timedelta(minutes=1))
+    (sent,) = events.sent
+    whole = build_event(alert, route_alert(alert, CONFIG), EventAction.TRIGGER, CONFIG).to_body()
+    assert sent["links"] == whole["links"] and len(sent["links"]) >= 3  # alarm, metric graph, logs
+    details = sent["payload"]["custom_details"]
+    assert details["recommendations"] == whole["payload"]["custom_details"]["recommendations"]
+    assert details["metrics"] == whole["payload"]["custom_details"]["metrics"]
+    assert details["note"] == MAINTENANCE_NOTE and details["held_back_by_maintenance_window"] == "mw-1"
+    assert sent["payload"]["summary"] == whole["payload"]["summary"]
+
+
 def test_a_sparse_item_still_makes_a_valid_trigger() -> None:
     bare = generic("app", summary="", severity=None, maintenance_window_id=None)
     body = trigger_from_item(bare, CONFIG, note=MAINTENANCE_NOTE).to_body()
@@ -207,7 +234,7 @@ def test_a_sparse_item_still_makes_a_valid_trigger() -> None:
         "summary": "[ALARM] app",
         "source": "alertbridge",
         "severity": "error",
-        "timestamp": bare.state_changed_at.isoformat(),
+        "timestamp": iso_timestamp(bare.state_changed_at),
         "custom_details": body["payload"]["custom_details"],
     }
     assert "links" not in body

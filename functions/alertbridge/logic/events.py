@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from alertbridge.logic.dedup import account_from_arn, partition_from_arn, region_from_arn
 from alertbridge.logic.graph import GraphSigning, image_for
-from alertbridge.logic.policy import Routing
+from alertbridge.logic.policy import Routing, route_alert
 from alertbridge.logic.recommendations import recommendations_for
 from alertbridge.models.alert import AlarmKind, AlarmState, Alert, AlertSource, MetricRef
 from alertbridge.models.config import BridgeConfig, InsufficientDataPolicy
@@ -802,45 +802,60 @@ def _number(value: float) -> str:
 # item kept is all there is.
 
 
-def trigger_from_item(item: StateItem, config: BridgeConfig, *, note: str) -> EventV2:
-    """A trigger rebuilt from what the state item kept (the original notification is gone), with `note`
-    saying why it comes from the reconciler. `routing_key` holds the route name, as
-    `events.build_event` does; the caller substitutes the key."""
-    name = item.alarm_name or item.dedup_key
-    payload = Payload(
-        summary=truncate(item.summary or f"[ALARM] {name}", MAX_SUMMARY_CHARS),
-        source=truncate(_source(item, config), MAX_FIELD_CHARS),
-        severity=item.severity or config.default_severity,
-        timestamp=item.state_changed_at.isoformat(),
-        custom_details=_trigger_details(item, note),
+def trigger_from_item(
+    item: StateItem,
+    config: BridgeConfig,
+    *,
+    note: str,
+    graph: GraphSigning | None = None,
+    held_back_by: str | None = None,
+) -> EventV2:
+    """A trigger for the item's episode when its notification is gone (the reconciler asked for it), built
+    by the one body builder from the notification the item kept (`StateItem.trigger_alert`), else from
+    the item's own facts; with the episode's route, severity and summary, and `note` saying why it comes
+    now; `held_back_by`, the maintenance window that held it back (default: the item's). `routing_key`
+    holds the route name, as `build_event` does; the caller substitutes the key."""
+    alert = stored_alert(item)
+    routing = route_alert(alert, config).model_copy(
+        update={"route": item.route, "severity": item.severity or config.default_severity}
     )
-    console = console_url(item)
-    return EventV2(
-        routing_key=item.route,
-        event_action=EventAction.TRIGGER,
-        dedup_key=item.dedup_key,
-        payload=payload,
-        links=[Link(href=console, text="CloudWatch alarm")] if console else [],
-        client=config.client,
-        client_url=console or config.client_url,
-    )
-
-
-def _source(item: StateItem, config: BridgeConfig) -> str:
-    account = account_from_arn(item.alarm_arn) or item.account_id
-    return account_region(account, region_from_arn(item.alarm_arn)) or config.client or "alertbridge"
-
-
-def _trigger_details(item: StateItem, note: str) -> dict[str, Any]:
-    details = {
-        "alarm_name": item.alarm_name or None,
-        "alarm_arn": item.alarm_arn,
-        "alarm_state": item.alarm_state.value,
-        "state_changed_at": item.state_changed_at.isoformat(),
-        "held_back_by_maintenance_window": item.maintenance_window_id,
-        "note": note,
+    if alert.passthrough is not None:
+        return build_event(alert, routing, EventAction.TRIGGER, config, graph)
+    body = _trigger_body(alert, routing, config, graph)
+    payload = body["payload"]
+    if item.summary:
+        payload["summary"] = truncate(item.summary, MAX_SUMMARY_CHARS)
+    window = held_back_by or item.maintenance_window_id
+    extra = {"held_back_by_maintenance_window": window, "note": note}
+    payload["custom_details"] = {
+        **payload.get("custom_details", {}),
+        **{key: value for key, value in extra.items() if value is not None},
     }
-    return {key: value for key, value in details.items() if value is not None}
+    return _fit(body)
+
+
+def stored_alert(item: StateItem) -> Alert:
+    """The notification the item kept for its episode; for an item without one (written by an earlier
+    version, or too large to keep), an alert made of the item's own facts."""
+    if item.trigger_alert is not None:
+        try:
+            return Alert.model_validate_json(item.trigger_alert)
+        except ValidationError:
+            pass  # an alert model this version cannot read: the item's facts still make a valid trigger
+    source = item.source if item.source in _ALERT_SOURCES else AlertSource.RAW.value
+    return Alert(
+        source=AlertSource(source),
+        dedup_key=item.dedup_key,
+        alarm_name=item.alarm_name or item.dedup_key,
+        state=AlarmState.ALARM,
+        state_changed_at=item.state_changed_at,
+        alarm_arn=item.alarm_arn,
+        account_id=item.account_id or account_from_arn(item.alarm_arn),
+        region=region_from_arn(item.alarm_arn),
+    )
+
+
+_ALERT_SOURCES = frozenset(source.value for source in AlertSource)
 
 
 def console_url(item: StateItem) -> str | None:

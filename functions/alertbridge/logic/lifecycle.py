@@ -39,7 +39,7 @@ from alertbridge.models.alert import AlarmState, Alert, AlertSource, Contributor
 from alertbridge.models.delivery import Observation, ObservationKind
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import EventAction, Severity
-from alertbridge.models.state import KeyStatus, StateItem
+from alertbridge.models.state import MAX_TRIGGER_ALERT_CHARS, KeyStatus, StateItem
 
 # Equal timestamps, different states: the higher rank wins (see the module docstring).
 _TIE_RANK = {AlarmState.OK: 0, AlarmState.INSUFFICIENT_DATA: 1, AlarmState.ALARM: 2}
@@ -366,9 +366,30 @@ def _next_item(current: StateItem | None, change: _Change, status: KeyStatus, **
         version=(change.expected_version or 0) + 1,
         expires_at=_expiry(status, change.now, change.ttl_days),
         trigger_pending=False,
+        trigger_alert=_episode_alert(current, alert, status),
     )
     values.update(fields)
     return StateItem.model_validate(values)
+
+
+_EPISODE_OPEN = frozenset({KeyStatus.OPEN, KeyStatus.SUPPRESSED, KeyStatus.RECORDED})
+
+
+def _episode_alert(current: StateItem | None, alert: Alert, status: KeyStatus) -> str | None:
+    """What a later trigger of the episode is built from: the newest ALARM notification (another state
+    seen while the episode is open, such as INSUFFICIENT_DATA under `ignore`, keeps the one it has)."""
+    if status not in _EPISODE_OPEN:
+        return None
+    kept = current.trigger_alert if current is not None and current.status in _EPISODE_OPEN else None
+    if kept is not None and alert.state is not AlarmState.ALARM:
+        return kept
+    return _stored_alert(alert)
+
+
+def _stored_alert(alert: Alert) -> str | None:
+    """The notification as the item keeps it for a later trigger: JSON without the raw message."""
+    text = alert.model_dump_json(exclude={"raw_message"}, exclude_defaults=True)
+    return text if len(text) <= MAX_TRIGGER_ALERT_CHARS else None
 
 
 def _fresh(change: _Change) -> dict[str, Any]:

@@ -390,7 +390,10 @@ class Pipeline:
         if decision.send == EventAction.TRIGGER:
             item = decision.new_item or current
             note = REBUILT_TRIGGER_NOTES.get(observation.what, observation.why)
-            return _Plan(decision, outcome, trigger_from_item(item, self.config, note=note))
+            rebuilt = trigger_from_item(
+                item, self.config, note=note, graph=self.graph, held_back_by=current.maintenance_window_id
+            )
+            return _Plan(decision, outcome, rebuilt)
         event = EventV2(routing_key=current.route, event_action=decision.send, dedup_key=current.dedup_key)
         return _Plan(decision, outcome, event, note=observation.why, note_at=observation.observed_at)
 

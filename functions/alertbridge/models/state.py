@@ -13,6 +13,7 @@ from alertbridge.models.pagerduty import MAX_SUMMARY_CHARS, Severity
 # Every text an item keeps is bounded, so no producer can push an item past DynamoDB's 400 KB limit (the
 # write of a trigger's intent would fail, and with it the page).
 MAX_ITEM_TEXT_CHARS = MAX_SUMMARY_CHARS  # PagerDuty shows no more of a summary
+MAX_TRIGGER_ALERT_CHARS = 32_000  # the stored notification of an episode (`StateItem.trigger_alert`)
 
 
 class KeyStatus(StrEnum):
@@ -72,6 +73,10 @@ class StateItem(BaseModel):
     # Why the bridge resolved the incident: added to it as a PagerDuty note after PagerDuty confirms the
     # resolve (the reconciler's confirmation, decided by the delivery function), never on the resolve's path
     resolve_note: str | None = None
+    # The notification the open episode's trigger is built from (JSON, raw message left out), so a trigger
+    # the reconciler asks for later (after a maintenance window, or one PagerDuty dropped) is built whole by
+    # the one body builder; None on closed items, and when it would not fit MAX_TRIGGER_ALERT_CHARS
+    trigger_alert: str | None = None
 
     @field_validator("summary", "alarm_name", "last_actor", "incident_url", mode="after")
     @classmethod
