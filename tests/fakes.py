@@ -30,6 +30,10 @@ class FakeStateStore:
     def list_open(self) -> Iterator[StateItem]:
         return iter([item for item in self.items.values() if item.is_open])
 
+    def list_resolved_firing(self) -> Iterator[StateItem]:
+        found = [item for item in self.items.values() if item.resolved_while_firing]
+        return iter(sorted(found, key=lambda item: (item.last_seen, item.dedup_key)))
+
 
 class FakeEvents:
     """Records every body; `failures` is a queue of exceptions to raise on the next sends."""

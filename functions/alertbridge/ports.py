@@ -182,6 +182,13 @@ class SuppressedKeys(Protocol):
         ...
 
 
+class ResolvedFiringKeys(Protocol):
+    def list_resolved_firing(self) -> Iterator[StateItem]:
+        """Keys a person resolved while the alarm's last known state is not OK (`StateItem.
+        resolved_while_firing`), least recently written first, without scanning."""
+        ...
+
+
 class UnconfirmedResolves(Protocol):
     def list_unconfirmed_resolves(self, since: datetime) -> Iterator[StateItem]:
         """Keys the bridge resolved since `since` whose PagerDuty incident was not yet seen closed
