@@ -105,12 +105,14 @@ class FakeAlertKeys:
         self.available = available
         self.failures: list[Exception] = []
         self.lookups: list[str] = []
+        self.deadlines: list[float | None] = []
 
     def incidents(self) -> Any:
         return self if self.available else None
 
-    def alert_keys(self, incident_id: str) -> list[str]:
+    def alert_keys(self, incident_id: str, *, deadline: float | None = None) -> list[str]:
         self.lookups.append(incident_id)
+        self.deadlines.append(deadline)
         if self.failures:
             raise self.failures.pop(0)
         return list(self.keys.get(incident_id, []))

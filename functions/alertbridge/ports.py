@@ -137,8 +137,9 @@ class IncidentsApi(Protocol):
         the newest; None when there is none."""
         ...
 
-    def alert_keys(self, incident_id: str) -> list[str]:
-        """The `alert_key` (Events API dedup_key) of each of the incident's alerts."""
+    def alert_keys(self, incident_id: str, *, deadline: float | None = None) -> list[str]:
+        """The `alert_key` (Events API dedup_key) of each of the incident's alerts, retries and each
+        request's timeout bounded by `deadline` (a time.monotonic() value; None: the adapter's own bounds)."""
         ...
 
     def acknowledge(self, incident_id: str) -> Incident: ...

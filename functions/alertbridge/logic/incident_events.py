@@ -1,7 +1,8 @@
 """Incident events out to EventBridge: what one mirrored PagerDuty delivery becomes, and its bounded put.
 
 PagerDuty waits 5 s for a delivery's answer (https://developer.pagerduty.com/docs/webhooks-overview), so a
-failed put is tried again at most `attempts` times within `budget` seconds; when it still fails the
+failed put is tried again at most `attempts` times within `budget` seconds, and never after the delivery's
+deadline (logic/webhook.py: the REST lookup before it shares that deadline); when it still fails the
 delivery is answered 5xx, PagerDuty delivers it again, and since the delivery id is recorded only after
 success the retry mirrors idempotently and puts the event again. Consumers deduplicate on
 `detail.delivery_id`.
@@ -130,11 +131,23 @@ class IncidentEventPublisher:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
 
-    def publish(self, event: WebhookEvent, item: StateItem, *, delivery_id: str | None) -> bool:
-        """True once the bus accepted the event; False when every try failed (logged, no secrets)."""
+    def publish(
+        self, event: WebhookEvent, item: StateItem, *, delivery_id: str | None, deadline: float | None = None
+    ) -> bool:
+        """True once the bus accepted the event; False when every try failed (logged, no secrets) or no
+        try could start: tries start only before the sooner of `budget` from now and `deadline` (the
+        delivery's, on `clock`)."""
         built = build_event(event, item, delivery_id=delivery_id, config=self.config)
-        deadline = self.clock() + self.budget
+        until = self.clock() + self.budget
+        if deadline is not None:
+            until = min(until, deadline)
         for attempt in range(1, self.attempts + 1):
+            if self.clock() >= until:
+                logger.warning(
+                    "no time left to put the incident event",
+                    extra={"attempt": attempt, "delivery_id": delivery_id},
+                )
+                break
             try:
                 self.port.put(built)
                 return True
@@ -144,7 +157,7 @@ class IncidentEventPublisher:
                     extra={"attempt": attempt, "error": type(exc).__name__, "delivery_id": delivery_id},
                 )
             wait = _BACKOFF_SECONDS[min(attempt - 1, len(_BACKOFF_SECONDS) - 1)]
-            if attempt == self.attempts or self.clock() + wait >= deadline:
+            if attempt == self.attempts or self.clock() + wait >= until:
                 break
             self.sleep(wait)
         return False
