@@ -140,7 +140,7 @@ def test_maintenance_start_list_end(stack: Deployed, capsys) -> None:  # type: i
     assert window.end - window.start == timedelta(hours=2) and window.reason == "database upgrade"
     held = stack.notify("pay-errors", "ALARM", T0)
     assert held.reason == "suppressed-maintenance"  # the ingest pipeline honours it
-    code, out, _ = cli(capsys, stack, "active")  # suppressed, but still visible (seed 004)
+    code, out, _ = cli(capsys, stack, "active")  # suppressed, but still visible
     assert code == 0 and out.startswith("No open incidents.")
     (row,) = [line for line in out.splitlines() if "pay-errors" in line]
     assert window.id in row and "payments" in row and "1 held back by maintenance windows" in out

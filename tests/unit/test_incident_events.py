@@ -270,3 +270,12 @@ def test_without_a_deadline_the_publisher_keeps_its_own_budget() -> None:
     parts, clock, _ = deadline_parts(bus, 3.5)
     assert handle_function_url_event(delivery(), parts, now=NOW).reason == Reason.EVENT_UNPUBLISHED
     assert (bus.calls, clock.waits) == (3, [0.2, 0.5])
+
+
+def test_a_put_try_starts_only_when_it_can_end_before_the_deadline() -> None:
+    bus = FakeBus()
+    parts, clock, _ = deadline_parts(bus, 3.2)  # 0.8 s left, and one try may take 1 s
+    publisher = dataclasses.replace(parts.incident_events, try_seconds=1.0)
+    parts = dataclasses.replace(parts, incident_events=publisher)
+    result = handle_function_url_event(delivery(), parts, now=NOW, deadline=clock.now + 4.0)
+    assert (result.status_code, result.reason, bus.calls) == (503, Reason.OUT_OF_TIME, 0)

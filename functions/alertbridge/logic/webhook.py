@@ -138,8 +138,9 @@ EXPLANATIONS = {
     Reason.NOT_OURS: "webhook ignored: the incident was not opened by this bridge",
     Reason.EVENT_UNPUBLISHED: "mirrored, but the incident event could not be put on the event bus; "
     "PagerDuty will retry",
-    Reason.OUT_OF_TIME: f"the delivery's {DELIVERY_BUDGET_SECONDS:g} s deadline passed before the REST lookup "
-    "or the incident event put finished; PagerDuty will retry",
+    Reason.OUT_OF_TIME: "the delivery's deadline (at most "
+    f"{DELIVERY_BUDGET_SECONDS:g} s from receipt) left no time for the REST lookup or the incident event put; "
+    "PagerDuty will retry",
 }
 
 
@@ -325,7 +326,7 @@ def _unpublished(
     item = parts.state.get(dedup_key)
     if item is None:
         return None  # gone since the mirror (expired): nothing left to describe
-    if _out_of_time(parts, deadline):
+    if not parts.incident_events.time_for_a_try(deadline):
         return Reason.OUT_OF_TIME
     if parts.incident_events.publish(event, item, delivery_id=webhook_id, deadline=deadline):
         return None
