@@ -10,7 +10,7 @@ least once, so targets deduplicate on `detail.delivery_id`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_cdk import aws_events as events
@@ -77,9 +77,11 @@ class IncidentEventsMixin:
     webhook: Any  # infra.webhook.WebhookFunction
     _incident_events: IncidentEvents | None
     _incident_bus_name: str | None
+    _on_bus_created: list[Callable[[IncidentEvents], None]]
 
     def _init_incident_events(self, bus_name: str | None) -> None:
         self._incident_events, self._incident_bus_name = None, bus_name
+        self._on_bus_created = []
         if bus_name is not None:
             self.incident_events  # noqa: B018 - created now, so the bus exists without a rule
 
@@ -90,7 +92,17 @@ class IncidentEventsMixin:
             self._incident_events = IncidentEvents(
                 scope, "IncidentEvents", publisher=self.webhook.function, bus_name=self._incident_bus_name
             )
+            for callback in self._on_bus_created:
+                callback(self._incident_events)
         return self._incident_events
+
+    def when_incident_events(self, callback: Callable[[IncidentEvents], None]) -> None:
+        """Call `callback` with the bus once it exists: now if it does, else when it is created (the
+        stack's output for the bus name is added this way, even by an `on_incident` after the stack)."""
+        if self._incident_events is not None:
+            callback(self._incident_events)
+        else:
+            self._on_bus_created.append(callback)
 
     def on_incident(
         self,

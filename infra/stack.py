@@ -9,8 +9,9 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from alertbridge.models.config import BridgeConfig
-from alertbridge.operator.stack import OUTPUT_KEYS
+from alertbridge.operator.stack import INCIDENT_EVENT_BUS_OUTPUT, OPTIONAL_OUTPUT_KEYS, OUTPUT_KEYS
 from infra.construct import AlertBridge
+from infra.incident_events import IncidentEvents
 from infra.settings import DeploySettings
 
 
@@ -49,4 +50,9 @@ class AlertBridgeStack(Stack):
             "DashboardName": bridge.monitoring.dashboard.dashboard_name,
         }
         for key in OUTPUT_KEYS:
-            CfnOutput(self, key, value=values[key])
+            if key not in OPTIONAL_OUTPUT_KEYS:
+                CfnOutput(self, key, value=values[key])
+        bridge.when_incident_events(self._bus_output)
+
+    def _bus_output(self, incident_events: IncidentEvents) -> None:
+        CfnOutput(self, INCIDENT_EVENT_BUS_OUTPUT, value=incident_events.bus.event_bus_name)

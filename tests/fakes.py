@@ -30,6 +30,10 @@ class FakeStateStore:
     def list_open(self) -> Iterator[StateItem]:
         return iter([item for item in self.items.values() if item.is_open])
 
+    def list_resolved_firing(self) -> Iterator[StateItem]:
+        found = [item for item in self.items.values() if item.resolved_while_firing]
+        return iter(sorted(found, key=lambda item: (item.last_seen, item.dedup_key)))
+
 
 class FakeEvents:
     """Records every body; `failures` is a queue of exceptions to raise on the next sends."""
@@ -101,12 +105,14 @@ class FakeAlertKeys:
         self.available = available
         self.failures: list[Exception] = []
         self.lookups: list[str] = []
+        self.deadlines: list[float | None] = []
 
     def incidents(self) -> Any:
         return self if self.available else None
 
-    def alert_keys(self, incident_id: str) -> list[str]:
+    def alert_keys(self, incident_id: str, *, deadline: float | None = None) -> list[str]:
         self.lookups.append(incident_id)
+        self.deadlines.append(deadline)
         if self.failures:
             raise self.failures.pop(0)
         return list(self.keys.get(incident_id, []))

@@ -137,8 +137,9 @@ class IncidentsApi(Protocol):
         the newest; None when there is none."""
         ...
 
-    def alert_keys(self, incident_id: str) -> list[str]:
-        """The `alert_key` (Events API dedup_key) of each of the incident's alerts."""
+    def alert_keys(self, incident_id: str, *, deadline: float | None = None) -> list[str]:
+        """The `alert_key` (Events API dedup_key) of each of the incident's alerts, retries and each
+        request's timeout bounded by `deadline` (a time.monotonic() value; None: the adapter's own bounds)."""
         ...
 
     def acknowledge(self, incident_id: str) -> Incident: ...
@@ -179,6 +180,13 @@ class Counter(Protocol):
 class SuppressedKeys(Protocol):
     def list_suppressed(self) -> Iterator[StateItem]:
         """Keys whose trigger a maintenance window held back (status SUPPRESSED), without scanning."""
+        ...
+
+
+class ResolvedFiringKeys(Protocol):
+    def list_resolved_firing(self) -> Iterator[StateItem]:
+        """Keys a person resolved while the alarm's last known state is not OK (`StateItem.
+        resolved_while_firing`), least recently written first, without scanning."""
         ...
 
 

@@ -108,3 +108,27 @@ def test_the_deploy_settings_can_name_the_bus() -> None:
     resources = Template.from_stack(stack).to_json()["Resources"]
     (bus,) = [body for body in resources.values() if body["Type"] == "AWS::Events::EventBus"]
     assert bus["Properties"]["Name"] == "platform-incidents"
+
+
+def stack_with(settings: dict[str, Any]) -> Any:
+    from infra.stack import AlertBridgeStack
+
+    app = App(context={"aws:cdk:bundling-stacks": []})
+    deploy = load_deploy_settings({"monitoring": {"health_email": "oncall@example.com"}, **settings})
+    return AlertBridgeStack(app, "Bridge", config=BridgeConfig(), settings=deploy)
+
+
+def test_the_stack_outputs_the_bus_name_when_it_has_the_bus() -> None:
+    named = stack_with({"incident_event_bus_name": "platform-incidents"})
+    outputs = Template.from_stack(named).to_json()["Outputs"]
+    bus = logical_id(named, named.bridge.incident_events.bus)
+    assert outputs["IncidentEventBusName"]["Value"] == {"Ref": bus}
+
+
+def test_a_consumer_wired_after_the_stack_adds_the_bus_and_its_output() -> None:
+    stack = stack_with({})
+    assert stack.node.try_find_child("IncidentEventBusName") is None
+    stack.bridge.on_incident(sqs.Queue(stack, "Remediation"))
+    outputs = Template.from_stack(stack).to_json()["Outputs"]
+    bus = logical_id(stack, stack.bridge.incident_events.bus)
+    assert outputs["IncidentEventBusName"]["Value"] == {"Ref": bus}

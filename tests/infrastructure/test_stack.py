@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match
 from alertbridge.models import table as layout
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.settings import DEPLOYED_CONFIG_FILE, ENV_FIELDS, config_digest
-from infra.stack import OUTPUT_KEYS
+from infra.stack import OPTIONAL_OUTPUT_KEYS, OUTPUT_KEYS
 from tests.infrastructure.conftest import CROSS_ACCOUNT_TOPIC, SAME_ACCOUNT_TOPIC, Synth
 
 HANDLERS = {
@@ -305,7 +305,8 @@ def test_reconciler_runs_on_the_configured_schedule(synth: Synth) -> None:
 
 def test_outputs_name_everything_the_operator_cli_needs(synth: Synth) -> None:
     outputs = synth.template.to_json()["Outputs"]
-    assert set(OUTPUT_KEYS) <= set(outputs)
+    assert set(OUTPUT_KEYS) - OPTIONAL_OUTPUT_KEYS <= set(outputs)
+    assert "IncidentEventBusName" not in outputs  # this deployment has no incident event bus
     assert outputs["WebhookUrl"]["Value"]["Fn::GetAtt"][1] == "FunctionUrl"
     assert outputs["QueueUrl"]["Value"] == {"Ref": synth.logical_id(synth.stack.bridge.intake.queue)}
 

@@ -110,7 +110,7 @@ class Deployed:
             "WebhookFunctionName": "alertbridge-webhook", "ReconcilerFunctionName": "alertbridge-reconciler",
             "DashboardName": "alertbridge",
         }  # fmt: skip
-        return {key: values[key] for key in OUTPUT_KEYS}
+        return {key: values[key] for key in OUTPUT_KEYS if key in values}  # no incident event bus here
 
     def create_delivery_function(self, config: BridgeConfig | None = None) -> None:
         """The delivery function with the configuration in its code package and the file's name and digest in

@@ -17,7 +17,7 @@ from alertbridge.adapters.dynamo_state import (
     state_item_to_dynamo,
     window_to_dynamo,
 )
-from alertbridge.logic.lifecycle import Decision, decide
+from alertbridge.logic.lifecycle import Decision, apply_incident_update, decide, resolved_by_person
 from alertbridge.models.alert import AlarmState, Alert, AlertSource
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import EventAction, Severity
@@ -27,6 +27,7 @@ from alertbridge.models.table import (
     INDEX_SORT_KEY,
     KEY_PREFIX,
     PARTITION_KEY,
+    RESOLVED_FIRING_INDEX_VALUE,
     UNCONFIRMED_INDEX_VALUE,
 )
 from tests.integration import aws_fixtures
@@ -240,6 +241,42 @@ def test_suppressed_keys_have_their_own_index_partition(store: DynamoStateStore)
     store.save(opened, expected_version=None)
     assert [item.dedup_key for item in store.list_suppressed()] == [suppressed.dedup_key]
     assert [item.dedup_key for item in store.list_open()] == [opened.dedup_key]
+
+
+def test_a_key_a_person_resolved_while_firing_is_listed_until_its_episode_ends(
+    store: DynamoStateStore, aws: AwsContext, calls: list[str]
+) -> None:
+    by_webhook, by_operator, by_bridge = key("by-webhook"), key("by-operator"), key("by-bridge")
+    for name in (by_webhook, by_operator, by_bridge):
+        apply(store, alert(name))
+    opened = store.get(by_webhook)
+    assert opened is not None
+    resolved = apply_incident_update(
+        opened, event_type="incident.resolved", incident_id="PINC1", number=1, url=None, status="resolved",
+        assignees=None, actor="Ada", actor_type="user_reference", occurred_at=NOW, now=NOW, ttl_days=30,
+    )  # fmt: skip
+    assert store.save(resolved, expected_version=opened.version)
+    operator_open = store.get(by_operator)
+    assert operator_open is not None
+    closed = resolved_by_person(operator_open, actor="oncall@example.com", now=NOW, ttl_days=30)
+    assert closed is not None and store.save(closed, expected_version=operator_open.version)
+    apply(store, alert(by_bridge, AlarmState.OK, T0 + timedelta(minutes=1)))  # the alarm's own OK
+    assert raw(aws, by_webhook)[INDEX_PARTITION_KEY] == {"S": RESOLVED_FIRING_INDEX_VALUE}
+    calls.clear()
+    listed = {item.dedup_key: item.last_actor for item in store.list_resolved_firing()}
+    assert listed == {by_webhook: "Ada", by_operator: "oncall@example.com"}
+    assert calls == ["Query"]
+    assert list(store.list_open()) == []
+    # A later ALARM of the same episode pages nothing and keeps the key listed; the alarm's OK ends it.
+    assert apply(store, alert(by_webhook, at=T0 + timedelta(minutes=2))).send is None
+    assert by_webhook in {item.dedup_key for item in store.list_resolved_firing()}
+    apply(store, alert(by_webhook, AlarmState.OK, T0 + timedelta(minutes=3)))
+    assert INDEX_PARTITION_KEY not in raw(aws, by_webhook)
+    # A new episode (an ALARM after OK) opens a new incident: listed as open, no longer as resolved.
+    apply(store, alert(by_operator, AlarmState.OK, T0 + timedelta(minutes=3)))
+    assert apply(store, alert(by_operator, at=T0 + timedelta(minutes=4))).send == EventAction.TRIGGER
+    assert [item.dedup_key for item in store.list_resolved_firing()] == []
+    assert [item.dedup_key for item in store.list_open()] == [by_operator]
 
 
 # --- TTL in code --------------------------------------------------------------------------------------

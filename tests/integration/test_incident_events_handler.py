@@ -7,6 +7,7 @@ and a bus that does not exist answers 503 with the delivery id left unrecorded."
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,9 @@ import boto3
 import pytest
 
 from alertbridge import wiring
+from alertbridge.adapters.eventbridge import EventBridgeIncidentEvents
+from alertbridge.local.emulator import Fault, PagerDutyEmulator
+from alertbridge.models.incident_event import IncidentEvent
 from tests.integration.emulator_fixtures import emulator  # noqa: F401
 from tests.integration.test_webhook_handler import Webhook, status_and_reason, webhook  # noqa: F401
 from tests.webhook_events import INCIDENT_ID, KEY, delivery
@@ -69,3 +73,37 @@ def test_a_bus_that_cannot_take_the_event_answers_503(
     assert status_and_reason(webhook.invoke(event)) == (200, "mirrored")  # PagerDuty's retry
     [message] = received(queue_url)
     assert (message["detail-type"], message["detail"]["delivery_id"]) == ("Incident Resolved", "wh-events-2")
+
+
+def test_the_put_retries_end_at_the_deadline_the_rest_lookup_left(
+    webhook: Webhook, queue_url: str, emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One deadline for the delivery: a REST lookup that answers slowly (the emulator, through the real REST
+    adapter) leaves less time for the put, and no put try starts after the deadline; PagerDuty's retry
+    (the link is kept now, so no lookup) puts the event on the real bus."""
+    budget = 2.5
+    monkeypatch.setattr("alertbridge.handlers.webhook.DELIVERY_BUDGET_SECONDS", budget)
+    emulator.limit_faults_to("/incidents")
+    emulator.inject(Fault.slow(0.9), times=1)
+    put, tries, failing = EventBridgeIncidentEvents.put, [], [True]
+
+    def unreachable_while_failing(self: EventBridgeIncidentEvents, event: IncidentEvent) -> None:
+        tries.append(time.monotonic())
+        if failing[0]:
+            raise ConnectionError("endpoint unreachable")
+        put(self, event)
+
+    monkeypatch.setattr(EventBridgeIncidentEvents, "put", unreachable_while_failing)
+    started = time.monotonic()
+    event = delivery("incident.acknowledged", webhook_id="wh-deadline")
+    assert status_and_reason(webhook.invoke(event)) == (503, "event-unpublished")
+    # The publisher alone would try 3 times over 0.7 s of backoff; after the 0.9 s lookup the deadline
+    # leaves room for at most two, each started while a whole try (1 s at most) still fit before it.
+    assert 1 <= len(tries) < 3 and all(at < started + budget - 1.0 for at in tries)
+    failing[0] = False
+    assert status_and_reason(webhook.invoke(event)) == (200, "mirrored")
+    [message] = received(queue_url)
+    assert (message["detail-type"], message["detail"]["delivery_id"]) == (
+        "Incident Acknowledged",
+        "wh-deadline",
+    )

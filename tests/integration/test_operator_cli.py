@@ -11,8 +11,10 @@ import boto3
 import pytest
 
 from alertbridge.cli.main import main
+from alertbridge.models.alert import AlarmState
 from alertbridge.models.state import KeyStatus
 from tests.integration.deployed_bridge import REGION, Deployed, deployed_fixture  # noqa: F401 - the fixture
+from tests.integration.emulator_fixtures import USER_EMAIL
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
 
@@ -64,6 +66,34 @@ def test_active_with_nothing_open(stack: Deployed, capsys) -> None:  # type: ign
     assert cli(capsys, stack, "active")[:2] == (0, "No open incidents.\n")
 
 
+def test_active_says_when_an_alarm_still_fires_after_a_persons_resolve(stack: Deployed, capsys) -> None:  # type: ignore[no-untyped-def]
+    stack.put_alarm("pay-errors")  # in ALARM in CloudWatch
+    key = stack.notify("pay-errors", "ALARM", T0).dedup_key
+    assert cli(capsys, stack, "resolve", key, "--message", "restarted the task set")[0] == 0
+    code, out, _ = cli(capsys, stack, "active")
+    assert code == 0 and out.startswith("No open incidents.")
+    lines = out.splitlines()
+    assert lines[2].split()[:2] == ["STILL", "FIRING"]
+    (row,) = [line for line in lines if key in line]
+    assert "pay-errors" in row and "ALARM" in row and f"still firing after resolve by {USER_EMAIL}" in row
+    assert out.strip().endswith("1 still firing after a resolve by a person: not paged again until the "
+                                "alarm's OK or a new episode")  # fmt: skip
+    # CloudWatch goes OK and its notification is lost: the reconciler's observation ends the episode.
+    stack.bridge.set_alarm_state("pay-errors", "OK", "recovered")
+    assert stack.reconcile()["done"] == {"alarm-ok": 1}
+    capsys.readouterr()  # the handlers' log lines
+    assert cli(capsys, stack, "active")[:2] == (0, "No open incidents.\n")
+    ended = stack.state.get(key)
+    assert ended is not None and ended.alarm_state == AlarmState.OK and not ended.resolved_by_human
+    assert [alert.status for alert in stack.emulator.alerts if alert.dedup_key == key] == ["resolved"]
+    events = [
+        r.body["event_action"]
+        for r in stack.emulator.requests
+        if r.dedup_key == key and r.path == "/v2/enqueue"
+    ]
+    assert events == ["trigger"]  # nothing was sent for the ended episode
+
+
 # --- ack / resolve / note ---------------------------------------------------------------------------------
 
 
@@ -110,7 +140,7 @@ def test_maintenance_start_list_end(stack: Deployed, capsys) -> None:  # type: i
     assert window.end - window.start == timedelta(hours=2) and window.reason == "database upgrade"
     held = stack.notify("pay-errors", "ALARM", T0)
     assert held.reason == "suppressed-maintenance"  # the ingest pipeline honours it
-    code, out, _ = cli(capsys, stack, "active")  # suppressed, but still visible (seed 004)
+    code, out, _ = cli(capsys, stack, "active")  # suppressed, but still visible
     assert code == 0 and out.startswith("No open incidents.")
     (row,) = [line for line in out.splitlines() if "pay-errors" in line]
     assert window.id in row and "payments" in row and "1 held back by maintenance windows" in out

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
 from alertbridge import wiring
+from alertbridge.adapters.dynamo_state import DynamoStateStore
 from alertbridge.local.bridge import LocalBridge
 from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.local.remediation import ALARM, show_remediation
@@ -49,3 +51,8 @@ def test_remediation_code_resolves_through_pagerduty_and_the_table_follows(
     bridge.publish(metric_alarm_message(ALARM, "ALARM", "OK", at, metric, "Threshold Crossed: 3 errors"))
     bridge.stages().drain()
     assert emulator.open_alert(alarm_arn(ALARM)) is None
+    # `alertbridge active` lists it from the index: resolved by the remediation's From user, still firing.
+    store = DynamoStateStore(bridge.table_name, client=boto3.client("dynamodb"))
+    [listed] = store.list_resolved_firing()
+    assert (listed.dedup_key, listed.alarm_state.value) == (alarm_arn(ALARM), "ALARM")
+    assert listed.last_actor and listed.resolved_by_human

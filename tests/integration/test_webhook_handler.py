@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -214,6 +215,32 @@ def test_rest_unavailable_answers_503_and_pagerdutys_retry_is_applied(
     assert status_and_reason(webhook.invoke(delivery(webhook_id="U1"))) == (200, "mirrored")
     item = webhook.item()
     assert item is not None and item.pd_status == "acknowledged"
+
+
+def test_a_slow_rest_lookup_ends_at_the_delivery_deadline_and_pagerdutys_retry_is_mirrored(
+    webhook: Webhook, emulator: PagerDutyEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The REST adapter's own bounds (2 s read timeout, 2.5 s per call) would outlast a shorter delivery
+    deadline: the deadline cuts the request, and the answer is a 503 PagerDuty retries."""
+    monkeypatch.setattr("alertbridge.handlers.webhook.DELIVERY_BUDGET_SECONDS", 0.8)
+    emulator.limit_faults_to("/incidents")
+    emulator.inject(Fault.slow(30.0), times=1)  # PagerDuty answering long after its own 5 s
+    started = time.monotonic()
+    assert_refused_without_state_change(webhook, delivery(webhook_id="D1"), (503, "out-of-time"))
+    assert time.monotonic() - started < 1.9  # cut at the deadline, not at the adapter's 2 s read timeout
+    assert status_and_reason(webhook.invoke(delivery(webhook_id="D1"))) == (200, "mirrored")
+    item = webhook.item()
+    assert item is not None and item.pd_status == "acknowledged"
+
+
+def test_the_delivery_deadline_is_four_seconds_or_less_when_the_invocation_ends_sooner() -> None:
+    from alertbridge.handlers.webhook import delivery_deadline
+
+    before = time.monotonic()
+    roomy = delivery_deadline(FakeLambdaContext(timeout_seconds=10.0)) - before
+    short = delivery_deadline(FakeLambdaContext(timeout_seconds=3.0)) - before
+    assert 3.9 < roomy <= 4.0 + (time.monotonic() - before)
+    assert 2.4 < short <= 2.5 + (time.monotonic() - before)  # a 3 s function keeps half a second to answer
 
 
 def test_without_a_rest_token_it_verifies_counts_and_answers_503_with_one_log_line(

@@ -15,6 +15,7 @@ from alertbridge.logic.incident_events import IncidentEventPublisher
 from alertbridge.logic.webhook import MIRRORED_EVENT_TYPES, Reason, WebhookParts, handle_function_url_event
 from alertbridge.models.config import IncidentEventsConfig
 from alertbridge.models.incident_event import DETAIL_TYPES, SCHEMA_FILE, IncidentEvent, detail_schema
+from tests.fakes import FakeAlertKeys
 from tests.unit.test_webhook_logic import NOW, parts_with
 from tests.webhook_events import INCIDENT_ID, KEY, delivery
 
@@ -199,3 +200,82 @@ def test_without_a_bus_name_the_webhook_function_puts_no_events() -> None:
     publisher = incident_event_publisher(current, events_client=FakeEventsClient({"FailedEntryCount": 0}))
     assert publisher is not None and publisher.config.services == {"API": "api-gateway"}
     assert Settings.from_env({"ALERTBRIDGE_EVENT_BUS_NAME": "incidents"}).event_bus_name == "incidents"
+
+
+# --- one deadline for the whole delivery (PagerDuty waits 5 s) ----------------------------------------------
+
+
+class SlowAlertKeys(FakeAlertKeys):
+    """The REST port taking `seconds` of the fake clock (then answering, or raising `error`)."""
+
+    def __init__(self, clock: FakeClock, seconds: float, error: Exception | None = None) -> None:
+        super().__init__({INCIDENT_ID: [KEY]})
+        self.clock, self.seconds, self.error = clock, seconds, error
+
+    def alert_keys(self, incident_id: str, *, deadline: float | None = None) -> list[str]:
+        keys = super().alert_keys(incident_id, deadline=deadline)
+        self.clock.now += self.seconds if deadline is None else min(self.seconds, deadline - self.clock.now)
+        if self.error is not None:
+            raise self.error
+        return keys
+
+
+def deadline_parts(bus: FakeBus, rest_seconds: float, error: Exception | None = None) -> Any:
+    parts, clock = parts_on(bus)
+    rest = SlowAlertKeys(clock, rest_seconds, error)
+    return dataclasses.replace(parts, rest=rest, clock=clock), clock, rest
+
+
+def test_a_rest_lookup_cut_by_the_deadline_answers_5xx_and_the_retry_is_mirrored() -> None:
+    from alertbridge.errors import RequestTimeout
+
+    bus = FakeBus()
+    # PagerDuty would answer after 5 s: the adapter, handed the deadline, gives up at it
+    parts, clock, rest = deadline_parts(bus, 5.0, RequestTimeout("no answer", timeout_seconds=2.0))
+    event = delivery(webhook_id="wh-slow")
+    result = handle_function_url_event(event, parts, now=NOW, deadline=clock.now + 4.0)
+    assert (result.status_code, result.reason) == (503, Reason.OUT_OF_TIME)
+    assert rest.deadlines == [104.0]  # the lookup was handed the delivery's deadline
+    assert bus.calls == 0 and not parts.deliveries.seen("wh-slow", NOW)
+    rest.seconds, rest.error = 0.1, None  # PagerDuty's retry, with PagerDuty answering again
+    retry = handle_function_url_event(event, parts, now=NOW, deadline=clock.now + 4.0)
+    assert (retry.status_code, retry.reason) == (200, Reason.MIRRORED)
+    assert [e.detail.delivery_id for e in bus.events] == ["wh-slow"]
+
+
+def test_the_put_retries_end_at_the_deadline_the_lookup_left() -> None:
+    bus = FakeBus(failures=5)
+    parts, clock, _ = deadline_parts(bus, 3.5)  # of 4 s, the lookup took 3.5
+    received = clock.now
+    result = handle_function_url_event(delivery(), parts, now=NOW, deadline=received + 4.0)
+    assert (result.status_code, result.reason) == (503, Reason.EVENT_UNPUBLISHED)
+    assert (bus.calls, clock.waits) == (2, [0.2])  # the third try (after 0.5 s more) would end after it
+    assert clock.now < received + 4.0
+    stored_item = parts.state.get(KEY)
+    assert stored_item is not None and stored_item.pd_status == "acknowledged"  # mirrored, idempotently
+
+
+def test_a_lookup_that_used_the_whole_deadline_leaves_no_put_and_answers_5xx() -> None:
+    bus = FakeBus()
+    parts, clock, _ = deadline_parts(bus, 4.0)
+    result = handle_function_url_event(
+        delivery(webhook_id="wh-late"), parts, now=NOW, deadline=clock.now + 4.0
+    )
+    assert (result.status_code, result.reason) == (503, Reason.OUT_OF_TIME)
+    assert bus.calls == 0 and not parts.deliveries.seen("wh-late", NOW)
+
+
+def test_without_a_deadline_the_publisher_keeps_its_own_budget() -> None:
+    bus = FakeBus(failures=5)
+    parts, clock, _ = deadline_parts(bus, 3.5)
+    assert handle_function_url_event(delivery(), parts, now=NOW).reason == Reason.EVENT_UNPUBLISHED
+    assert (bus.calls, clock.waits) == (3, [0.2, 0.5])
+
+
+def test_a_put_try_starts_only_when_it_can_end_before_the_deadline() -> None:
+    bus = FakeBus()
+    parts, clock, _ = deadline_parts(bus, 3.2)  # 0.8 s left, and one try may take 1 s
+    publisher = dataclasses.replace(parts.incident_events, try_seconds=1.0)
+    parts = dataclasses.replace(parts, incident_events=publisher)
+    result = handle_function_url_event(delivery(), parts, now=NOW, deadline=clock.now + 4.0)
+    assert (result.status_code, result.reason, bus.calls) == (503, Reason.OUT_OF_TIME, 0)

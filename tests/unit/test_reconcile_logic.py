@@ -25,6 +25,7 @@ from alertbridge.logic.reconcile import (
     Reconciler,
     plan,
     plan_open,
+    plan_resolved_firing,
     plan_suppressed,
     plan_unconfirmed,
 )
@@ -603,6 +604,53 @@ def test_alarms_are_looked_up_once_per_run_and_only_when_needed() -> None:
     run, _, _, _ = reconciler([generic("app")], {})
     run.run(now=NOW)
     assert run.alarms.asked == []  # type: ignore[attr-defined]
+
+
+# --- episodes a person resolved while the alarm still fired ------------------------------------------------
+
+
+def resolved_firing(name: str, **fields: Any) -> StateItem:
+    values: dict[str, Any] = {
+        "status": KeyStatus.RESOLVED, "resolved_by_human": True, "pd_status": "resolved",
+        "last_actor": "Ada", "expires_at": int((NOW + timedelta(days=30)).timestamp()),
+    }  # fmt: skip
+    return item(name, **{**values, **fields})
+
+
+def test_a_resolved_while_firing_key_whose_alarm_is_ok_or_gone_is_planned_like_a_lost_ok() -> None:
+    keys = [resolved_firing("recovered"), resolved_firing("gone"), resolved_firing("firing"),
+            resolved_firing("elsewhere", alarm_arn=None), resolved_firing("bridge", resolved_by_human=False)]  # fmt: skip
+    states = {"recovered": AlarmState.OK, "firing": AlarmState.ALARM, "bridge": AlarmState.OK}
+    planned = [a for k in keys if (a := plan_resolved_firing(k, states, HOME))]
+    assert kinds(planned) == {"recovered": ActionKind.RESOLVE_OK, "gone": ActionKind.RESOLVE_DELETED}
+    assert "after Ada resolved the incident" in planned[0].why
+    assert kinds(plan(open_items=[], suppressed_items=[], resolved_firing=keys, alarm_states=states,
+                      windows=[], now=NOW, home=HOME)) == kinds(planned)  # fmt: skip
+
+
+def test_the_reconciler_ends_an_episode_a_person_resolved_once_cloudwatch_says_ok() -> None:
+    recovered, firing = resolved_firing("recovered"), resolved_firing("firing")
+    states = {"recovered": AlarmState.OK, "firing": AlarmState.ALARM}
+    run, store, events, _ = reconciler([recovered, firing], states)
+    run.reconciler.resolved_firing = store
+    report = run.run(now=NOW)
+    assert run.alarms.asked == [["firing", "recovered"]]  # type: ignore[attr-defined]
+    assert report.done == {"alarm-ok": 1} and events.sent == []  # the lane decided it: nothing to send
+    ended = store.items[recovered.dedup_key]
+    assert (ended.status, ended.alarm_state, ended.resolved_by_human) == (
+        KeyStatus.RESOLVED, AlarmState.OK, False,
+    )  # fmt: skip
+    assert [i.alarm_name for i in store.list_resolved_firing()] == ["firing"]
+    assert store.items[firing.dedup_key] == firing  # still firing: untouched
+
+
+def test_resolved_while_firing_keys_are_read_within_the_action_budget() -> None:
+    keys = [resolved_firing(f"r{i}", last_seen=NOW - timedelta(minutes=10 - i)) for i in range(5)]
+    run, store, _, _ = reconciler(keys, {}, limits=ReconcileLimits(max_actions=2))
+    run.reconciler.resolved_firing = store
+    report = run.run(now=NOW)
+    assert run.alarms.asked == [["r0", "r1"]]  # type: ignore[attr-defined]  # least recently written first
+    assert report.done == {"alarm-deleted": 2}
 
 
 # --- resolve_note ---------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from alertbridge.models.table import (
     OPEN_INDEX_VALUE,
     PARTITION_KEY,
     RECORDED_INDEX_VALUE,
+    RESOLVED_FIRING_INDEX_VALUE,
     SUPPRESSED_INDEX_VALUE,
     TTL_ATTRIBUTE,
     UNCONFIRMED_INDEX_VALUE,
@@ -108,7 +109,9 @@ def from_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
 def state_item_to_dynamo(item: StateItem) -> dict[str, Any]:
     """Open and suppressed items carry the sparse index keys; so does a key the bridge resolved until
     PagerDuty confirms the incident closed (the reconciler re-sends resolves PagerDuty dropped) and its
-    resolve note is added. Other closed items carry none, so they leave it."""
+    resolve note is added, and a key a person resolved while its alarm's last known state is not OK, until
+    the episode ends (`alertbridge active` lists them; the reconciler ends the episode once CloudWatch
+    says OK). Other closed items carry none, so they leave it."""
     document = item.model_dump(mode="json", exclude_none=True)
     document[PARTITION_KEY] = KEY_PREFIX + item.dedup_key
     index_value = _INDEX_VALUE_BY_STATUS.get(item.status)
@@ -117,6 +120,9 @@ def state_item_to_dynamo(item: StateItem) -> dict[str, Any]:
         document[INDEX_SORT_KEY] = f"{_sortable(item.opened_at or item.first_seen)}#{item.dedup_key}"
     elif awaits_reconciler(item):
         document[INDEX_PARTITION_KEY] = UNCONFIRMED_INDEX_VALUE
+        document[INDEX_SORT_KEY] = f"{_sortable(item.last_seen)}#{item.dedup_key}"
+    elif item.resolved_while_firing:
+        document[INDEX_PARTITION_KEY] = RESOLVED_FIRING_INDEX_VALUE
         document[INDEX_SORT_KEY] = f"{_sortable(item.last_seen)}#{item.dedup_key}"
     return to_attributes(document)
 
@@ -294,6 +300,11 @@ class DynamoStateStore:
     def list_recorded(self) -> Iterator[StateItem]:
         """Keys in ALARM recorded without a page (multi-time-series alarms), for `alertbridge active`."""
         return self._list(RECORDED_INDEX_VALUE)
+
+    def list_resolved_firing(self) -> Iterator[StateItem]:
+        """Keys a person resolved while the alarm's last known state is not OK, least recently written
+        first (a Query on the index)."""
+        return self._list(RESOLVED_FIRING_INDEX_VALUE)
 
     def list_unconfirmed_resolves(self, since: datetime) -> Iterator[StateItem]:
         """Keys resolved since `since` whose incident PagerDuty has not been seen closing, or whose resolve

@@ -109,11 +109,15 @@ class PagerDutyRestAdapter:
             incidents = [i for i in incidents if i.created_at is None or _utc(i.created_at) >= since]
         return _newest(incidents)
 
-    def alert_keys(self, incident_id: str) -> list[str]:
-        """The `alert_key` of each alert of the incident, in PagerDuty's order, without repeats."""
+    def alert_keys(self, incident_id: str, *, deadline: float | None = None) -> list[str]:
+        """The `alert_key` of each alert of the incident, in PagerDuty's order, without repeats. The call
+        ends by the sooner of its own budget and `deadline` (time.monotonic()): requests are cut to the
+        time left, and no retry starts that could not finish before it."""
         path = f"/incidents/{_segment(incident_id)}/alerts"
         keys: list[str] = []
-        for alert in self._pages(path, "alerts", "list the incident's alerts", {}, self._deadline()):
+        own = self._deadline()
+        until = deadline if own is None else own if deadline is None else min(own, deadline)
+        for alert in self._pages(path, "alerts", "list the incident's alerts", {}, until):
             key = alert.get("alert_key")
             if isinstance(key, str) and key and key not in keys:
                 keys.append(key)

@@ -1,6 +1,7 @@
 """Webhook Lambda behind a Function URL (payload 2.0): PagerDuty incident changes mirrored into the state
 table. The only PagerDuty call on this path is `GET /incidents/{id}/alerts`, once per incident (the link to
-its dedup key is then kept in the table), with short timeouts, so it answers inside PagerDuty's 5 s.
+its dedup key is then kept in the table), with short timeouts; that lookup and the incident event put share
+one deadline per delivery (`delivery_deadline`, logic/webhook.py), so it answers inside PagerDuty's 5 s.
 
 Logs and metrics carry the reason of every answer, never a secret or a signature. A delivery accepted
 without being applied (an incident the bridge did not open) is answered 2xx and counted as WebhookRejected
@@ -9,6 +10,7 @@ with its reason.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +18,14 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from alertbridge.handlers import graph
-from alertbridge.logic.webhook import EXPLANATIONS, Reason, WebhookResult, handle_function_url_event, refusal
+from alertbridge.logic.webhook import (
+    DELIVERY_BUDGET_SECONDS,
+    EXPLANATIONS,
+    Reason,
+    WebhookResult,
+    handle_function_url_event,
+    refusal,
+)
 from alertbridge.observability import NAMESPACE, SERVICE, logger, metrics
 from alertbridge.wiring import webhook as webhook_wiring
 
@@ -26,15 +35,26 @@ from alertbridge.wiring import webhook as webhook_wiring
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if graph.is_graph_request(event):  # GET /graph/<token>.png: metric graph images (handlers/graph.py)
         return graph.handle(event)
-    result = _handle(event)
+    result = _handle(event, deadline=delivery_deadline(context))
     _report(result)
     return result.response().to_lambda()
 
 
-def _handle(event: dict[str, Any]) -> WebhookResult:
+# Left of the invocation after the deadline, for the answer (the stack allows a 3 s function timeout).
+_INVOCATION_MARGIN_SECONDS = 0.5
+
+
+def delivery_deadline(context: LambdaContext) -> float:
+    """The delivery's deadline on time.monotonic(): DELIVERY_BUDGET_SECONDS from receipt, or less when
+    the invocation ends sooner."""
+    left = context.get_remaining_time_in_millis() / 1000.0 - _INVOCATION_MARGIN_SECONDS
+    return time.monotonic() + max(0.0, min(DELIVERY_BUDGET_SECONDS, left))
+
+
+def _handle(event: dict[str, Any], *, deadline: float) -> WebhookResult:
     try:
         parts = webhook_wiring.webhook_handler_parts()
-        return handle_function_url_event(event, parts, now=datetime.now(UTC))
+        return handle_function_url_event(event, parts, now=datetime.now(UTC), deadline=deadline)
     except Exception:  # answer 500 so PagerDuty retries, rather than a bare Function URL 502
         logger.exception("webhook processing failed; PagerDuty will deliver it again")
         return refusal(Reason.ERROR)

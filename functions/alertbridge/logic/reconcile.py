@@ -29,6 +29,11 @@ maintenance windows, PagerDuty incidents, now) -> actions:
 - A key the bridge resolved whose PagerDuty incident is still open (a resolve PagerDuty dropped, e.g.
   during a PagerDuty maintenance window) gets its resolve sent again; once PagerDuty shows it closed the
   key is marked confirmed and leaves the list.
+- A key a person resolved while its alarm still fired (`StateItem.resolved_while_firing`) whose alarm
+  CloudWatch now reports OK, or no longer has, gets the same alarm-OK (or deleted) observation as an open
+  key: decided like the lost OK notification, it ends the episode (nothing is sent: the key is closed),
+  so the next ALARM pages again and `alertbridge active` stops listing it. At most `max_actions` such
+  keys are read per run, least recently written first.
 
 `Reconciler.run` hands the plan to the delivery lane: each action becomes an `Observation` on the FIFO
 delivery queue, in its key's message group, carrying what was seen and when. The reconciler never sends
@@ -44,6 +49,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -68,6 +74,7 @@ from alertbridge.ports import (
     IncidentsApi,
     MaintenanceStore,
     ObservedContributor,
+    ResolvedFiringKeys,
     StateStore,
     SuppressedKeys,
     UnconfirmedResolves,
@@ -152,10 +159,15 @@ def plan(
     home: AlarmHome,
     graces: Graces = DEFAULT_GRACES,
     contributors: ContributorStates | None = None,
+    resolved_firing: Iterable[StateItem] = (),
 ) -> list[Action]:
     """Every action of one run, in the order they should be carried out (closing before opening)."""
     actions = plan_open(open_items, alarm_states, now, home, graces, contributors or {})
     closing = {action.item.dedup_key for action in actions}
+    for item in resolved_firing:
+        if item.dedup_key not in closing and (action := plan_resolved_firing(item, alarm_states, home)):
+            actions.append(action)
+            closing.add(item.dedup_key)
     for item, incident in unopened:
         if item.dedup_key not in closing and (action := plan_unopened(item, incident, alarm_states, home)):
             actions.append(action)
@@ -211,6 +223,27 @@ def _check_alarm(item: StateItem, alarm_states: Mapping[str, AlarmState], home: 
         return Action(kind=ActionKind.RESOLVE_DELETED, item=item, why=why)
     if state == AlarmState.OK:
         why = "CloudWatch reports the alarm back in OK (its OK notification never reached the bridge)"
+        return Action(kind=ActionKind.RESOLVE_OK, item=item, why=why)
+    return None
+
+
+def plan_resolved_firing(
+    item: StateItem, alarm_states: Mapping[str, AlarmState], home: AlarmHome
+) -> Action | None:
+    """A person resolved the key while its alarm still fired: once CloudWatch says the alarm is OK (or
+    gone), its OK notification was lost and the episode is over."""
+    if not item.resolved_while_firing or not home.can_check(item):
+        return None
+    who = item.last_actor or "a person"
+    state = alarm_states.get(item.alarm_name)
+    if state is None:
+        why = f"the alarm no longer exists in CloudWatch (deleted) after {who} resolved the incident"
+        return Action(kind=ActionKind.RESOLVE_DELETED, item=item, why=why)
+    if state == AlarmState.OK:
+        why = (
+            f"CloudWatch reports the alarm back in OK after {who} resolved the incident "
+            "(its OK notification never reached the bridge)"
+        )
         return Action(kind=ActionKind.RESOLVE_OK, item=item, why=why)
     return None
 
@@ -423,6 +456,7 @@ class Reconciler:
     home: AlarmHome
     incidents: IncidentsApi | None = None
     contributors: AlarmContributors | None = None
+    resolved_firing: ResolvedFiringKeys | None = None  # None: episodes a person resolved are not checked
     limits: ReconcileLimits = field(default_factory=ReconcileLimits)
     clock: Callable[[], float] = time.monotonic
     log: RunLog = no_log
@@ -443,7 +477,8 @@ class Reconciler:
     def plan(self, now: datetime, deadline: float | None, report: RunReport) -> list[Action]:
         open_items = list(self.state.list_open())
         suppressed = list(self.suppressed.list_suppressed())
-        names = alarms_to_look_up([*open_items, *suppressed], self.home)
+        resolved_firing = self._resolved_firing()
+        names = alarms_to_look_up([*open_items, *suppressed, *resolved_firing], self.home)
         observed = self.alarms.observed(names) if names else {}
         states = {name: alarm.state for name, alarm in observed.items()}
         self._updated_at = {name: alarm.updated_at for name, alarm in observed.items() if alarm.updated_at}
@@ -463,7 +498,15 @@ class Reconciler:
             home=self.home,
             graces=self.limits.graces,
             contributors=contributors,
+            resolved_firing=resolved_firing,
         )
+
+    def _resolved_firing(self) -> list[StateItem]:
+        """Keys a person resolved while the alarm still fired, at most `max_actions` of them (the Query
+        stops paging there): each is one alarm more in the run's DescribeAlarms calls."""
+        if self.resolved_firing is None:
+            return []
+        return list(islice(self.resolved_firing.list_resolved_firing(), self.limits.max_actions))
 
     def _contributors(
         self, items: Sequence[StateItem], states: Mapping[str, AlarmState]

@@ -7,6 +7,12 @@ unsigned deliveries are explicitly allowed) -> signature (401) -> JSON envelope 
 key -> mirror (conditional save, retried on conflict) -> record the link -> the incident event on the
 event bus when one is configured (logic/incident_events.py; 503 when it cannot be put) -> the delivery id.
 
+PagerDuty waits 5 s for the answer (https://developer.pagerduty.com/docs/webhooks-overview). The handler
+gives the whole delivery one deadline (`DELIVERY_BUDGET_SECONDS` from receipt, on `WebhookParts.clock`):
+the REST lookup's requests and retries and the event put's tries all end by it, and a step that cannot
+start before it answers 503 (reason `out-of-time`), so PagerDuty delivers again; the mirror is idempotent
+and the delivery id is not recorded, so the retry does the rest.
+
 The dedup key is found by incident id: PagerDuty leaves `incident_key` null on incidents opened through
 the Events API v2 (its REST reference: "Incidents with child alerts do not have an incident key"); the key
 is their alert's `alert_key`. In order: the link kept in the state table (`IncidentLinks`), the delivery's
@@ -47,6 +53,12 @@ from alertbridge.models.webhook import (
 from alertbridge.ports import IncidentLinks, IncidentsApi, StateStore
 
 MAX_BODY_BYTES = 256 * 1024
+# Of PagerDuty's 5 s: the REST lookup and the event put end by then, which leaves one DynamoDB write (the
+# delivery id) and the answer under PagerDuty's limit.
+DELIVERY_BUDGET_SECONDS = 4.0
+# A step cannot start, and a failed one was cut by the deadline, with less than this left before it (the
+# REST adapter clamps its requests to the time left and starts none with under 0.05 s).
+_DEADLINE_SLACK_SECONDS = 0.1
 WEBHOOK_ID_HEADER = "X-Webhook-Id"
 MAX_SAVE_TRIES = 4
 DELIVERY_TTL_HOURS = 48  # PagerDuty retries a delivery for up to 48 h
@@ -89,6 +101,7 @@ class Reason(StrEnum):
     MALFORMED = "malformed"
     CONFLICT = "conflict"
     EVENT_UNPUBLISHED = "event-unpublished"  # mirrored, but the incident event was not put on the bus
+    OUT_OF_TIME = "out-of-time"  # the delivery's deadline came before its REST lookup or event put finished
     ERROR = "error"
 
 
@@ -106,6 +119,7 @@ _STATUS = {
     Reason.ERROR: 500,
     Reason.NO_REST_TOKEN: 503,
     Reason.LINK_UNAVAILABLE: 503,
+    Reason.OUT_OF_TIME: 503,
 }
 
 EXPLANATIONS = {
@@ -123,6 +137,9 @@ EXPLANATIONS = {
     "PagerDuty will retry",
     Reason.NOT_OURS: "webhook ignored: the incident was not opened by this bridge",
     Reason.EVENT_UNPUBLISHED: "mirrored, but the incident event could not be put on the event bus; "
+    "PagerDuty will retry",
+    Reason.OUT_OF_TIME: "the delivery's deadline (at most "
+    f"{DELIVERY_BUDGET_SECONDS:g} s from receipt) left no time for the REST lookup or the incident event put; "
     "PagerDuty will retry",
 }
 
@@ -173,6 +190,7 @@ class WebhookParts:
     links: IncidentLinks | None = None  # None: nothing remembered, every unmapped delivery asks PagerDuty
     rest: RestIncidents | None = None  # None: no REST API, only deliveries with a known link are mirrored
     incident_events: IncidentEventPublisher | None = None  # None: no incident events are put
+    clock: Callable[[], float] = time.monotonic  # what a delivery's `deadline` is measured on
 
 
 class WebhookResult(BaseModel):
@@ -206,16 +224,19 @@ def refusal(reason: Reason, **context: Any) -> WebhookResult:
 
 
 def handle_function_url_event(
-    event: Mapping[str, Any], parts: WebhookParts, *, now: datetime
+    event: Mapping[str, Any], parts: WebhookParts, *, now: datetime, deadline: float | None = None
 ) -> WebhookResult:
+    """`deadline` (on `parts.clock`; None: none) bounds the REST lookup and the event put."""
     try:
         request = FunctionUrlRequest.model_validate(event)
     except ValidationError:
         return refusal(Reason.MALFORMED)
-    return handle_delivery(request, parts, now=now)
+    return handle_delivery(request, parts, now=now, deadline=deadline)
 
 
-def handle_delivery(request: FunctionUrlRequest, parts: WebhookParts, *, now: datetime) -> WebhookResult:
+def handle_delivery(
+    request: FunctionUrlRequest, parts: WebhookParts, *, now: datetime, deadline: float | None = None
+) -> WebhookResult:
     webhook_id = request.header(WEBHOOK_ID_HEADER)
     problem = _transport_problem(request)
     if problem is not None:
@@ -232,7 +253,11 @@ def handle_delivery(request: FunctionUrlRequest, parts: WebhookParts, *, now: da
     context = {"webhook_id": webhook_id, "event_id": event.id, "event_type": event.event_type}
     if update is None:
         return refusal(Reason.UNKNOWN_TYPE, **context)
-    return _mirror_delivery(update, webhook_id, parts, now, context, event)
+    return _mirror_delivery(update, webhook_id, parts, now, context, event, deadline)
+
+
+def _out_of_time(parts: WebhookParts, deadline: float | None) -> bool:
+    return deadline is not None and deadline - parts.clock() < _DEADLINE_SLACK_SECONDS
 
 
 def _transport_problem(request: FunctionUrlRequest) -> Reason | None:
@@ -255,13 +280,14 @@ def _mirror_delivery(
     now: datetime,
     context: dict[str, Any],
     event: WebhookEvent | None = None,
+    deadline: float | None = None,
 ) -> WebhookResult:
     if update.dedup_key is None and update.incident_id is None:
         return refusal(Reason.NO_INCIDENT_KEY, **context)
     if webhook_id and parts.deliveries.seen(webhook_id, now):
         return refusal(Reason.REPLAY, **context, dedup_key=update.dedup_key)
     try:
-        mapped = dedup_key_of(update, parts, now)
+        mapped = dedup_key_of(update, parts, now, deadline)
     except LinkUnavailable as exc:
         return refusal(exc.reason, **context)
     if mapped is None:
@@ -277,23 +303,34 @@ def _mirror_delivery(
             return refusal(Reason.CONFLICT, **context)
         if mapped.learned and reason in {Reason.MIRRORED, Reason.UNCHANGED}:
             _remember(parts, update.incident_id, mapped.dedup_key)
-        if reason == Reason.MIRRORED and not _published(parts, event, mapped.dedup_key, webhook_id):
-            return refusal(Reason.EVENT_UNPUBLISHED, **context)  # delivery id not recorded: PagerDuty retries
+        if reason == Reason.MIRRORED:
+            unpublished = _unpublished(parts, event, mapped.dedup_key, webhook_id, deadline)
+            if unpublished is not None:  # delivery id not recorded: PagerDuty retries
+                return refusal(unpublished, **context)
     if webhook_id:
         parts.deliveries.first_delivery(webhook_id, now, DELIVERY_TTL_HOURS)
     return refusal(reason, **context)
 
 
-def _published(
-    parts: WebhookParts, event: WebhookEvent | None, dedup_key: str, webhook_id: str | None
-) -> bool:
-    """The mirrored delivery's incident event put on the bus (True when no bus is configured)."""
+def _unpublished(
+    parts: WebhookParts,
+    event: WebhookEvent | None,
+    dedup_key: str,
+    webhook_id: str | None,
+    deadline: float | None,
+) -> Reason | None:
+    """Put the mirrored delivery's incident event on the bus: None once it is (or when no bus is
+    configured), else why not (no time left before the deadline, or every try failed)."""
     if parts.incident_events is None or event is None:
-        return True
+        return None
     item = parts.state.get(dedup_key)
     if item is None:
-        return True  # gone since the mirror (expired): nothing left to describe
-    return parts.incident_events.publish(event, item, delivery_id=webhook_id)
+        return None  # gone since the mirror (expired): nothing left to describe
+    if not parts.incident_events.time_for_a_try(deadline):
+        return Reason.OUT_OF_TIME
+    if parts.incident_events.publish(event, item, delivery_id=webhook_id, deadline=deadline):
+        return None
+    return Reason.EVENT_UNPUBLISHED
 
 
 # --- Dedup key by incident id -------------------------------------------------------------------------------
@@ -305,9 +342,11 @@ class MappedKey:
     learned: bool  # not read from the links store: record the link once the state item is found
 
 
-def dedup_key_of(update: IncidentUpdate, parts: WebhookParts, now: datetime) -> MappedKey | None:
+def dedup_key_of(
+    update: IncidentUpdate, parts: WebhookParts, now: datetime, deadline: float | None = None
+) -> MappedKey | None:
     """The dedup key this delivery is about; None when the incident is not one the bridge opened.
-    Raises LinkUnavailable when it must be read from PagerDuty and cannot be."""
+    Raises LinkUnavailable when it must be read from PagerDuty and cannot be (before `deadline`)."""
     incident_id = update.incident_id
     if incident_id and parts.links is not None:
         known = parts.links.dedup_key_for(incident_id)
@@ -319,12 +358,15 @@ def dedup_key_of(update: IncidentUpdate, parts: WebhookParts, now: datetime) -> 
     api = parts.rest.incidents() if parts.rest is not None else None
     if api is None:
         raise LinkUnavailable(Reason.NO_REST_TOKEN)
+    if _out_of_time(parts, deadline):
+        raise LinkUnavailable(Reason.OUT_OF_TIME)
     try:
-        keys = api.alert_keys(incident_id)
+        keys = api.alert_keys(incident_id, deadline=deadline)
     except NotFound:
         return None  # PagerDuty has no such incident (404): not one the bridge opened
     except Exception as exc:  # any other REST failure: PagerDuty will deliver again
-        raise LinkUnavailable(Reason.LINK_UNAVAILABLE, f"{type(exc).__name__}: {exc}") from exc
+        reason = Reason.OUT_OF_TIME if _out_of_time(parts, deadline) else Reason.LINK_UNAVAILABLE
+        raise LinkUnavailable(reason, f"{type(exc).__name__}: {exc}") from exc
     for key in keys:
         item = parts.state.get(key)
         if item is not None and not item.expired(now):

@@ -94,6 +94,15 @@ class StateItem(BaseModel):
     def is_open(self) -> bool:
         return self.status == KeyStatus.OPEN
 
+    @property
+    def resolved_while_firing(self) -> bool:
+        """Closed by a person (remediation code acting through the REST API included) while the alarm's
+        last known state is not OK: later ALARMs of this episode send nothing, until an OK (a notification,
+        or the reconciler reading CloudWatch) or a new episode ends it."""
+        return (
+            self.status == KeyStatus.RESOLVED and self.resolved_by_human and self.alarm_state != AlarmState.OK
+        )
+
     def expired(self, now: datetime) -> bool:
         """DynamoDB TTL is lazy (and moto never expires), so readers check expiry themselves."""
         return self.expires_at is not None and self.expires_at <= int(now.timestamp())

@@ -20,3 +20,6 @@ MAINTENANCE_INDEX_VALUE = "MAINT"  # gsi1pk of maintenance windows
 SUPPRESSED_INDEX_VALUE = "SUPPRESSED"  # gsi1pk of keys whose trigger a maintenance window held back
 UNCONFIRMED_INDEX_VALUE = "UNCONFIRMED"  # gsi1pk of keys the bridge resolved, until PagerDuty confirms it
 RECORDED_INDEX_VALUE = "RECORDED"  # gsi1pk of keys in ALARM recorded without a page (multi-time-series)
+# gsi1pk of keys a person resolved (in PagerDuty or with `alertbridge resolve`) while the alarm's last known
+# state is not OK: the episode goes on, unpaged, until an OK or a new episode ends it
+RESOLVED_FIRING_INDEX_VALUE = "RESOLVED_FIRING"

@@ -214,11 +214,13 @@ def fetch_code(location: str) -> bytes:
 
 def active(target: Target) -> str:
     """Open incidents, then alerts held back by a maintenance window or a CloudWatch mute rule (suppressed,
-    but still visible), then multi-time-series alarm levels recorded without a page."""
+    but still visible), then multi-time-series alarm levels recorded without a page, then alarms still
+    firing after a person (or remediation code) resolved their incident."""
     store = target.state_store()
     items = sorted(store.list_open(), key=lambda i: i.opened_at or i.first_seen)
     held = sorted(store.list_suppressed(), key=lambda i: i.first_seen)
     recorded = sorted(store.list_recorded(), key=lambda i: i.first_seen)
+    firing = sorted(store.list_resolved_firing(), key=lambda i: i.state_changed_at)
     text = "No open incidents."
     if items:
         rows = [_active_row(item, target.now) for item in items]
@@ -234,7 +236,24 @@ def active(target: Target) -> str:
         headers = ["RECORDED", "SINCE", "ROUTE", "STATE", "WHY NOT PAGED", "DEDUP KEY"]
         text += f"\n\n{render_table(headers, rows, shorten={'RECORDED'})}\n{len(recorded)} recorded without a page "
         text += "(multi_time_series_pages: the other level of the alarm pages)"
+    if firing:
+        rows = [_still_firing_row(item, target.now) for item in firing]
+        headers = ["STILL FIRING", "SINCE", "ROUTE", "STATE", "RESOLVED", "PAGERDUTY", "DEDUP KEY"]
+        text += f"\n\n{render_table(headers, rows, shorten={'STILL FIRING'})}\n{len(firing)} still firing "
+        text += "after a resolve by a person: not paged again until the alarm's OK or a new episode"
     return text
+
+
+def _still_firing_row(item: StateItem, now: datetime) -> list[object]:
+    return [
+        item.alarm_name or item.summary,
+        age(item.state_changed_at, now),
+        item.route,
+        item.alarm_state.value,
+        f"still firing after resolve by {item.last_actor or 'a person'}",
+        item.incident_url or "",
+        item.dedup_key,
+    ]
 
 
 def _recorded_row(item: StateItem, now: datetime) -> list[object]:

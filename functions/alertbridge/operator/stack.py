@@ -10,14 +10,19 @@ from typing import Any
 
 from alertbridge.errors import AlertBridgeError
 
-# The stack's output keys (infra/stack.py creates exactly these; the operator commands read them).
+# The incident event bus's name: an output only when the stack has the bus (named in the settings, or
+# created by the first `on_incident`).
+INCIDENT_EVENT_BUS_OUTPUT = "IncidentEventBusName"
+# The stack's output keys (infra/stack.py creates exactly these; the operator commands read them). Those in
+# OPTIONAL_OUTPUT_KEYS exist only when the stack has what they name.
 OUTPUT_KEYS = (
     "AlarmTopicArn", "HealthTopicArn", "QueueUrl", "DeadLetterQueueUrl",
     "DeliveryQueueUrl", "DeliveryDeadLetterQueueUrl", "TableName",
     "RoutingKeysSecretArn", "WebhookSecretArn", "WebhookUrl",
     "IntakeFunctionName", "DeliveryFunctionName", "WebhookFunctionName", "ReconcilerFunctionName",
-    "DashboardName",
+    "DashboardName", INCIDENT_EVENT_BUS_OUTPUT,
 )  # fmt: skip
+OPTIONAL_OUTPUT_KEYS = frozenset({INCIDENT_EVENT_BUS_OUTPUT})
 DEFAULT_STACK = "AlertBridge"
 
 

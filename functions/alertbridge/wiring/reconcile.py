@@ -39,6 +39,7 @@ def build_reconciler(
         state=store,
         suppressed=store,
         unconfirmed=store,
+        resolved_firing=store,
         alarms=CloudWatchAlarms(cloudwatch_client),
         maintenance=DynamoMaintenanceStore(current.table_name),
         delivery=delivery_queue(current),

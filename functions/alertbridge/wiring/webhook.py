@@ -26,6 +26,9 @@ _MAX_ATTEMPTS = 2
 _REST_CALL_BUDGET_SECONDS = 2.5
 _REST_READ_TIMEOUT_SECONDS = 2.0
 _REST_MAX_RETRY_AFTER_SECONDS = 1.0
+# One PutEvents try, one botocore attempt: at most connect + read
+_PUT_CONNECT_TIMEOUT_SECONDS = 0.5
+_PUT_READ_TIMEOUT_SECONDS = 0.5
 
 NO_REST_TOKEN_MESSAGE = (
     "two-way sync is off: the webhook secret has no rest_token and from_email, so deliveries about "
@@ -73,10 +76,19 @@ def incident_event_publisher(
     client = (
         events_client
         if events_client is not None
-        else _fast_client("events", retries={"total_max_attempts": 1}, connect_timeout=0.5, read_timeout=0.5)
+        else _fast_client(
+            "events",
+            retries={"total_max_attempts": 1},
+            connect_timeout=_PUT_CONNECT_TIMEOUT_SECONDS,
+            read_timeout=_PUT_READ_TIMEOUT_SECONDS,
+        )
     )
     port = EventBridgeIncidentEvents(current.event_bus_name, client)
-    return IncidentEventPublisher(port, current.config.incident_events)
+    return IncidentEventPublisher(
+        port,
+        current.config.incident_events,
+        try_seconds=_PUT_CONNECT_TIMEOUT_SECONDS + _PUT_READ_TIMEOUT_SECONDS,
+    )
 
 
 class LazyRestIncidents:
