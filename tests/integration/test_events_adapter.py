@@ -8,7 +8,6 @@ import json
 import logging
 import socket
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,8 +30,9 @@ from tests.integration.emulator_fixtures import (
     ROUTING_KEY,
     emulator,  # noqa: F401
 )
+from tests.unit.conftest import PAGERDUTY_OPENAPI
 
-VENDOR_OPENAPI = Path("/work/shared/vendor/pagerduty-events-v2.openapi.json")
+VENDOR_OPENAPI = PAGERDUTY_OPENAPI
 
 
 class FakeTime:

@@ -131,7 +131,7 @@ def test_request_timeout(emulator: PagerDutyEmulator) -> None:
     emulator.inject(Fault.slow(0.4), times=2)
     with client(emulator, timeout=0.1) as pd, pytest.raises(RequestTimeout) as caught:
         pd.resolve("k")
-    assert caught.value.timeout_seconds == pytest.approx(0.1)  # seed 003 reports it
+    assert caught.value.timeout_seconds == pytest.approx(0.1)  # the error says which limit was hit
 
 
 def test_connection_failed(emulator: PagerDutyEmulator) -> None:

@@ -1,4 +1,4 @@
-"""The REST adapter against the emulator's incidents endpoints, including every error users hit (seed 000)."""
+"""The REST adapter against the emulator's incidents endpoints, including every error users hit (401, 403, 404, 429, 5xx)."""
 
 # ruff: noqa: F811  (the `emulator` fixture is imported, then named as a test parameter)
 

@@ -1,8 +1,8 @@
 """Every rendered body is valid against PagerDuty's official OpenAPI description and the documented limits.
 
-The description lives outside the project (../shared/vendor/pagerduty-events-v2.openapi.json, no license
-declared, so it is not copied in); the schema test is skipped where it is absent. The limits come from
-PagerDuty's prose docs (FIELD-NOTES), which the OpenAPI file does not state.
+The description is not in this repository (`PAGERDUTY_OPENAPI` in conftest.py says where a copy is read
+from); the schema test is skipped without one. The limits come from PagerDuty's Events API v2 documentation
+(developer.pagerduty.com/docs/events-api-v2/trigger-events/), which the OpenAPI file does not state.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import pytest
 from alertbridge import render_event
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.pagerduty import MAX_DEDUP_KEY_CHARS, MAX_REQUEST_BYTES, MAX_SUMMARY_CHARS
-from tests.unit.conftest import EXAMPLE_CONFIG, RECEIVED_AT, REPO_ROOT, event_files
+from tests.unit.conftest import EXAMPLE_CONFIG, PAGERDUTY_OPENAPI, RECEIVED_AT, event_files
 
-OPENAPI = REPO_ROOT.parent / "shared" / "vendor" / "pagerduty-events-v2.openapi.json"
+OPENAPI = PAGERDUTY_OPENAPI
 SEVERITIES = {"critical", "error", "warning", "info"}
 REAL_KEY = "R" * 32  # the route name is replaced by a 32-char key at send time
 

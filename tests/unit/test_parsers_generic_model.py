@@ -1,4 +1,4 @@
-"""The AlertMessage model publishes and parses the same camelCase JSON (seed 002/003)."""
+"""The AlertMessage model publishes and parses the same camelCase JSON (the application alert format)."""
 
 from __future__ import annotations
 

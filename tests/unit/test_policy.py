@@ -1,4 +1,4 @@
-"""Routing and severity policy: rules, directives, the seeds' severity scales, fallbacks."""
+"""Routing and severity policy: rules, directives, every severity scale SEVERITY_WORDS knows, fallbacks."""
 
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def test_a_field_the_alert_lacks_does_not_match() -> None:
     ("sent", "pattern", "expected"),
     [
         ("CRITICAL", "critical", True),
-        ("EMERGENCY", "critical", True),  # seed 002's scale, normalized first
+        ("EMERGENCY", "critical", True),  # an upper-case word, normalized first
         ("HIGH", "critical", False),  # HIGH is error on PagerDuty's scale
         ("HIGH", "re:^(critical|error)$", True),
         ("bogus", "*", False),  # an unknown word is no severity: the rule does not match

@@ -233,7 +233,7 @@ class Phase:
 
 
 def builtin_scenario(start: datetime, *, burst: int = 20) -> list[Phase]:
-    """ALARM, a duplicate, OK; an OK before its ALARM; a composite; a tag-routed alarm; a seed-002 alert;
+    """ALARM, a duplicate, OK; an OK before its ALARM; a composite; a tag-routed alarm; an application alert;
     plain text; a storm.
 
     The queue is drained between phases, so "the OK arrives first" really arrives first.

@@ -85,7 +85,7 @@ _PAIR = re.compile(r"([A-Za-z_]+)\s*=\s*([^\s,;]+)")
 
 
 def severity_from_text(text: str | None) -> Severity | None:
-    """A severity on any of the seeds' scales, or None when the word is unknown."""
+    """A severity from any word in SEVERITY_WORDS (case-insensitive), or None when the word is unknown."""
     return SEVERITY_WORDS.get(text.strip().lower()) if text else None
 
 

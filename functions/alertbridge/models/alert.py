@@ -118,7 +118,9 @@ class Alert(BaseModel):
     contributor: Contributor | None = None  # a contributor-level notification of a multi-time-series alarm
     mute: MuteDetail | None = None  # an alarm mute rule muted this change's actions
     # Application alert fields (models/generic.py)
-    severity_hint: str | None = None  # as sent, on any of the seeds' scales; policy maps it
+    severity_hint: str | None = (
+        None  # as sent (critical/error/warning/info, HIGH/LOW, P1-P5, ...); policy maps it
+    )
     metric_value: float | None = None
     environment: str | None = None
     recommendations: tuple[str, ...] = ()
