@@ -1,15 +1,18 @@
 """Example alarms (off by default): one of each kind, wired through the bridge, to prove the path.
 
 Fire them with `aws cloudwatch set-alarm-state` (README); the metrics never get data, so each alarm
-returns to OK at its next evaluation and the PagerDuty incident resolves by itself.
+returns to OK at its next evaluation and the PagerDuty incident resolves by itself. A small consumer of the
+bridge's incident events comes with them: a queue receiving every event (read it with
+`aws sqs receive-message`), the shape a work-item or remediation consumer starts from.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.construct import AlertBridge
@@ -50,4 +53,21 @@ class ExampleAlarmsStack(Stack):
         )  # fmt: skip
         for alarm in (self.metric_alarm, self.math_alarm, self.composite_alarm):
             bridge.wire_alarm(alarm)
+        self.incident_consumer = self._incident_consumer(bridge)
         bridge.check_ok_actions(self)  # on for the examples: copy it into the stacks that hold your alarms
+
+    def _incident_consumer(self, bridge: AlertBridge) -> sqs.Queue:
+        """Every incident event of the bridge into a queue (encrypted, TLS only, with a dead-letter queue
+        for messages a consumer keeps failing on)."""
+        failed = sqs.Queue(
+            self, "IncidentEventsFailed", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )  # fmt: skip
+        queue = sqs.Queue(
+            self, "IncidentEvents", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=failed, max_receive_count=5),
+        )  # fmt: skip
+        bridge.on_incident(queue, scope=self)
+        CfnOutput(self, "IncidentEventsQueueUrl", value=queue.queue_url)
+        return queue

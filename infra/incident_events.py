@@ -41,9 +41,12 @@ class IncidentEvents(Construct):
         *,
         detail_types: Sequence[str] | None = None,
         routes: Sequence[str] | None = None,
+        scope: Construct | None = None,
     ) -> events.Rule:
         """A rule sending this bus's incident events to `target` (a Lambda function or an SQS queue):
-        all of them, or only those of `detail_types` and/or of the bridge's `routes`."""
+        all of them, or only those of `detail_types` and/or of the bridge's `routes`. The rule is made
+        in `scope` (default: beside the bus); give the consumer's stack when the target lives in another
+        stack, so that stack depends on the bridge's and not the other way round."""
         known = set(DETAIL_TYPES.values())
         unknown = sorted(set(detail_types or ()) - known)
         if unknown:
@@ -55,7 +58,10 @@ class IncidentEvents(Construct):
             pattern["detail"] = {"route": list(dict.fromkeys(routes))}
         self._rules += 1
         rule = events.Rule(
-            self, f"OnIncident{self._rules}", event_bus=self.bus, event_pattern=events.EventPattern(**pattern)
+            scope or self,
+            f"OnIncident{self._rules}" if scope is None else f"AlertBridgeOnIncident{self._rules}",
+            event_bus=self.bus,
+            event_pattern=events.EventPattern(**pattern),
         )
         rule.add_target(_target(target))
         return rule
@@ -110,6 +116,8 @@ class IncidentEventsMixin:
         *,
         detail_types: Sequence[str] | None = None,
         routes: Sequence[str] | None = None,
+        scope: Construct | None = None,
     ) -> events.Rule:
-        """Incident events (all, or of `detail_types` and/or `routes`) to a Lambda function or SQS queue."""
-        return self.incident_events.on_incident(target, detail_types=detail_types, routes=routes)
+        """Incident events (all, or of `detail_types` and/or `routes`) to a Lambda function or SQS queue;
+        the rule is made in `scope` (the consumer's stack) when given."""
+        return self.incident_events.on_incident(target, detail_types=detail_types, routes=routes, scope=scope)

@@ -135,9 +135,15 @@ def test_with_tag_rules_delivery_may_read_only_the_tags_of_this_accounts_alarms_
 def test_webhook_cannot_read_routing_keys_or_touch_the_queue(synth: Synth) -> None:
     i = ids(synth)
     services = resources_by_service(synth, synth.stack.bridge.webhook)
-    assert set(services) == {"logs", "xray", "dynamodb", "secretsmanager", "cloudwatch"}  # + graph images
+    # + graph images, and incident events (the example alarms' consumer made the bus)
+    assert set(services) == {"logs", "xray", "dynamodb", "secretsmanager", "cloudwatch", "events"}
     assert services["secretsmanager"] == {json.dumps({"Ref": i["webhook"]}), json.dumps({"Ref": i["graph"]})}
     assert all(i["table"] in resource for resource in services["dynamodb"])
+    webhook = synth.stack.bridge.webhook
+    put = {a for s in statements(synth, webhook) for a in actions(s) if a.startswith("events:")}
+    assert put == {"events:PutEvents"}
+    (bus,) = synth.template.find_resources("AWS::Events::EventBus")
+    assert services["events"] == {json.dumps({"Fn::GetAtt": [bus, "Arn"]})}
 
 
 def test_reconciler_reads_the_table_sends_only_to_the_lane_and_may_describe_alarms(synth: Synth) -> None:

@@ -132,3 +132,19 @@ def test_a_consumer_wired_after_the_stack_adds_the_bus_and_its_output() -> None:
     outputs = Template.from_stack(stack).to_json()["Outputs"]
     bus = logical_id(stack, stack.bridge.incident_events.bus)
     assert outputs["IncidentEventBusName"]["Value"] == {"Ref": bus}
+
+
+def test_the_example_stack_wires_a_small_consumer_in_its_own_stack(synth: Any) -> None:
+    """The example alarms' consumer: every incident event into an encrypted queue, with the rule in the
+    examples' stack (which depends on the bridge's, never the reverse)."""
+    rules = synth.examples.find_resources("AWS::Events::Rule")
+    (rule,) = rules.values()
+    assert rule["Properties"]["EventPattern"] == {"source": ["alertbridge"]}
+    (target,) = rule["Properties"]["Targets"]
+    queues = synth.examples.find_resources("AWS::SQS::Queue")
+    consumer = next(name for name, q in queues.items() if "RedrivePolicy" in q["Properties"])
+    assert target["Arn"] == {"Fn::GetAtt": [consumer, "Arn"]}
+    assert all(q["Properties"].get("SqsManagedSseEnabled") for q in queues.values())
+    assert "IncidentEventsQueueUrl" in synth.examples.to_json()["Outputs"]
+    bridge_rules = synth.template.find_resources("AWS::Events::Rule").values()
+    assert not any(r["Properties"].get("EventPattern") == {"source": ["alertbridge"]} for r in bridge_rules)

@@ -306,7 +306,7 @@ def test_reconciler_runs_on_the_configured_schedule(synth: Synth) -> None:
 def test_outputs_name_everything_the_operator_cli_needs(synth: Synth) -> None:
     outputs = synth.template.to_json()["Outputs"]
     assert set(OUTPUT_KEYS) - OPTIONAL_OUTPUT_KEYS <= set(outputs)
-    assert "IncidentEventBusName" not in outputs  # this deployment has no incident event bus
+    assert "IncidentEventBusName" in outputs  # the example alarms' incident consumer made the bus
     assert outputs["WebhookUrl"]["Value"]["Fn::GetAtt"][1] == "FunctionUrl"
     assert outputs["QueueUrl"]["Value"] == {"Ref": synth.logical_id(synth.stack.bridge.intake.queue)}
 
