@@ -28,9 +28,9 @@ from alertbridge.models.alert import AlarmState, AlertSource
 from alertbridge.models.config import BridgeConfig, Route
 from alertbridge.models.delivery import AlertNotice, Observation
 from alertbridge.models.maintenance import MaintenanceWindow
-from alertbridge.models.pagerduty import Severity
+from alertbridge.models.pagerduty import Incident, Severity
 from alertbridge.models.state import KeyStatus, StateItem
-from alertbridge.ports import Incident, ObservedAlarm
+from alertbridge.ports import ObservedAlarm
 from tests.fakes import FakeEvents, FakeKeys, FakeMaintenance, FakeStateStore, ListCounter
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -54,13 +54,13 @@ from alertbridge.models.alert import AlarmState, AlertSource
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.delivery import Observation, ObservationKind
 from alertbridge.models.maintenance import MaintenanceWindow
+from alertbridge.models.pagerduty import Incident
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.ports import (
     AlarmContributors,
     Alarms,
     Counter,
     DeliveryQueue,
-    Incident,
     IncidentsApi,
     MaintenanceStore,
     ObservedContributor,

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -44,7 +44,13 @@ from alertbridge.models.webhook import (
     WebhookEnvelope,
     WebhookEvent,
 )
-from alertbridge.ports import IncidentLinks, IncidentsApi, StateStore
+from alertbridge.ports import (
+    IncidentLinks,
+    RestIncidents,
+    SigningSecrets,
+    StateStore,
+    WebhookDeliveries,
+)
 
 MAX_BODY_BYTES = 256 * 1024
 WEBHOOK_ID_HEADER = "X-Webhook-Id"
@@ -139,34 +145,12 @@ class LinkUnavailable(AlertBridgeError):
         self.reason = reason
 
 
-class RestIncidents(Protocol):
-    def incidents(self) -> IncidentsApi | None:
-        """The REST adapter (built once, lazily), or None when no REST token is configured."""
-        ...
-
-
-class SigningSecrets(Protocol):
-    def current(self) -> Sequence[str]:
-        """The configured secrets (cached). Raises ConfigError when they cannot be read."""
-        ...
-
-    def refreshed(self) -> Sequence[str]:
-        """Read again (a rotation may be newer than the cache); rate-limited by the implementation."""
-        ...
-
-
-class DeliveryLog(Protocol):
-    def seen(self, webhook_id: str, now: datetime) -> bool: ...
-
-    def first_delivery(self, webhook_id: str, now: datetime, ttl_hours: int = 48) -> bool: ...
-
-
 @dataclass(frozen=True)
 class WebhookParts:
     """Everything a delivery needs; built once per container (wiring/webhook.py) or from fakes in tests."""
 
     state: StateStore
-    deliveries: DeliveryLog
+    deliveries: WebhookDeliveries
     secrets: SigningSecrets
     allow_unsigned: bool
     ttl_days: int
