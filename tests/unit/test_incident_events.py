@@ -12,7 +12,12 @@ import pytest
 
 from alertbridge.adapters.eventbridge import EventBridgeIncidentEvents, EventNotAccepted
 from alertbridge.logic.incident_events import IncidentEventPublisher
-from alertbridge.logic.webhook import MIRRORED_EVENT_TYPES, Reason, WebhookParts, handle_function_url_event
+from alertbridge.logic.webhook import (
+    MIRRORED_EVENT_TYPES,
+    WebhookParts,
+    WebhookReason,
+    handle_function_url_event,
+)
 from alertbridge.models.config import IncidentEventsConfig
 from alertbridge.models.incident_event import DETAIL_TYPES, SCHEMA_FILE, IncidentEvent, detail_schema
 from tests.unit.test_webhook_logic import NOW, parts_with
@@ -63,7 +68,7 @@ def test_each_mirrored_delivery_puts_exactly_one_event(event_type: str) -> None:
     bus = FakeBus()
     parts, _ = parts_on(bus)
     result = handle_function_url_event(delivery(event_type), parts, now=NOW)
-    assert (result.status_code, result.reason) == (200, Reason.MIRRORED)
+    assert (result.status_code, result.reason) == (200, WebhookReason.MIRRORED)
     [event] = bus.events
     assert (event.source, event.detail_type) == ("alertbridge", DETAIL_TYPES[event_type])
     detail = event.detail
@@ -96,8 +101,8 @@ def test_a_replayed_delivery_puts_no_second_event() -> None:
     bus = FakeBus()
     parts, _ = parts_on(bus)
     event = delivery("incident.acknowledged")
-    assert handle_function_url_event(event, parts, now=NOW).reason == Reason.MIRRORED
-    assert handle_function_url_event(event, parts, now=NOW).reason == Reason.REPLAY
+    assert handle_function_url_event(event, parts, now=NOW).reason == WebhookReason.MIRRORED
+    assert handle_function_url_event(event, parts, now=NOW).reason == WebhookReason.REPLAY
     assert len(bus.events) == 1
 
 
@@ -105,7 +110,7 @@ def test_a_put_failing_a_moment_is_retried_inside_the_answer_window() -> None:
     bus = FakeBus(failures=2)
     parts, clock = parts_on(bus)
     result = handle_function_url_event(delivery(), parts, now=NOW)
-    assert (result.status_code, result.reason) == (200, Reason.MIRRORED)
+    assert (result.status_code, result.reason) == (200, WebhookReason.MIRRORED)
     assert (bus.calls, len(bus.events)) == (3, 1)
     assert sum(clock.waits) < 2.0
 
@@ -115,14 +120,14 @@ def test_a_failing_put_answers_5xx_and_pagerdutys_retry_puts_exactly_one_event()
     parts, _ = parts_on(bus)
     event = delivery("incident.acknowledged")
     first = handle_function_url_event(event, parts, now=NOW)
-    assert (first.status_code, first.reason) == (503, Reason.EVENT_UNPUBLISHED)
+    assert (first.status_code, first.reason) == (503, WebhookReason.EVENT_UNPUBLISHED)
     assert bus.calls == 3 and bus.events == []
     assert not parts.deliveries.seen("wh-1", NOW)  # so PagerDuty's retry is processed, not a replay
     retry = handle_function_url_event(event, parts, now=NOW)
-    assert (retry.status_code, retry.reason) == (200, Reason.MIRRORED)
+    assert (retry.status_code, retry.reason) == (200, WebhookReason.MIRRORED)
     [put] = bus.events
     assert put.detail.delivery_id == "wh-1"
-    assert handle_function_url_event(event, parts, now=NOW).reason == Reason.REPLAY
+    assert handle_function_url_event(event, parts, now=NOW).reason == WebhookReason.REPLAY
     assert len(bus.events) == 1
 
 
@@ -137,7 +142,7 @@ def test_an_annotation_retried_after_a_failing_put_counts_its_note_once() -> Non
     event = with_body(note, note["body"].encode())
     assert handle_function_url_event(event, parts, now=NOW).status_code == 503
     retry = handle_function_url_event(event, parts, now=NOW)
-    assert (retry.status_code, retry.reason) == (200, Reason.MIRRORED)
+    assert (retry.status_code, retry.reason) == (200, WebhookReason.MIRRORED)
     item = stored(parts)
     assert item is not None and item.pd_note_count == 1
     assert len(bus.events) == 1
@@ -160,7 +165,7 @@ def test_a_delivery_that_is_not_ours_puts_no_event() -> None:
     bus = FakeBus()
     parts, _ = parts_on(bus)
     other = delivery(data={"id": "PUNKNOWN"})
-    assert handle_function_url_event(other, parts, now=NOW).reason == Reason.NOT_OURS
+    assert handle_function_url_event(other, parts, now=NOW).reason == WebhookReason.NOT_OURS
     assert bus.events == []
 
 

@@ -16,7 +16,13 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from alertbridge.handlers import graph
-from alertbridge.logic.webhook import EXPLANATIONS, Reason, WebhookResult, handle_function_url_event, refusal
+from alertbridge.logic.webhook import (
+    EXPLANATIONS,
+    WebhookReason,
+    WebhookResult,
+    handle_function_url_event,
+    result_for,
+)
 from alertbridge.observability import NAMESPACE, SERVICE, logger, metrics
 from alertbridge.wiring import webhook as webhook_wiring
 
@@ -37,7 +43,7 @@ def _handle(event: dict[str, Any]) -> WebhookResult:
         return handle_function_url_event(event, parts, now=datetime.now(UTC))
     except Exception:  # answer 500 so PagerDuty retries, rather than a bare Function URL 502
         logger.exception("webhook processing failed; PagerDuty will deliver it again")
-        return refusal(Reason.ERROR)
+        return result_for(WebhookReason.ERROR)
 
 
 def _report(result: WebhookResult) -> None:
@@ -53,9 +59,9 @@ def _report(result: WebhookResult) -> None:
 
 
 def _count(result: WebhookResult) -> None:
-    if result.reason == Reason.REPLAY:
+    if result.reason == WebhookReason.REPLAY:
         metrics.add_metric(name="WebhookReplay", unit=MetricUnit.Count, value=1)
-    elif result.accepted and result.reason != Reason.NOT_OURS:
+    elif result.accepted and result.reason != WebhookReason.NOT_OURS:
         metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)  # the total, to alarm on

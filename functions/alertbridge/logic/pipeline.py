@@ -37,7 +37,7 @@ from alertbridge.logic.events import (
 from alertbridge.logic.graph import GraphSigning
 from alertbridge.logic.lifecycle import (
     Decision,
-    Reason,
+    DecisionReason,
     decide,
     decide_observation,
     live_item,
@@ -175,7 +175,7 @@ class Pipeline:
 
         outcome = self._decided(alert.dedup_key, plan, deadline)
         closes_contributors = alert.is_alarm_level_multi_time_series and action == EventAction.RESOLVE
-        if closes_contributors and outcome.reason != Reason.STALE:
+        if closes_contributors and outcome.reason != DecisionReason.STALE:
             self._close_contributors(alert, now)
         return outcome
 
@@ -321,7 +321,7 @@ class Pipeline:
             now=now,
             ttl_days=self.config.closed_item_ttl_days,
         )
-        if decision.reason == Reason.RESOLVED:
+        if decision.reason == DecisionReason.RESOLVED:
             decision = decision.model_copy(update={"reason": observation.what.value})
         plan = self._observation_plan(decision, current, observation)
         return _Plan(plan.decision, plan.outcome, plan.event, note=observation.why, note_at=now)

@@ -422,7 +422,7 @@ class Reconciler:
 
     def run(self, *, now: datetime, deadline: float | None = None) -> RunReport:
         report = RunReport()
-        actions = self.plan(now, deadline, report)
+        actions = self.plan_from_snapshot(now, deadline, report)
         report.planned = len(actions)
         for index, action in enumerate(actions[: self.limits.max_actions]):
             if self._out_of_time(deadline):
@@ -432,7 +432,9 @@ class Reconciler:
         report.skipped += max(0, len(actions) - self.limits.max_actions)
         return report
 
-    def plan(self, now: datetime, deadline: float | None, report: RunReport) -> list[Action]:
+    def plan_from_snapshot(self, now: datetime, deadline: float | None, report: RunReport) -> list[Action]:
+        """Read the snapshot (open and suppressed keys, CloudWatch's alarms and contributors, maintenance
+        windows, PagerDuty's incidents within the lookup budgets) and return the module's `plan()` of it."""
         open_items = list(self.state.list_open())
         suppressed = list(self.suppressed.list_suppressed())
         names = alarms_to_look_up([*open_items, *suppressed], self.home)

@@ -73,8 +73,9 @@ MIRRORED_EVENT_TYPES = frozenset(
 )
 
 
-class Reason(StrEnum):
-    """Why a delivery got its answer: stable values for logs and the WebhookRejected `reason` dimension."""
+class WebhookReason(StrEnum):
+    """Why a webhook delivery got its answer: stable values for logs and the WebhookRejected `reason`
+    dimension."""
 
     MIRRORED = "mirrored"
     UNCHANGED = "unchanged"  # older than the newest update applied, or about another incident of the key
@@ -99,36 +100,36 @@ class Reason(StrEnum):
 
 
 _STATUS = {
-    Reason.METHOD: 405,
-    Reason.TOO_LARGE: 413,
-    Reason.BAD_ENCODING: 400,
-    Reason.NOT_CONFIGURED: 500,
-    Reason.SECRET_UNREADABLE: 500,
-    Reason.MISSING_SIGNATURE: 401,
-    Reason.BAD_SIGNATURE: 401,
-    Reason.MALFORMED: 400,
-    Reason.CONFLICT: 500,
-    Reason.EVENT_UNPUBLISHED: 503,
-    Reason.ERROR: 500,
-    Reason.NO_REST_TOKEN: 503,
-    Reason.LINK_UNAVAILABLE: 503,
+    WebhookReason.METHOD: 405,
+    WebhookReason.TOO_LARGE: 413,
+    WebhookReason.BAD_ENCODING: 400,
+    WebhookReason.NOT_CONFIGURED: 500,
+    WebhookReason.SECRET_UNREADABLE: 500,
+    WebhookReason.MISSING_SIGNATURE: 401,
+    WebhookReason.BAD_SIGNATURE: 401,
+    WebhookReason.MALFORMED: 400,
+    WebhookReason.CONFLICT: 500,
+    WebhookReason.EVENT_UNPUBLISHED: 503,
+    WebhookReason.ERROR: 500,
+    WebhookReason.NO_REST_TOKEN: 503,
+    WebhookReason.LINK_UNAVAILABLE: 503,
 }
 
 EXPLANATIONS = {
-    Reason.NOT_CONFIGURED: "refusing webhooks: no signing secret is configured (put webhook_secrets in the "
+    WebhookReason.NOT_CONFIGURED: "refusing webhooks: no signing secret is configured (put webhook_secrets in the "
     "webhook secret, or set ALERTBRIDGE_ALLOW_UNSIGNED_WEBHOOKS=true to accept unsigned deliveries)",
-    Reason.SECRET_UNREADABLE: "refusing webhooks: the webhook secret cannot be read",
-    Reason.MISSING_SIGNATURE: "webhook rejected: no v1 X-PagerDuty-Signature",
-    Reason.BAD_SIGNATURE: "webhook rejected: X-PagerDuty-Signature matches no configured secret",
-    Reason.TOO_LARGE: f"webhook rejected: body larger than {MAX_BODY_BYTES} bytes",
-    Reason.MALFORMED: "webhook rejected: signed body is not a Webhooks V3 envelope",
-    Reason.CONFLICT: "state item kept changing while mirroring; PagerDuty will retry",
-    Reason.NO_REST_TOKEN: "cannot mirror: the incident's dedup key must be read from PagerDuty's REST API and "
+    WebhookReason.SECRET_UNREADABLE: "refusing webhooks: the webhook secret cannot be read",
+    WebhookReason.MISSING_SIGNATURE: "webhook rejected: no v1 X-PagerDuty-Signature",
+    WebhookReason.BAD_SIGNATURE: "webhook rejected: X-PagerDuty-Signature matches no configured secret",
+    WebhookReason.TOO_LARGE: f"webhook rejected: body larger than {MAX_BODY_BYTES} bytes",
+    WebhookReason.MALFORMED: "webhook rejected: signed body is not a Webhooks V3 envelope",
+    WebhookReason.CONFLICT: "state item kept changing while mirroring; PagerDuty will retry",
+    WebhookReason.NO_REST_TOKEN: "cannot mirror: the incident's dedup key must be read from PagerDuty's REST API and "
     "the webhook secret has no rest_token/from_email; PagerDuty will retry",
-    Reason.LINK_UNAVAILABLE: "cannot mirror yet: reading the incident's alerts from PagerDuty failed; "
+    WebhookReason.LINK_UNAVAILABLE: "cannot mirror yet: reading the incident's alerts from PagerDuty failed; "
     "PagerDuty will retry",
-    Reason.NOT_OURS: "webhook ignored: the incident was not opened by this bridge",
-    Reason.EVENT_UNPUBLISHED: "mirrored, but the incident event could not be put on the event bus; "
+    WebhookReason.NOT_OURS: "webhook ignored: the incident was not opened by this bridge",
+    WebhookReason.EVENT_UNPUBLISHED: "mirrored, but the incident event could not be put on the event bus; "
     "PagerDuty will retry",
 }
 
@@ -140,7 +141,7 @@ class MirrorConflict(AlertBridgeError):
 class LinkUnavailable(AlertBridgeError):
     """The incident's dedup key cannot be learned now: answer 5xx so PagerDuty delivers again."""
 
-    def __init__(self, reason: Reason, detail: str = "") -> None:
+    def __init__(self, reason: WebhookReason, detail: str = "") -> None:
         super().__init__(detail or reason.value)
         self.reason = reason
 
@@ -165,7 +166,7 @@ class WebhookResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     status_code: int
-    reason: Reason
+    reason: WebhookReason
     webhook_id: str | None = None
     event_id: str | None = None
     event_type: str | None = None
@@ -182,7 +183,8 @@ class WebhookResult(BaseModel):
         )
 
 
-def refusal(reason: Reason, **context: Any) -> WebhookResult:
+def result_for(reason: WebhookReason, **context: Any) -> WebhookResult:
+    """The answer for `reason`, accepted or not: its status code (200 unless `_STATUS` says otherwise)."""
     return WebhookResult(status_code=_STATUS.get(reason, 200), reason=reason, **context)
 
 
@@ -195,7 +197,7 @@ def handle_function_url_event(
     try:
         request = FunctionUrlRequest.model_validate(event)
     except ValidationError:
-        return refusal(Reason.MALFORMED)
+        return result_for(WebhookReason.MALFORMED)
     return handle_delivery(request, parts, now=now)
 
 
@@ -203,33 +205,33 @@ def handle_delivery(request: FunctionUrlRequest, parts: WebhookParts, *, now: da
     webhook_id = request.header(WEBHOOK_ID_HEADER)
     problem = _transport_problem(request)
     if problem is not None:
-        return refusal(problem, webhook_id=webhook_id)
+        return result_for(problem, webhook_id=webhook_id)
     raw = request.raw_body()
     problem = verified_problem(request.header(SIGNATURE_HEADER), raw, parts)
     if problem is not None:
-        return refusal(problem, webhook_id=webhook_id)
+        return result_for(problem, webhook_id=webhook_id)
     try:
         event = parse_envelope(raw).event
         update = incident_update(event) if event.event_type in MIRRORED_EVENT_TYPES else None
     except ValueError:  # pydantic's ValidationError included: bad JSON, or a field of the wrong type
-        return refusal(Reason.MALFORMED, webhook_id=webhook_id)
+        return result_for(WebhookReason.MALFORMED, webhook_id=webhook_id)
     context = {"webhook_id": webhook_id, "event_id": event.id, "event_type": event.event_type}
     if update is None:
-        return refusal(Reason.UNKNOWN_TYPE, **context)
+        return result_for(WebhookReason.UNKNOWN_TYPE, **context)
     return _mirror_delivery(update, webhook_id, parts, now, context, event)
 
 
-def _transport_problem(request: FunctionUrlRequest) -> Reason | None:
+def _transport_problem(request: FunctionUrlRequest) -> WebhookReason | None:
     """Checks that cost no HMAC: method, size (before decoding, and after), base64."""
     if request.method != "POST":
-        return Reason.METHOD
+        return WebhookReason.METHOD
     if request.encoded_size() > MAX_BODY_BYTES * 4 // 3 + 4:
-        return Reason.TOO_LARGE
+        return WebhookReason.TOO_LARGE
     try:
         size = len(request.raw_body())
     except ValueError:
-        return Reason.BAD_ENCODING
-    return Reason.TOO_LARGE if size > MAX_BODY_BYTES else None
+        return WebhookReason.BAD_ENCODING
+    return WebhookReason.TOO_LARGE if size > MAX_BODY_BYTES else None
 
 
 def _mirror_delivery(
@@ -241,15 +243,15 @@ def _mirror_delivery(
     event: WebhookEvent | None = None,
 ) -> WebhookResult:
     if update.dedup_key is None and update.incident_id is None:
-        return refusal(Reason.NO_INCIDENT_KEY, **context)
+        return result_for(WebhookReason.NO_INCIDENT_KEY, **context)
     if webhook_id and parts.deliveries.seen(webhook_id, now):
-        return refusal(Reason.REPLAY, **context, dedup_key=update.dedup_key)
+        return result_for(WebhookReason.REPLAY, **context, dedup_key=update.dedup_key)
     try:
         mapped = dedup_key_of(update, parts, now)
     except LinkUnavailable as exc:
-        return refusal(exc.reason, **context)
+        return result_for(exc.reason, **context)
     if mapped is None:
-        reason = Reason.NOT_OURS
+        reason = WebhookReason.NOT_OURS
     else:
         context["dedup_key"] = mapped.dedup_key
         try:
@@ -258,14 +260,16 @@ def _mirror_delivery(
                 ttl_days=parts.ttl_days,
             )  # fmt: skip
         except MirrorConflict:
-            return refusal(Reason.CONFLICT, **context)
-        if mapped.learned and reason in {Reason.MIRRORED, Reason.UNCHANGED}:
+            return result_for(WebhookReason.CONFLICT, **context)
+        if mapped.learned and reason in {WebhookReason.MIRRORED, WebhookReason.UNCHANGED}:
             _remember(parts, update.incident_id, mapped.dedup_key)
-        if reason == Reason.MIRRORED and not _published(parts, event, mapped.dedup_key, webhook_id):
-            return refusal(Reason.EVENT_UNPUBLISHED, **context)  # delivery id not recorded: PagerDuty retries
+        if reason == WebhookReason.MIRRORED and not _published(parts, event, mapped.dedup_key, webhook_id):
+            return result_for(
+                WebhookReason.EVENT_UNPUBLISHED, **context
+            )  # delivery id not recorded: PagerDuty retries
     if webhook_id:
         parts.deliveries.first_delivery(webhook_id, now, DELIVERY_TTL_HOURS)
-    return refusal(reason, **context)
+    return result_for(reason, **context)
 
 
 def _published(
@@ -302,13 +306,13 @@ def dedup_key_of(update: IncidentUpdate, parts: WebhookParts, now: datetime) -> 
     assert incident_id is not None  # _mirror_delivery refuses a delivery with neither
     api = parts.rest.incidents() if parts.rest is not None else None
     if api is None:
-        raise LinkUnavailable(Reason.NO_REST_TOKEN)
+        raise LinkUnavailable(WebhookReason.NO_REST_TOKEN)
     try:
         keys = api.alert_keys(incident_id)
     except NotFound:
         return None  # PagerDuty has no such incident (404): not one the bridge opened
     except Exception as exc:  # any other REST failure: PagerDuty will deliver again
-        raise LinkUnavailable(Reason.LINK_UNAVAILABLE, f"{type(exc).__name__}: {exc}") from exc
+        raise LinkUnavailable(WebhookReason.LINK_UNAVAILABLE, f"{type(exc).__name__}: {exc}") from exc
     for key in keys:
         item = parts.state.get(key)
         if item is not None and not item.expired(now):
@@ -326,27 +330,27 @@ def _remember(parts: WebhookParts, incident_id: str | None, dedup_key: str) -> N
 
 def signature_problem(
     header: str | None, body: bytes, secrets: Sequence[str], *, allow_unsigned: bool
-) -> Reason | None:
+) -> WebhookReason | None:
     """The pure decision: None when the delivery may be processed."""
     if not any(secrets):
-        return None if allow_unsigned else Reason.NOT_CONFIGURED
+        return None if allow_unsigned else WebhookReason.NOT_CONFIGURED
     if not signatures(header):
-        return Reason.MISSING_SIGNATURE
-    return None if verify(header, body, secrets) else Reason.BAD_SIGNATURE
+        return WebhookReason.MISSING_SIGNATURE
+    return None if verify(header, body, secrets) else WebhookReason.BAD_SIGNATURE
 
 
-def verified_problem(header: str | None, body: bytes, parts: WebhookParts) -> Reason | None:
+def verified_problem(header: str | None, body: bytes, parts: WebhookParts) -> WebhookReason | None:
     """`signature_problem` with the cached secrets, then once more with freshly read ones: a secret
     rotated in Secrets Manager must not be refused for the cache's lifetime."""
     try:
         problem = signature_problem(
             header, body, parts.secrets.current(), allow_unsigned=parts.allow_unsigned
         )
-        if problem in {Reason.BAD_SIGNATURE, Reason.NOT_CONFIGURED}:
+        if problem in {WebhookReason.BAD_SIGNATURE, WebhookReason.NOT_CONFIGURED}:
             fresh = parts.secrets.refreshed()
             problem = signature_problem(header, body, fresh, allow_unsigned=parts.allow_unsigned)
     except ConfigError:
-        return Reason.SECRET_UNREADABLE
+        return WebhookReason.SECRET_UNREADABLE
     return problem
 
 
@@ -439,22 +443,24 @@ def mirror(stored: StateItem, update: IncidentUpdate, *, now: datetime, ttl_days
     )
 
 
-def mirror_update(update: IncidentUpdate, state: StateStore, *, now: datetime, ttl_days: int) -> Reason:
+def mirror_update(
+    update: IncidentUpdate, state: StateStore, *, now: datetime, ttl_days: int
+) -> WebhookReason:
     """Read, mirror, save conditionally on the version read; on a lost race read again."""
     if update.dedup_key is None:
-        return Reason.NO_INCIDENT_KEY
+        return WebhookReason.NO_INCIDENT_KEY
     for _ in range(MAX_SAVE_TRIES):
         stored = state.get(update.dedup_key)
         if stored is None or stored.expired(now):
-            return Reason.NO_STATE
+            return WebhookReason.NO_STATE
         mark = webhook_event_mark(update.event_type, update.event_id, update.occurred_at)
         if mark is not None and mark == stored.pd_last_event:
             # PagerDuty's retry of a delivery already mirrored (its incident event was not put): applying
             # it again would count an annotation twice, but the retry must still put the event.
-            return Reason.MIRRORED
+            return WebhookReason.MIRRORED
         mirrored = mirror(stored, update, now=now, ttl_days=ttl_days)
         if mirrored is stored:
-            return Reason.UNCHANGED
+            return WebhookReason.UNCHANGED
         if state.save(mirrored, expected_version=stored.version):
-            return Reason.MIRRORED
+            return WebhookReason.MIRRORED
     raise MirrorConflict(f"state for {update.dedup_key!r} kept changing")
