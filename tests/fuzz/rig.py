@@ -26,8 +26,8 @@ from alertbridge.local.bridge import FAKE_CREDENTIALS, LocalBridge
 from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.local.event_source import FakeLambdaContext
 from alertbridge.local.scenario import Metric, alarm_arn, metric_alarm_message
-from alertbridge.logic.pipeline import Outcome
 from alertbridge.models.config import BridgeConfig
+from alertbridge.services.pipeline import Outcome
 from alertbridge.wiring import delivery as delivery_wiring
 
 CORPUS = Path(__file__).parent / "corpus"

@@ -29,7 +29,6 @@ from alertbridge.logic.events import (
     trigger_from_item,
 )
 from alertbridge.logic.parsers import parse_lambda_event, parse_sqs_body
-from alertbridge.logic.pipeline import Pipeline
 from alertbridge.logic.policy import route_alert
 from alertbridge.logic.reconcile import ActionKind, AlarmHome, plan
 from alertbridge.models.alert import AlarmKind, AlarmState, Alert
@@ -37,6 +36,7 @@ from alertbridge.models.config import BridgeConfig
 from alertbridge.models.delivery import Observation, ObservationKind
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.ports import ObservedContributor
+from alertbridge.services.pipeline import Pipeline
 from tests.fakes import (
     FakeAlarmTags,
     FakeDeliveryQueue,

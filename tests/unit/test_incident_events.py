@@ -11,15 +11,11 @@ import jsonschema
 import pytest
 
 from alertbridge.adapters.eventbridge import EventBridgeIncidentEvents, EventNotAccepted
-from alertbridge.logic.incident_events import IncidentEventPublisher
-from alertbridge.logic.webhook import (
-    MIRRORED_EVENT_TYPES,
-    WebhookParts,
-    WebhookReason,
-    handle_function_url_event,
-)
+from alertbridge.logic.webhook import MIRRORED_EVENT_TYPES, WebhookReason
 from alertbridge.models.config import IncidentEventsConfig
 from alertbridge.models.incident_event import DETAIL_TYPES, SCHEMA_FILE, IncidentEvent, detail_schema
+from alertbridge.services.incident_events import IncidentEventPublisher
+from alertbridge.services.webhook import WebhookParts, handle_function_url_event
 from tests.unit.test_webhook_logic import NOW, parts_with
 from tests.webhook_events import INCIDENT_ID, KEY, delivery
 

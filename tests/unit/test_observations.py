@@ -19,13 +19,13 @@ from alertbridge.logic.lifecycle import (
     trigger_accepted,
 )
 from alertbridge.logic.parsers import parse_sqs_body
-from alertbridge.logic.pipeline import Pipeline
 from alertbridge.models.alert import AlarmState, Alert, AlertSource
 from alertbridge.models.config import BridgeConfig, Route
 from alertbridge.models.delivery import AlertNotice, Observation, ObservationKind, parse_delivery_message
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import EventAction, Severity
 from alertbridge.models.state import KeyStatus, StateItem
+from alertbridge.services.pipeline import Pipeline
 from tests.fakes import FakeEvents, FakeKeys, FakeMaintenance, FakeStateStore, ListCounter
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -11,14 +11,11 @@ import pytest
 from alertbridge.errors import BadToken, ServerError
 from alertbridge.logic.events import trigger_from_item
 from alertbridge.logic.notes import ResolveNotes, resolve_note
-from alertbridge.logic.pipeline import REBUILT_TRIGGER_NOTES, Pipeline, StateConflict
 from alertbridge.logic.reconcile import (
     OPEN_CHECK_GRACE,
     PENDING_TRIGGER_GRACE,
     ActionKind,
     AlarmHome,
-    ReconcileLimits,
-    Reconciler,
     plan,
     plan_open,
     plan_suppressed,
@@ -31,6 +28,8 @@ from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import Incident, Severity
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.ports import ObservedAlarm
+from alertbridge.services.pipeline import REBUILT_TRIGGER_NOTES, Pipeline, StateConflict
+from alertbridge.services.reconcile import ReconcileLimits, Reconciler
 from tests.fakes import FakeEvents, FakeKeys, FakeMaintenance, FakeStateStore, ListCounter
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

@@ -16,16 +16,14 @@ from alertbridge.logic.signature import signature_header
 from alertbridge.logic.webhook import (
     MAX_BODY_BYTES,
     MIRRORED_EVENT_TYPES,
-    SigningSecretsCache,
-    WebhookParts,
     WebhookReason,
-    handle_function_url_event,
     incident_update,
     parse_envelope,
     signature_problem,
 )
 from alertbridge.models.alert import AlarmState
 from alertbridge.models.state import KeyStatus, StateItem
+from alertbridge.services.webhook import SigningSecretsCache, WebhookParts, handle_function_url_event
 from tests.fakes import FakeAlertKeys, FakeIncidentLinks, FakeStateStore
 from tests.webhook_events import (
     INCIDENT_ID,

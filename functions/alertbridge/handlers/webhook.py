@@ -16,14 +16,9 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from alertbridge.handlers import graph
-from alertbridge.logic.webhook import (
-    EXPLANATIONS,
-    WebhookReason,
-    WebhookResult,
-    handle_function_url_event,
-    result_for,
-)
+from alertbridge.logic.webhook import EXPLANATIONS, WebhookReason, WebhookResult, result_for
 from alertbridge.observability import NAMESPACE, SERVICE, logger, metrics
+from alertbridge.services.webhook import handle_function_url_event
 from alertbridge.wiring import webhook as webhook_wiring
 
 

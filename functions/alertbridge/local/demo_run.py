@@ -17,10 +17,10 @@ from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.local.scenario import Step
 from alertbridge.logic.dedup import CONTRIBUTOR_MARK
 from alertbridge.logic.parsers import parse_sqs_body
-from alertbridge.logic.pipeline import Outcome
 from alertbridge.logic.reconcile import CLOUDWATCH_SOURCES
 from alertbridge.models.alert import Alert
 from alertbridge.models.config import BridgeConfig
+from alertbridge.services.pipeline import Outcome
 from alertbridge.wiring import delivery as delivery_wiring
 
 REDACTED = "<redacted>"

@@ -53,11 +53,12 @@ from alertbridge.local.event_source import GroupWatch, SqsEventSource
 from alertbridge.local.moto_server import SerialMotoServer
 from alertbridge.local.scenario import Metric, cloudwatch_time, metric_alarm_message
 from alertbridge.logic.dedup import alarm_key
-from alertbridge.logic.pipeline import Outcome
-from alertbridge.logic.reconcile import AlarmHome, Graces, ReconcileLimits
+from alertbridge.logic.reconcile import AlarmHome, Graces
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.settings import settings
+from alertbridge.services.pipeline import Outcome
+from alertbridge.services.reconcile import ReconcileLimits
 from alertbridge.wiring import delivery as delivery_wiring
 from alertbridge.wiring import reconcile as reconcile_wiring
 

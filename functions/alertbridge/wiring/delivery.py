@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
     from alertbridge.adapters.secrets import SecretsRoutingKeys
     from alertbridge.logic.notes import ResolveNotes
-    from alertbridge.logic.pipeline import Pipeline
     from alertbridge.models.state import StateItem
     from alertbridge.ports import Counter
+    from alertbridge.services.pipeline import Pipeline
 
 
 @lru_cache(maxsize=1)
@@ -33,7 +33,7 @@ def build_delivery_pipeline(current: Settings, counter: Counter) -> Pipeline:
         DynamoMaintenanceStore,
         DynamoStateStore,
     )
-    from alertbridge.logic.pipeline import Pipeline
+    from alertbridge.services.pipeline import Pipeline
     from alertbridge.wiring.graph import graph_signing
 
     return Pipeline(

@@ -46,9 +46,9 @@ from alertbridge.logic.lifecycle import (
     trigger_accepted,
 )
 from alertbridge.logic.maintenance import active_window_for, window_for
-from alertbridge.logic.policy import Routing, route_alert
+from alertbridge.logic.policy import Routing, pages_for, route_alert
 from alertbridge.models.alert import AlarmState, Alert
-from alertbridge.models.config import BridgeConfig, MultiTimeSeriesPages
+from alertbridge.models.config import BridgeConfig
 from alertbridge.models.delivery import AlertNotice, Observation, ObservationKind
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import EventAction, EventV2
@@ -459,17 +459,6 @@ class Pipeline:
         if response.attempts > 1:
             self.counter.add("Retried", response.attempts - 1)
         return outcome.model_copy(update={"sent": event.event_action, "attempts": response.attempts})
-
-
-def pages_for(alert: Alert, config: BridgeConfig) -> bool:
-    """Whether this notification of a multi-time-series alarm pages (`multi_time_series_pages`): each
-    contributor, the alarm-level change, or both. Every other notification pages."""
-    mode = config.multi_time_series_pages
-    if alert.contributor is not None:
-        return mode in (MultiTimeSeriesPages.CONTRIBUTORS, MultiTimeSeriesPages.BOTH)
-    if alert.is_alarm_level_multi_time_series:
-        return mode in (MultiTimeSeriesPages.ALARM, MultiTimeSeriesPages.BOTH)
-    return True
 
 
 def _summary_of(stored: StateItem | None, alert: Alert, action: EventAction | None) -> str:
