@@ -5,7 +5,7 @@ The asset carries, for python3.13 on arm64:
   (pydantic and pydantic-core included: the runtime searches the code root /var/task before the layers'
   /opt/python, so these copies win over the ones inside the Powertools layer; AWS Lambda Developer Guide,
   "Working with .zip file archives for Python Lambda functions", dependency search path);
-- `functions/alertbridge` without `cli/`, `local/` and `operator/` (tools for operators, not for Lambda);
+- `functions/alertbridge` without `cli/`, `sandbox/` and `operator/` (tools for operators, not for Lambda);
 - `alertbridge/deployed-config.json`, the configuration validated at synth (too large for the environment);
 - bytecode compiled by a python3.13 interpreter for every module: /var/task is read-only, so a module
   without a matching `.pyc` is compiled again on every cold start. No python3.13, no bundle (the error says
@@ -43,7 +43,7 @@ MAX_GLIBC = (2, 34)
 PLATFORMS = ("manylinux_2_34_aarch64", "manylinux_2_28_aarch64", "manylinux2014_aarch64")
 # Shipped by the Powertools managed layer of exactly the pinned version; never bundled twice.
 FROM_LAYER = ("aws-lambda-powertools",)
-EXCLUDED_SUBPACKAGES = ("cli", "local", "operator")
+EXCLUDED_SUBPACKAGES = ("cli", "sandbox", "operator")
 IGNORED = ("__pycache__", "*.pyc", "*.pyo", ".mypy_cache", ".pytest_cache")
 PYTHON_ENV = "ALERTBRIDGE_PYTHON313"
 BYTECODE_CONTEXT_KEY = "alertbridge:bytecode"

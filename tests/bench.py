@@ -332,10 +332,10 @@ def _ready_rounds() -> dict[str, list[dict[str, Any]]]:
 
 def _batch_rounds() -> dict[str, list[dict[str, Any]]]:
     """Each child processes one batch against a moto server and the emulator run here."""
-    from alertbridge.local.bridge import LocalBridge, local_routing_key, use_fake_credentials
-    from alertbridge.local.emulator import PagerDutyEmulator
-    from alertbridge.local.moto_server import SerialMotoServer
     from alertbridge.models.config import BridgeConfig
+    from alertbridge.sandbox.bridge import LocalBridge, local_routing_key, use_fake_credentials
+    from alertbridge.sandbox.emulator import PagerDutyEmulator
+    from alertbridge.sandbox.moto_server import SerialMotoServer
 
     use_fake_credentials()
     server = SerialMotoServer().start()
@@ -379,11 +379,11 @@ def _batch_events(bridge: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     import boto3
 
     from alertbridge.adapters.queues import SqsDeliveryQueue
-    from alertbridge.local.event_source import SqsEventSource
-    from alertbridge.local.scenario import Metric, metric_alarm_message
     from alertbridge.logic.intake import prepare_for_delivery
     from alertbridge.logic.parsers import parse_sqs_body
     from alertbridge.models.delivery import AlertNotice
+    from alertbridge.sandbox.event_source import SqsEventSource
+    from alertbridge.sandbox.scenario import Metric, metric_alarm_message
 
     sqs = boto3.client("sqs", region_name="us-east-1")
     metric = Metric("AWS/Lambda", "Errors", {"FunctionName": "orders"}, threshold=5)
@@ -497,7 +497,7 @@ def _storm_round() -> tuple[float, int, int, int]:
 
     from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
     from alertbridge.errors import PagerDutyError
-    from alertbridge.local.emulator import PagerDutyEmulator
+    from alertbridge.sandbox.emulator import PagerDutyEmulator
 
     key = "S" * 32
     with PagerDutyEmulator(rate_limit=STORM_LIMIT, window_seconds=STORM_WINDOW) as emulator:
@@ -528,10 +528,10 @@ def _storm_pipeline() -> dict[str, Any]:
 
     from alertbridge import wiring
     from alertbridge.adapters.dynamo_state import reset_default_client
-    from alertbridge.local.bridge import LocalBridge, use_fake_credentials
-    from alertbridge.local.emulator import PagerDutyEmulator
-    from alertbridge.local.scenario import Metric, alarm_arn, metric_alarm_message
     from alertbridge.models.config import BridgeConfig
+    from alertbridge.sandbox.bridge import LocalBridge, use_fake_credentials
+    from alertbridge.sandbox.emulator import PagerDutyEmulator
+    from alertbridge.sandbox.scenario import Metric, alarm_arn, metric_alarm_message
 
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ["POWERTOOLS_LOG_LEVEL"] = "CRITICAL"
@@ -595,14 +595,14 @@ def _hot_path_calls() -> dict[str, Any]:
 
     from alertbridge import wiring
     from alertbridge.adapters.dynamo_state import default_client, reset_default_client
-    from alertbridge.local.bridge import LocalBridge, use_fake_credentials
-    from alertbridge.local.emulator import PagerDutyEmulator
-    from alertbridge.local.scenario import Metric, metric_alarm_message
     from alertbridge.logic.intake import prepare_for_delivery
     from alertbridge.logic.parsers import parse_sqs_body
     from alertbridge.models.config import BridgeConfig
     from alertbridge.models.delivery import AlertNotice
     from alertbridge.models.settings import settings
+    from alertbridge.sandbox.bridge import LocalBridge, use_fake_credentials
+    from alertbridge.sandbox.emulator import PagerDutyEmulator
+    from alertbridge.sandbox.scenario import Metric, metric_alarm_message
     from alertbridge.wiring import delivery as delivery_wiring
     from tests.fakes import ListCounter
 

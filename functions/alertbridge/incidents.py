@@ -29,8 +29,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from alertbridge.errors import AlertBridgeError, ConfigError, InvalidInput
+from alertbridge.models.pagerduty import Incident
 from alertbridge.models.settings import EU_REST_URL, US_REST_URL
-from alertbridge.ports import Incident
 
 if TYPE_CHECKING:
     import httpx

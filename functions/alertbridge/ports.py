@@ -1,5 +1,5 @@
-"""The ports: small Protocols that pure logic and the pipeline depend on. Adapters implement them with
-AWS and PagerDuty; unit tests implement them with fakes."""
+"""The ports: every Protocol the logic, the orchestrators and the wiring depend on, with the small value
+types they exchange. Adapters implement them with AWS and PagerDuty; unit tests implement them with fakes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 from alertbridge.models.alert import AlarmState
 from alertbridge.models.maintenance import MaintenanceWindow
+from alertbridge.models.pagerduty import Incident
 from alertbridge.models.state import StateItem
 
 
@@ -120,16 +121,6 @@ class MuteRules(Protocol):
         ...
 
 
-class Incident(BaseModel):
-    id: str
-    number: int | None = None
-    status: str
-    incident_key: str | None = None
-    html_url: str | None = None
-    title: str | None = None
-    created_at: datetime | None = None
-
-
 class IncidentsApi(Protocol):
     def find_by_dedup_key(self, dedup_key: str, *, created_since: datetime | None = None) -> Incident | None:
         """Among incidents whose alerts carry `dedup_key` (PagerDuty leaves `incident_key` null on incidents
@@ -165,10 +156,6 @@ class IncidentLinks(Protocol):
     def dedup_key_for(self, incident_id: str) -> str | None: ...
 
     def link(self, incident_id: str, dedup_key: str) -> None: ...
-
-
-class Clock(Protocol):
-    def __call__(self) -> datetime: ...
 
 
 class Counter(Protocol):
@@ -219,8 +206,34 @@ class MaintenanceStore(Protocol):
 
 
 class WebhookDeliveries(Protocol):
+    """The `X-Webhook-Id`s of the webhook deliveries already applied (replay detection)."""
+
+    def seen(self, webhook_id: str, now: datetime) -> bool:
+        """True when `webhook_id` is recorded and not expired."""
+        ...
+
     def first_delivery(self, webhook_id: str, now: datetime, ttl_hours: int = 48) -> bool:
         """Record an `X-Webhook-Id`; False when it was already recorded (a redelivery) and not expired."""
+        ...
+
+
+class SigningSecrets(Protocol):
+    """The webhook signing secrets."""
+
+    def current(self) -> Sequence[str]:
+        """The configured secrets (cached). Raises ConfigError when they cannot be read."""
+        ...
+
+    def refreshed(self) -> Sequence[str]:
+        """Read again (a rotation may be newer than the cache); rate-limited by the implementation."""
+        ...
+
+
+class RestIncidents(Protocol):
+    """Where the webhook function gets its REST adapter."""
+
+    def incidents(self) -> IncidentsApi | None:
+        """The REST adapter (built once, lazily), or None when no REST token is configured."""
         ...
 
 

@@ -20,8 +20,7 @@ from typing import Any
 from alertbridge.logic.events import build_event, event_action_for
 from alertbridge.logic.graph import GraphSigning
 from alertbridge.logic.parsers import parse_lambda_event
-from alertbridge.logic.pipeline import pages_for
-from alertbridge.logic.policy import route_alert
+from alertbridge.logic.policy import pages_for, route_alert
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.pagerduty import EventAction
 

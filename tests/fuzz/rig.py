@@ -22,12 +22,12 @@ from moto import mock_aws
 
 from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import reset_default_client
-from alertbridge.local.bridge import FAKE_CREDENTIALS, LocalBridge
-from alertbridge.local.emulator import PagerDutyEmulator
-from alertbridge.local.event_source import FakeLambdaContext
-from alertbridge.local.scenario import Metric, alarm_arn, metric_alarm_message
-from alertbridge.logic.pipeline import Outcome
 from alertbridge.models.config import BridgeConfig
+from alertbridge.sandbox.bridge import FAKE_CREDENTIALS, LocalBridge
+from alertbridge.sandbox.emulator import PagerDutyEmulator
+from alertbridge.sandbox.event_source import FakeLambdaContext
+from alertbridge.sandbox.scenario import Metric, alarm_arn, metric_alarm_message
+from alertbridge.services.pipeline import Outcome
 from alertbridge.wiring import delivery as delivery_wiring
 
 CORPUS = Path(__file__).parent / "corpus"

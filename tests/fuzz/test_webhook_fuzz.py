@@ -21,9 +21,9 @@ pytest.importorskip("alertbridge.handlers.webhook", reason="the webhook handler 
 
 from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import DynamoStateStore
-from alertbridge.local.emulator import PagerDutyEmulator
-from alertbridge.local.event_source import FakeLambdaContext
 from alertbridge.models.state import StateItem
+from alertbridge.sandbox.emulator import PagerDutyEmulator
+from alertbridge.sandbox.event_source import FakeLambdaContext
 from tests.fuzz.rig import corpus_files
 from tests.integration.aws_fixtures import AwsContext, aws  # noqa: F401
 from tests.integration.emulator_fixtures import REST_TOKEN, emulator  # noqa: F401

@@ -36,7 +36,7 @@ def package(tmp_path: Path) -> Path:
         "__init__.py",
         "handlers/ingest.py",
         "cli/main.py",
-        "local/emulator.py",
+        "sandbox/emulator.py",
         "operator/doctor.py",
         "models/x.json",
         "deployed-config.json",
@@ -112,11 +112,11 @@ def test_a_wheel_for_another_platform_fails_the_bundle(tmp_path: Path) -> None:
         check_wheel_tags(tmp_path / "nothing", ["pydantic-core==2.50.4"])
 
 
-def test_cli_local_operator_caches_and_stale_configurations_stay_out(package: Path) -> None:
+def test_cli_sandbox_operator_caches_and_stale_configurations_stay_out(package: Path) -> None:
     shipped = {p.relative_to(package).as_posix() for p in source_files(package)}
     assert shipped == {"__init__.py", "handlers/ingest.py", "models/x.json"}
     real = {p.relative_to(PACKAGE_DIR).parts[0] for p in source_files()}
-    assert not {"cli", "local", "operator"} & real and "models" in real
+    assert not {"cli", "sandbox", "operator"} & real and "models" in real
 
 
 def test_hash_follows_dependencies_configuration_and_shipped_source_only(package: Path) -> None:

@@ -24,15 +24,15 @@ from aws_cdk import App
 
 from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import reset_default_client
-from alertbridge.local.bridge import FAKE_CREDENTIALS, local_routing_key
-from alertbridge.local.emulator import DEFAULT_TOKEN, DEFAULT_USER, PagerDutyEmulator
-from alertbridge.local.event_source import FakeLambdaContext, SqsEventSource
-from alertbridge.local.webhook_server import WebhookServer
 from alertbridge.models import table as layout
 from alertbridge.models.config import BridgeConfig, Match, Route, Rule
 from alertbridge.models.settings import DEPLOYED_CONFIG_FILE, ENV_FIELDS
 from alertbridge.models.state import KeyStatus
 from alertbridge.operator.commands import SECRET_EXAMPLES
+from alertbridge.sandbox.bridge import FAKE_CREDENTIALS, local_routing_key
+from alertbridge.sandbox.emulator import DEFAULT_TOKEN, DEFAULT_USER, PagerDutyEmulator
+from alertbridge.sandbox.event_source import FakeLambdaContext, SqsEventSource
+from alertbridge.sandbox.webhook_server import WebhookServer
 from infra.app import build_app
 from infra.bundling import lambda_code
 from tests.infrastructure.deployed_template import (

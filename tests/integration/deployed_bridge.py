@@ -15,13 +15,13 @@ import pytest
 
 from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore, DynamoStateStore
-from alertbridge.local.bridge import LocalBridge, local_routing_key
-from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.logic.parsers import parse_sqs_body
-from alertbridge.logic.pipeline import Outcome
 from alertbridge.models.config import BridgeConfig, Match, Route, Rule
 from alertbridge.models.settings import Settings
 from alertbridge.operator.stack import OUTPUT_KEYS
+from alertbridge.sandbox.bridge import LocalBridge, local_routing_key
+from alertbridge.sandbox.emulator import PagerDutyEmulator
+from alertbridge.services.pipeline import Outcome
 from alertbridge.wiring import delivery as delivery_wiring
 from tests.fakes import ListCounter
 from tests.integration.aws_fixtures import _DUMMY_ENV, AwsContext

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from alertbridge.local.emulator import DEFAULT_TOKEN, DEFAULT_USER, PagerDutyEmulator
+from alertbridge.sandbox.emulator import DEFAULT_TOKEN, DEFAULT_USER, PagerDutyEmulator
 
 ROUTING_KEY = "R0UT1NGKEY0000000000000000000001"  # 32 characters, as PagerDuty requires
 OTHER_ROUTING_KEY = "R0UT1NGKEY0000000000000000000002"

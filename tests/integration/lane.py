@@ -13,13 +13,13 @@ import pytest
 
 from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import DynamoStateStore, reset_default_client
-from alertbridge.local.bridge import FAKE_CREDENTIALS, LocalBridge
-from alertbridge.local.emulator import PagerDutyEmulator
-from alertbridge.local.moto_server import SerialMotoServer
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.state import StateItem
 from alertbridge.observability import metrics_counter
 from alertbridge.ports import EventsApi, EventsResponse
+from alertbridge.sandbox.bridge import FAKE_CREDENTIALS, LocalBridge
+from alertbridge.sandbox.emulator import PagerDutyEmulator
+from alertbridge.sandbox.moto_server import SerialMotoServer
 from alertbridge.wiring import delivery as delivery_wiring
 
 HOLD_LIMIT_SECONDS = 30.0  # a held send that is never released fails the test instead of hanging it

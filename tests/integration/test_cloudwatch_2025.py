@@ -11,10 +11,15 @@ import boto3
 import pytest
 
 from alertbridge.adapters.cloudwatch import CloudWatchMuteRules
-from alertbridge.local.cloudwatch_stand_in import CloudWatchStandIn
-from alertbridge.local.scenario import INSIGHTS_ALARM, insights_alarm_level, insights_contributor, muted_alarm
 from alertbridge.models.state import KeyStatus
 from alertbridge.operator import commands
+from alertbridge.sandbox.cloudwatch_stand_in import CloudWatchStandIn
+from alertbridge.sandbox.scenario import (
+    INSIGHTS_ALARM,
+    insights_alarm_level,
+    insights_contributor,
+    muted_alarm,
+)
 from tests.integration.deployed_bridge import REGION, Deployed, deployed_fixture  # noqa: F401 - the fixture
 from tests.integration.test_operator_cli import cli
 

@@ -14,10 +14,10 @@ import pytest
 from moto import mock_aws
 
 from alertbridge import wiring
-from alertbridge.local.bridge import use_fake_credentials
-from alertbridge.local.demo_run import DemoRun, lambda_event_deliveries
-from alertbridge.local.scenario import Metric, Step, metric_alarm_message
 from alertbridge.models.config import BridgeConfig
+from alertbridge.sandbox.bridge import use_fake_credentials
+from alertbridge.sandbox.demo_run import DemoRun, lambda_event_deliveries
+from alertbridge.sandbox.scenario import Metric, Step, metric_alarm_message
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 ALERTBRIDGE = Path(sys.executable).with_name("alertbridge")

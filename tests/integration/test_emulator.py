@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from alertbridge.local.emulator import Fault, PagerDutyEmulator
 from alertbridge.logic.signature import verify
+from alertbridge.sandbox.emulator import Fault, PagerDutyEmulator
 from tests.integration.emulator_fixtures import (
     OTHER_ROUTING_KEY,
     REST_TOKEN,

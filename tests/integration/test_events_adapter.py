@@ -24,8 +24,8 @@ from alertbridge.errors import (
     RequestTimeout,
     ServerError,
 )
-from alertbridge.local.emulator import Fault, PagerDutyEmulator
 from alertbridge.models.settings import EU_EVENTS_URL
+from alertbridge.sandbox.emulator import Fault, PagerDutyEmulator
 from tests.integration.emulator_fixtures import (
     ROUTING_KEY,
     emulator,  # noqa: F401

@@ -19,7 +19,7 @@ from alertbridge import (
     ServerError,
 )
 from alertbridge.errors import ConfigError, PagerDutyError
-from alertbridge.local.emulator import Fault, PagerDutyEmulator
+from alertbridge.sandbox.emulator import Fault, PagerDutyEmulator
 from tests.integration.emulator_fixtures import (
     OTHER_ROUTING_KEY,
     ROUTING_KEY,

@@ -15,9 +15,11 @@ import httpx
 import pytest
 
 from alertbridge import wiring
-from alertbridge.local.bridge import LocalBridge
-from alertbridge.local.emulator import PagerDutyEmulator
-from alertbridge.local.graph_images import (
+from alertbridge.logic.png import png_text
+from alertbridge.models.config import BridgeConfig
+from alertbridge.sandbox.bridge import LocalBridge
+from alertbridge.sandbox.emulator import PagerDutyEmulator
+from alertbridge.sandbox.graph_images import (
     DEMO_GRAPH_KEY,
     DEMO_PUBLIC_BASE,
     LocalMetricImages,
@@ -26,10 +28,8 @@ from alertbridge.local.graph_images import (
     loopback_path,
     tampered,
 )
-from alertbridge.local.scenario import Metric, metric_alarm_message
-from alertbridge.local.webhook_server import WebhookServer
-from alertbridge.logic.png import png_text
-from alertbridge.models.config import BridgeConfig
+from alertbridge.sandbox.scenario import Metric, metric_alarm_message
+from alertbridge.sandbox.webhook_server import WebhookServer
 from alertbridge.wiring import graph as graph_wiring
 from tests.integration.aws_fixtures import AwsContext
 

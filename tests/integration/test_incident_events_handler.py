@@ -16,8 +16,8 @@ import pytest
 
 from alertbridge import wiring
 from alertbridge.adapters.eventbridge import EventBridgeIncidentEvents
-from alertbridge.local.emulator import Fault, PagerDutyEmulator
 from alertbridge.models.incident_event import IncidentEvent
+from alertbridge.sandbox.emulator import Fault, PagerDutyEmulator
 from tests.integration.emulator_fixtures import emulator  # noqa: F401
 from tests.integration.test_webhook_handler import Webhook, status_and_reason, webhook  # noqa: F401
 from tests.webhook_events import INCIDENT_ID, KEY, delivery

@@ -13,7 +13,7 @@ import pytest
 
 import alertbridge
 from alertbridge import BadToken, IncidentsClient, InvalidInput, NotFound, RateLimited, UnknownRequester
-from alertbridge.local.emulator import Fault, PagerDutyEmulator
+from alertbridge.sandbox.emulator import Fault, PagerDutyEmulator
 from tests.integration.emulator_fixtures import REST_TOKEN, USER_EMAIL, emulator  # noqa: F401
 from tests.integration.test_rest_adapter import open_incident
 

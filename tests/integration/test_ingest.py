@@ -13,11 +13,11 @@ import pytest
 
 from alertbridge import wiring
 from alertbridge.handlers import delivery
-from alertbridge.local.bridge import LocalBridge, local_routing_key
-from alertbridge.local.emulator import PagerDutyEmulator
-from alertbridge.local.emulator_state import Fault, RecordedRequest
-from alertbridge.local.scenario import Metric, alarm_arn, metric_alarm_message
 from alertbridge.models.config import BridgeConfig
+from alertbridge.sandbox.bridge import LocalBridge, local_routing_key
+from alertbridge.sandbox.emulator import PagerDutyEmulator
+from alertbridge.sandbox.emulator_state import Fault, RecordedRequest
+from alertbridge.sandbox.scenario import Metric, alarm_arn, metric_alarm_message
 from tests.integration.aws_fixtures import AwsContext
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

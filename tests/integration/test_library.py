@@ -12,9 +12,9 @@ import pytest
 
 from alertbridge import AlertMessage, InvalidInput, acknowledge_alert, publish_alert, resolve_alert, wiring
 from alertbridge.adapters.dynamo_state import DynamoStateStore
-from alertbridge.local.bridge import LocalBridge
-from alertbridge.local.emulator import PagerDutyEmulator
 from alertbridge.models.config import BridgeConfig
+from alertbridge.sandbox.bridge import LocalBridge
+from alertbridge.sandbox.emulator import PagerDutyEmulator
 from tests.integration.aws_fixtures import AwsContext
 
 PUBLIC_NAMES = [

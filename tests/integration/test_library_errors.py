@@ -22,7 +22,7 @@ from alertbridge import (
     publish_alert,
     resolve_alert,
 )
-from alertbridge.local.emulator import Fault, PagerDutyEmulator
+from alertbridge.sandbox.emulator import Fault, PagerDutyEmulator
 from tests.integration.aws_fixtures import REGION, AwsContext, aws  # noqa: F401
 from tests.integration.emulator_fixtures import ROUTING_KEY, emulator  # noqa: F401
 

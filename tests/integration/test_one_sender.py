@@ -19,14 +19,14 @@ from typing import Any
 import boto3
 import pytest
 
-from alertbridge.local.event_source import GroupWatch, SqsEventSource
-from alertbridge.local.scenario import Metric, alarm_arn, metric_alarm_message
 from alertbridge.logic.intake import prepare_for_delivery
 from alertbridge.logic.parsers import parse_sqs_body
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.delivery import AlertNotice
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.state import KeyStatus
+from alertbridge.sandbox.event_source import GroupWatch, SqsEventSource
+from alertbridge.sandbox.scenario import Metric, alarm_arn, metric_alarm_message
 from tests.integration.lane import ServedBridge, served_bridge
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -11,11 +11,11 @@ import pytest
 
 from alertbridge.adapters.dynamo_state import window_to_dynamo
 from alertbridge.errors import PagerDutyError
-from alertbridge.local.emulator_state import Fault
-from alertbridge.local.scenario import alarm_arn
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.state import KeyStatus
 from alertbridge.models.table import INDEX_SORT_KEY
+from alertbridge.sandbox.emulator_state import Fault
+from alertbridge.sandbox.scenario import alarm_arn
 from tests.integration.deployed_bridge import REGION, Deployed, deployed_fixture  # noqa: F401 - the fixture
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)

@@ -1,4 +1,4 @@
-"""A remediation path that keeps the table true, end to end (the demo's phase, alertbridge.local.remediation):
+"""A remediation path that keeps the table true, end to end (the demo's phase, alertbridge.sandbox.remediation):
 an alarm pages through both stages, PagerDuty's (the emulator's) signed webhooks reach the real webhook
 handler over HTTP, each mirrored delivery becomes exactly one event on the bridge's EventBridge bus (moto, a
 rule to a queue), and a small remediation consumer written against `IncidentsClient` reacts to
@@ -15,11 +15,11 @@ import pytest
 
 from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import DynamoStateStore
-from alertbridge.local.bridge import LocalBridge
-from alertbridge.local.emulator import PagerDutyEmulator
-from alertbridge.local.remediation import ALARM, show_remediation
-from alertbridge.local.scenario import Metric, alarm_arn, metric_alarm_message
 from alertbridge.models.config import BridgeConfig
+from alertbridge.sandbox.bridge import LocalBridge
+from alertbridge.sandbox.emulator import PagerDutyEmulator
+from alertbridge.sandbox.remediation import ALARM, show_remediation
+from alertbridge.sandbox.scenario import Metric, alarm_arn, metric_alarm_message
 from tests.integration.aws_fixtures import AwsContext
 
 

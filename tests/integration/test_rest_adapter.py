@@ -21,7 +21,7 @@ from alertbridge.errors import (
     ServerError,
     UnknownRequester,
 )
-from alertbridge.local.emulator import Fault, PagerDutyEmulator
+from alertbridge.sandbox.emulator import Fault, PagerDutyEmulator
 from tests.integration.emulator_fixtures import (
     REST_TOKEN,
     ROUTING_KEY,

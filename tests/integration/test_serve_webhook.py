@@ -23,12 +23,12 @@ import pytest
 from alertbridge import wiring
 from alertbridge.adapters.dynamo_state import DynamoStateStore
 from alertbridge.cli import serve_webhook
-from alertbridge.local.bridge import LocalBridge
-from alertbridge.local.emulator import PagerDutyEmulator
-from alertbridge.local.scenario import Metric, metric_alarm_message
-from alertbridge.local.webhook_server import WebhookServer, function_url_event
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.state import KeyStatus, StateItem
+from alertbridge.sandbox.bridge import LocalBridge
+from alertbridge.sandbox.emulator import PagerDutyEmulator
+from alertbridge.sandbox.scenario import Metric, metric_alarm_message
+from alertbridge.sandbox.webhook_server import WebhookServer, function_url_event
 from tests.integration.aws_fixtures import AwsContext
 from tests.integration.emulator_fixtures import REST_TOKEN, ROUTING_KEY, USER_EMAIL
 

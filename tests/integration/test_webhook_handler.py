@@ -25,11 +25,11 @@ from alertbridge.adapters.dynamo_state import (
     DynamoStateStore,
     DynamoWebhookDeliveries,
 )
-from alertbridge.local.emulator import Fault, PagerDutyEmulator
-from alertbridge.local.event_source import FakeLambdaContext
 from alertbridge.logic.webhook import MAX_BODY_BYTES, MIRRORED_EVENT_TYPES
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.observability import logger
+from alertbridge.sandbox.emulator import Fault, PagerDutyEmulator
+from alertbridge.sandbox.event_source import FakeLambdaContext
 from tests.integration.aws_fixtures import AwsContext
 from tests.integration.emulator_fixtures import emulator  # noqa: F401
 from tests.webhook_events import (
@@ -446,7 +446,7 @@ def test_pagerdutys_retry_applies_a_delivery_first_answered_503(
 ) -> None:
     """End to end over HTTP: the emulator's subscription delivers a responder's acknowledge while its
     REST API fails, gets 503, retries with (compressed) backoff, and the retry is mirrored."""
-    from alertbridge.local.webhook_server import WebhookServer
+    from alertbridge.sandbox.webhook_server import WebhookServer
 
     emulator.limit_faults_to("/incidents")
     emulator.inject(Fault.server_error(503), times=2)

@@ -1,4 +1,4 @@
-"""The soak as a test: `alertbridge soak`'s own code (alertbridge.local.soak) with several concurrent consumers
+"""The soak as a test: `alertbridge soak`'s own code (alertbridge.sandbox.soak) with several concurrent consumers
 per stage, reconciler runs interleaved with the traffic, people acting through signed webhooks, sends held
 in flight and every Events API fault, checked against an independent model of what PagerDuty should show.
 
@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from alertbridge.local.soak import SoakOptions, run_soak, summary
+from alertbridge.sandbox.soak import SoakOptions, run_soak, summary
 
 pytestmark = pytest.mark.soak
 DEFAULTS = SoakOptions()

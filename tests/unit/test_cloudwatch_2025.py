@@ -11,15 +11,6 @@ from urllib.parse import unquote
 
 import pytest
 
-from alertbridge.local.scenario import (
-    INSIGHTS_ALARM,
-    Metric,
-    alarm_arn,
-    insights_alarm_level,
-    insights_contributor,
-    metric_alarm_message,
-    muted_alarm,
-)
 from alertbridge.logic.dedup import contributor_key
 from alertbridge.logic.events import (
     console_url,
@@ -29,7 +20,6 @@ from alertbridge.logic.events import (
     trigger_from_item,
 )
 from alertbridge.logic.parsers import parse_lambda_event, parse_sqs_body
-from alertbridge.logic.pipeline import Pipeline
 from alertbridge.logic.policy import route_alert
 from alertbridge.logic.reconcile import ActionKind, AlarmHome, plan
 from alertbridge.models.alert import AlarmKind, AlarmState, Alert
@@ -37,6 +27,16 @@ from alertbridge.models.config import BridgeConfig
 from alertbridge.models.delivery import Observation, ObservationKind
 from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.ports import ObservedContributor
+from alertbridge.sandbox.scenario import (
+    INSIGHTS_ALARM,
+    Metric,
+    alarm_arn,
+    insights_alarm_level,
+    insights_contributor,
+    metric_alarm_message,
+    muted_alarm,
+)
+from alertbridge.services.pipeline import Pipeline
 from tests.fakes import (
     FakeAlarmTags,
     FakeDeliveryQueue,

@@ -11,10 +11,11 @@ import jsonschema
 import pytest
 
 from alertbridge.adapters.eventbridge import EventBridgeIncidentEvents, EventNotAccepted
-from alertbridge.logic.incident_events import IncidentEventPublisher
-from alertbridge.logic.webhook import MIRRORED_EVENT_TYPES, Reason, WebhookParts, handle_function_url_event
+from alertbridge.logic.webhook import MIRRORED_EVENT_TYPES, WebhookReason
 from alertbridge.models.config import IncidentEventsConfig
 from alertbridge.models.incident_event import DETAIL_TYPES, SCHEMA_FILE, IncidentEvent, detail_schema
+from alertbridge.services.incident_events import IncidentEventPublisher
+from alertbridge.services.webhook import WebhookParts, handle_function_url_event
 from tests.fakes import FakeAlertKeys
 from tests.unit.test_webhook_logic import NOW, parts_with
 from tests.webhook_events import INCIDENT_ID, KEY, delivery
@@ -64,7 +65,7 @@ def test_each_mirrored_delivery_puts_exactly_one_event(event_type: str) -> None:
     bus = FakeBus()
     parts, _ = parts_on(bus)
     result = handle_function_url_event(delivery(event_type), parts, now=NOW)
-    assert (result.status_code, result.reason) == (200, Reason.MIRRORED)
+    assert (result.status_code, result.reason) == (200, WebhookReason.MIRRORED)
     [event] = bus.events
     assert (event.source, event.detail_type) == ("alertbridge", DETAIL_TYPES[event_type])
     detail = event.detail
@@ -97,8 +98,8 @@ def test_a_replayed_delivery_puts_no_second_event() -> None:
     bus = FakeBus()
     parts, _ = parts_on(bus)
     event = delivery("incident.acknowledged")
-    assert handle_function_url_event(event, parts, now=NOW).reason == Reason.MIRRORED
-    assert handle_function_url_event(event, parts, now=NOW).reason == Reason.REPLAY
+    assert handle_function_url_event(event, parts, now=NOW).reason == WebhookReason.MIRRORED
+    assert handle_function_url_event(event, parts, now=NOW).reason == WebhookReason.REPLAY
     assert len(bus.events) == 1
 
 
@@ -106,7 +107,7 @@ def test_a_put_failing_a_moment_is_retried_inside_the_answer_window() -> None:
     bus = FakeBus(failures=2)
     parts, clock = parts_on(bus)
     result = handle_function_url_event(delivery(), parts, now=NOW)
-    assert (result.status_code, result.reason) == (200, Reason.MIRRORED)
+    assert (result.status_code, result.reason) == (200, WebhookReason.MIRRORED)
     assert (bus.calls, len(bus.events)) == (3, 1)
     assert sum(clock.waits) < 2.0
 
@@ -116,14 +117,14 @@ def test_a_failing_put_answers_5xx_and_pagerdutys_retry_puts_exactly_one_event()
     parts, _ = parts_on(bus)
     event = delivery("incident.acknowledged")
     first = handle_function_url_event(event, parts, now=NOW)
-    assert (first.status_code, first.reason) == (503, Reason.EVENT_UNPUBLISHED)
+    assert (first.status_code, first.reason) == (503, WebhookReason.EVENT_UNPUBLISHED)
     assert bus.calls == 3 and bus.events == []
     assert not parts.deliveries.seen("wh-1", NOW)  # so PagerDuty's retry is processed, not a replay
     retry = handle_function_url_event(event, parts, now=NOW)
-    assert (retry.status_code, retry.reason) == (200, Reason.MIRRORED)
+    assert (retry.status_code, retry.reason) == (200, WebhookReason.MIRRORED)
     [put] = bus.events
     assert put.detail.delivery_id == "wh-1"
-    assert handle_function_url_event(event, parts, now=NOW).reason == Reason.REPLAY
+    assert handle_function_url_event(event, parts, now=NOW).reason == WebhookReason.REPLAY
     assert len(bus.events) == 1
 
 
@@ -138,7 +139,7 @@ def test_an_annotation_retried_after_a_failing_put_counts_its_note_once() -> Non
     event = with_body(note, note["body"].encode())
     assert handle_function_url_event(event, parts, now=NOW).status_code == 503
     retry = handle_function_url_event(event, parts, now=NOW)
-    assert (retry.status_code, retry.reason) == (200, Reason.MIRRORED)
+    assert (retry.status_code, retry.reason) == (200, WebhookReason.MIRRORED)
     item = stored(parts)
     assert item is not None and item.pd_note_count == 1
     assert len(bus.events) == 1
@@ -161,7 +162,7 @@ def test_a_delivery_that_is_not_ours_puts_no_event() -> None:
     bus = FakeBus()
     parts, _ = parts_on(bus)
     other = delivery(data={"id": "PUNKNOWN"})
-    assert handle_function_url_event(other, parts, now=NOW).reason == Reason.NOT_OURS
+    assert handle_function_url_event(other, parts, now=NOW).reason == WebhookReason.NOT_OURS
     assert bus.events == []
 
 
@@ -234,12 +235,12 @@ def test_a_rest_lookup_cut_by_the_deadline_answers_5xx_and_the_retry_is_mirrored
     parts, clock, rest = deadline_parts(bus, 5.0, RequestTimeout("no answer", timeout_seconds=2.0))
     event = delivery(webhook_id="wh-slow")
     result = handle_function_url_event(event, parts, now=NOW, deadline=clock.now + 4.0)
-    assert (result.status_code, result.reason) == (503, Reason.OUT_OF_TIME)
+    assert (result.status_code, result.reason) == (503, WebhookReason.OUT_OF_TIME)
     assert rest.deadlines == [104.0]  # the lookup was handed the delivery's deadline
     assert bus.calls == 0 and not parts.deliveries.seen("wh-slow", NOW)
     rest.seconds, rest.error = 0.1, None  # PagerDuty's retry, with PagerDuty answering again
     retry = handle_function_url_event(event, parts, now=NOW, deadline=clock.now + 4.0)
-    assert (retry.status_code, retry.reason) == (200, Reason.MIRRORED)
+    assert (retry.status_code, retry.reason) == (200, WebhookReason.MIRRORED)
     assert [e.detail.delivery_id for e in bus.events] == ["wh-slow"]
 
 
@@ -248,7 +249,7 @@ def test_the_put_retries_end_at_the_deadline_the_lookup_left() -> None:
     parts, clock, _ = deadline_parts(bus, 3.5)  # of 4 s, the lookup took 3.5
     received = clock.now
     result = handle_function_url_event(delivery(), parts, now=NOW, deadline=received + 4.0)
-    assert (result.status_code, result.reason) == (503, Reason.EVENT_UNPUBLISHED)
+    assert (result.status_code, result.reason) == (503, WebhookReason.EVENT_UNPUBLISHED)
     assert (bus.calls, clock.waits) == (2, [0.2])  # the third try (after 0.5 s more) would end after it
     assert clock.now < received + 4.0
     stored_item = parts.state.get(KEY)
@@ -261,14 +262,14 @@ def test_a_lookup_that_used_the_whole_deadline_leaves_no_put_and_answers_5xx() -
     result = handle_function_url_event(
         delivery(webhook_id="wh-late"), parts, now=NOW, deadline=clock.now + 4.0
     )
-    assert (result.status_code, result.reason) == (503, Reason.OUT_OF_TIME)
+    assert (result.status_code, result.reason) == (503, WebhookReason.OUT_OF_TIME)
     assert bus.calls == 0 and not parts.deliveries.seen("wh-late", NOW)
 
 
 def test_without_a_deadline_the_publisher_keeps_its_own_budget() -> None:
     bus = FakeBus(failures=5)
     parts, clock, _ = deadline_parts(bus, 3.5)
-    assert handle_function_url_event(delivery(), parts, now=NOW).reason == Reason.EVENT_UNPUBLISHED
+    assert handle_function_url_event(delivery(), parts, now=NOW).reason == WebhookReason.EVENT_UNPUBLISHED
     assert (bus.calls, clock.waits) == (3, [0.2, 0.5])
 
 
@@ -278,4 +279,4 @@ def test_a_put_try_starts_only_when_it_can_end_before_the_deadline() -> None:
     publisher = dataclasses.replace(parts.incident_events, try_seconds=1.0)
     parts = dataclasses.replace(parts, incident_events=publisher)
     result = handle_function_url_event(delivery(), parts, now=NOW, deadline=clock.now + 4.0)
-    assert (result.status_code, result.reason, bus.calls) == (503, Reason.OUT_OF_TIME, 0)
+    assert (result.status_code, result.reason, bus.calls) == (503, WebhookReason.OUT_OF_TIME, 0)

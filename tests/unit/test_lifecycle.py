@@ -10,7 +10,7 @@ import pytest
 from alertbridge.logic.dedup import routing_key_fingerprint
 from alertbridge.logic.lifecycle import (
     Decision,
-    Reason,
+    DecisionReason,
     apply_incident_update,
     complete_pending_trigger,
     decide,
@@ -95,7 +95,7 @@ def test_first_alarm_opens_with_the_computed_route_and_key() -> None:
     decision = run(None, alert())
     assert decision.send == EventAction.TRIGGER
     assert (decision.route_for_send, decision.routing_key_id_for_send) == ("payments", "key-payments")
-    assert decision.reason == Reason.OPENED
+    assert decision.reason == DecisionReason.OPENED
     item = decision.new_item
     assert item is not None
     assert (item.status, item.alarm_state, item.route, item.routing_key_id) == (
@@ -117,7 +117,7 @@ def test_alarm_after_resolve_reopens_keeping_first_seen_and_clearing_old_inciden
         resolved, alert(at=T0 + timedelta(hours=1)), route="platform", key_id="key-platform", now=later
     )
     assert decision.send == EventAction.TRIGGER
-    assert decision.reason == Reason.REOPENED
+    assert decision.reason == DecisionReason.REOPENED
     assert decision.route_for_send == "platform"
     item = decision.new_item
     assert item is not None
@@ -132,27 +132,29 @@ def test_alarm_after_resolve_reopens_keeping_first_seen_and_clearing_old_inciden
 def test_older_state_change_is_stale_and_changes_nothing() -> None:
     stored = item_after(alert(), alert(AlarmState.OK, T0 + timedelta(minutes=5)))
     decision = run(stored, alert(at=T0 + timedelta(minutes=1)))
-    assert decision == Decision(reason=Reason.STALE)
+    assert decision == Decision(reason=DecisionReason.STALE)
 
 
 def test_duplicate_delivery_sends_and_writes_nothing() -> None:
     stored = item_after(alert())
-    assert run(stored, alert()) == Decision(reason=Reason.DUPLICATE)
+    assert run(stored, alert()) == Decision(reason=DecisionReason.DUPLICATE)
 
 
 def test_duplicate_of_a_resolve_sends_nothing() -> None:
     stored = item_after(alert(), alert(AlarmState.OK, T0 + timedelta(minutes=5)))
-    assert run(stored, alert(AlarmState.OK, T0 + timedelta(minutes=5))) == Decision(reason=Reason.DUPLICATE)
+    assert run(stored, alert(AlarmState.OK, T0 + timedelta(minutes=5))) == Decision(
+        reason=DecisionReason.DUPLICATE
+    )
 
 
 def test_ok_before_its_alarm_ends_closed() -> None:
     ok = run(None, alert(AlarmState.OK, T0 + timedelta(minutes=5)))
     assert ok.send is None
-    assert ok.reason == Reason.RESOLVE_WITHOUT_OPEN
+    assert ok.reason == DecisionReason.RESOLVE_WITHOUT_OPEN
     assert ok.new_item is not None
     assert (ok.new_item.status, ok.new_item.alarm_state) == (KeyStatus.RESOLVED, AlarmState.OK)
     late_alarm = run(ok.new_item, alert())
-    assert late_alarm == Decision(reason=Reason.STALE)
+    assert late_alarm == Decision(reason=DecisionReason.STALE)
 
 
 @pytest.mark.parametrize("first", [AlarmState.OK, AlarmState.ALARM])
@@ -165,13 +167,13 @@ def test_equal_timestamps_with_different_states_alarm_wins_whatever_the_order(fi
 
 def test_equal_timestamp_ok_after_alarm_is_stale() -> None:
     stored = item_after(alert())
-    assert run(stored, alert(AlarmState.OK)).reason == Reason.STALE
+    assert run(stored, alert(AlarmState.OK)).reason == DecisionReason.STALE
 
 
 def test_equal_timestamp_insufficient_data_loses_to_alarm_and_beats_ok() -> None:
-    assert run(item_after(alert()), alert(AlarmState.INSUFFICIENT_DATA)).reason == Reason.STALE
+    assert run(item_after(alert()), alert(AlarmState.INSUFFICIENT_DATA)).reason == DecisionReason.STALE
     after_ok = run(item_after(alert(AlarmState.OK)), alert(AlarmState.INSUFFICIENT_DATA))
-    assert after_ok.reason == Reason.IGNORED
+    assert after_ok.reason == DecisionReason.IGNORED
     assert after_ok.new_item is not None
 
 
@@ -184,7 +186,7 @@ def test_newer_alarm_for_open_key_retriggers_with_the_opening_identity() -> None
         stored, alert(at=T0 + timedelta(minutes=3), reason="worse"), route="platform", key_id="key-p"
     )
     assert decision.send == EventAction.TRIGGER
-    assert decision.reason == Reason.RETRIGGERED
+    assert decision.reason == DecisionReason.RETRIGGERED
     assert (decision.route_for_send, decision.routing_key_id_for_send) == ("payments", "key-payments")
     assert decision.new_item is not None
     assert (decision.new_item.route, decision.new_item.routing_key_id) == ("payments", "key-payments")
@@ -199,14 +201,14 @@ def test_resolve_goes_out_with_the_opening_key_even_when_the_route_changed() -> 
     item = decision.new_item
     assert item is not None
     assert (item.status, item.route, item.routing_key_id) == (KeyStatus.RESOLVED, "payments", "key-payments")
-    assert decision.reason == Reason.RESOLVED
+    assert decision.reason == DecisionReason.RESOLVED
 
 
 def test_resolve_of_an_already_resolved_key_sends_nothing_but_records_the_newer_state() -> None:
     stored = item_after(alert(), alert(AlarmState.OK, T0 + timedelta(minutes=5)))
     flap = run(stored, alert(AlarmState.OK, T0 + timedelta(minutes=9)))
     assert flap.send is None
-    assert flap.reason == Reason.RESOLVE_WITHOUT_OPEN
+    assert flap.reason == DecisionReason.RESOLVE_WITHOUT_OPEN
     assert flap.new_item is not None
     assert flap.new_item.state_changed_at == T0 + timedelta(minutes=9)
 
@@ -260,7 +262,7 @@ def test_expired_item_is_treated_as_absent_but_the_write_continues_its_version()
     # An older alarm than the stored OK: stale if the item were alive; it expired, so it opens.
     decision = run(stored, alert(at=T0 + timedelta(minutes=1)), now=much_later)
     assert decision.send == EventAction.TRIGGER
-    assert decision.reason == Reason.OPENED
+    assert decision.reason == DecisionReason.OPENED
     assert decision.new_item is not None
     assert decision.new_item.first_seen == much_later
     assert (decision.expected_version, decision.new_item.version) == (stored.version, stored.version + 1)
@@ -280,7 +282,7 @@ def test_version_increments_on_each_write() -> None:
 def test_trigger_during_a_window_is_recorded_suppressed_not_sent() -> None:
     decision = run(None, alert(), window=window())
     assert decision.send is None
-    assert decision.reason == Reason.SUPPRESSED
+    assert decision.reason == DecisionReason.SUPPRESSED
     item = decision.new_item
     assert item is not None
     assert (item.status, item.maintenance_window_id, item.expires_at) == (KeyStatus.SUPPRESSED, "mw-1", None)
@@ -313,7 +315,7 @@ def test_newer_alarm_for_an_open_key_during_a_window_keeps_it_open_without_sendi
 def test_alarm_for_a_suppressed_key_after_the_window_opens_it() -> None:
     suppressed = item_after(alert(), window=window())
     decision = run(suppressed, alert(at=T0 + timedelta(hours=2)), now=T0 + timedelta(hours=2))
-    assert (decision.send, decision.reason) == (EventAction.TRIGGER, Reason.OPENED)
+    assert (decision.send, decision.reason) == (EventAction.TRIGGER, DecisionReason.OPENED)
 
 
 def test_alarms_still_suppressed_are_triggered_when_their_window_ends() -> None:
@@ -373,9 +375,9 @@ def test_human_resolve_closes_the_key_and_a_repeated_alarm_does_not_fight_it() -
         "resolved",
     )
     assert closed.expires_at is not None
-    assert run(closed, alert()).reason == Reason.DUPLICATE
+    assert run(closed, alert()).reason == DecisionReason.DUPLICATE
     newer_alarm = run(closed, alert(at=T0 + timedelta(minutes=3)))
-    assert (newer_alarm.send, newer_alarm.reason) == (None, Reason.HUMAN_RESOLVED)
+    assert (newer_alarm.send, newer_alarm.reason) == (None, DecisionReason.HUMAN_RESOLVED)
     assert newer_alarm.new_item is not None
     assert newer_alarm.new_item.resolved_by_human
 
@@ -387,7 +389,7 @@ def test_after_a_human_resolve_a_new_alarm_following_an_ok_opens_a_new_incident(
     assert ok.new_item is not None
     assert not ok.new_item.resolved_by_human
     again = run(ok.new_item, alert(at=T0 + timedelta(minutes=9)))
-    assert (again.send, again.reason) == (EventAction.TRIGGER, Reason.REOPENED)
+    assert (again.send, again.reason) == (EventAction.TRIGGER, DecisionReason.REOPENED)
 
 
 def test_insufficient_data_does_not_end_the_human_resolved_episode() -> None:
@@ -397,7 +399,7 @@ def test_insufficient_data_does_not_end_the_human_resolved_episode() -> None:
     assert flap.status == KeyStatus.IGNORED
     assert flap_item is not None
     assert (flap_item.status, flap_item.resolved_by_human) == (KeyStatus.RESOLVED, True)
-    assert run(flap_item, alert(at=T0 + timedelta(minutes=4))).reason == Reason.HUMAN_RESOLVED
+    assert run(flap_item, alert(at=T0 + timedelta(minutes=4))).reason == DecisionReason.HUMAN_RESOLVED
 
 
 def test_resolve_by_a_service_is_not_a_human_resolve() -> None:
@@ -509,7 +511,7 @@ def test_resolve_open_item_uses_the_opening_identity_and_closes_with_ttl() -> No
     assert decision.new_item.expires_at is not None
     assert resolve_open_item(decision.new_item, now=NOW, ttl_days=TTL_DAYS).send is None
     # The alarm's own duplicate ALARM stays a duplicate; its OK later sends nothing.
-    assert run(decision.new_item, alert(auto_resolve_after_seconds=60)).reason == Reason.DUPLICATE
+    assert run(decision.new_item, alert(auto_resolve_after_seconds=60)).reason == DecisionReason.DUPLICATE
 
 
 def test_routing_key_fingerprint_identifies_without_revealing() -> None:

@@ -12,20 +12,20 @@ import pytest
 from alertbridge.logic.dedup import bounded_key
 from alertbridge.logic.intake import prepare_for_delivery
 from alertbridge.logic.lifecycle import (
-    Reason,
+    DecisionReason,
     decide,
     decide_observation,
     observed_alarm_change,
     trigger_accepted,
 )
 from alertbridge.logic.parsers import parse_sqs_body
-from alertbridge.logic.pipeline import Pipeline
 from alertbridge.models.alert import AlarmState, Alert, AlertSource
 from alertbridge.models.config import BridgeConfig, Route
 from alertbridge.models.delivery import AlertNotice, Observation, ObservationKind, parse_delivery_message
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import EventAction, Severity
 from alertbridge.models.state import KeyStatus, StateItem
+from alertbridge.services.pipeline import Pipeline
 from tests.fakes import FakeEvents, FakeKeys, FakeMaintenance, FakeStateStore, ListCounter
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -78,7 +78,7 @@ def test_cloudwatch_ok_older_than_the_stored_alarm_is_stale() -> None:
     observation = seen(ObservationKind.RESOLVE_OK, item(), as_of=T0 + timedelta(minutes=10))
     change = observed_alarm_change(refired, observation)
     assert change is not None and change.state == AlarmState.OK
-    assert decide_change(refired, change, EventAction.RESOLVE).reason == Reason.STALE
+    assert decide_change(refired, change, EventAction.RESOLVE).reason == DecisionReason.STALE
 
 
 def test_cloudwatch_ok_newer_than_the_stored_alarm_resolves_with_the_opening_identity() -> None:
@@ -113,11 +113,11 @@ def test_a_new_alarm_from_ok_ends_a_human_resolved_episode_even_when_the_ok_was_
     human = item(status=KeyStatus.RESOLVED, resolved_by_human=True)
     next_episode = alarm(AlarmState.ALARM, T0 + timedelta(days=2), previous_state=AlarmState.OK)
     decision = decide_change(human, next_episode, EventAction.TRIGGER)
-    assert (decision.send, decision.reason) == (EventAction.TRIGGER, Reason.REOPENED)
+    assert (decision.send, decision.reason) == (EventAction.TRIGGER, DecisionReason.REOPENED)
     same_episode = alarm(
         AlarmState.ALARM, T0 + timedelta(days=2), previous_state=AlarmState.INSUFFICIENT_DATA
     )
-    assert decide_change(human, same_episode, EventAction.TRIGGER).reason == Reason.HUMAN_RESOLVED
+    assert decide_change(human, same_episode, EventAction.TRIGGER).reason == DecisionReason.HUMAN_RESOLVED
 
 
 # --- the other observations: only while the item still describes what was seen -------------------------
@@ -134,9 +134,13 @@ def test_a_dropped_trigger_is_resent_only_for_the_same_episode_and_its_episode_r
     decision = observe(stored, seen(ObservationKind.RETRIGGER_UNOPENED, stored))
     assert decision.send == EventAction.TRIGGER and decision.new_item.opened_at == NOW
     reopened = item(opened_at=T0 + timedelta(minutes=30))
-    assert observe(reopened, seen(ObservationKind.RETRIGGER_UNOPENED, stored)).reason == Reason.OVERTAKEN
+    assert (
+        observe(reopened, seen(ObservationKind.RETRIGGER_UNOPENED, stored)).reason == DecisionReason.OVERTAKEN
+    )
     mirrored = item(pd_status="triggered")
-    assert observe(mirrored, seen(ObservationKind.RETRIGGER_UNOPENED, stored)).reason == Reason.OVERTAKEN
+    assert (
+        observe(mirrored, seen(ObservationKind.RETRIGGER_UNOPENED, stored)).reason == DecisionReason.OVERTAKEN
+    )
 
 
 def test_maintenance_end_opens_only_a_still_suppressed_uncovered_key() -> None:
@@ -145,9 +149,9 @@ def test_maintenance_end_opens_only_a_still_suppressed_uncovered_key() -> None:
     opened = observe(held, observation)
     assert opened.send == EventAction.TRIGGER and opened.new_item.opened_at == NOW
     resolved = item(status=KeyStatus.RESOLVED, opened_at=None, state_changed_at=T0 + timedelta(minutes=3))
-    assert observe(resolved, observation).reason == Reason.OVERTAKEN  # the OK came first
+    assert observe(resolved, observation).reason == DecisionReason.OVERTAKEN  # the OK came first
     window = MaintenanceWindow(id="mw-2", start=T0, end=NOW + timedelta(hours=1), reason="another")
-    assert observe(held, observation, covering=window).reason == Reason.OVERTAKEN
+    assert observe(held, observation, covering=window).reason == DecisionReason.OVERTAKEN
 
 
 def test_a_resolve_is_resent_only_while_the_key_is_still_closed_by_the_bridge() -> None:
@@ -155,17 +159,19 @@ def test_a_resolve_is_resent_only_while_the_key_is_still_closed_by_the_bridge() 
     observation = seen(ObservationKind.RESEND_RESOLVE, closed)
     assert observe(closed, observation).send == EventAction.RESOLVE
     reopened = item(state_changed_at=T0 + timedelta(minutes=5))
-    assert observe(reopened, observation).reason == Reason.OVERTAKEN
+    assert observe(reopened, observation).reason == DecisionReason.OVERTAKEN
     by_person = item(status=KeyStatus.RESOLVED, resolved_by_human=True)
-    assert observe(by_person, seen(ObservationKind.RESEND_RESOLVE, by_person)).reason == Reason.OVERTAKEN
+    assert (
+        observe(by_person, seen(ObservationKind.RESEND_RESOLVE, by_person)).reason == DecisionReason.OVERTAKEN
+    )
 
 
 def test_a_pending_trigger_is_resent_once_and_an_absent_key_is_nothing_to_do() -> None:
     stuck = item(trigger_pending=True)
     observation = seen(ObservationKind.RESEND_TRIGGER, stuck)
     assert observe(stuck, observation).send == EventAction.TRIGGER
-    assert observe(item(), observation).reason == Reason.OVERTAKEN  # the redelivery got there first
-    assert observe(None, observation).reason == Reason.NOTHING_STORED
+    assert observe(item(), observation).reason == DecisionReason.OVERTAKEN  # the redelivery got there first
+    assert observe(None, observation).reason == DecisionReason.NOTHING_STORED
 
 
 def test_clearing_the_intent_after_a_webhook_mirrored_the_incident_in_between() -> None:
@@ -290,5 +296,8 @@ def test_maintenance_windows_are_read_once_per_batch_and_never_for_a_duplicate()
     )
     assert windows.queries == 1  # two triggers, one batch
     pipeline.begin_batch()
-    assert pipeline.process(alarm(AlarmState.ALARM, T0), now=NOW, deadline=None).reason == Reason.DUPLICATE
+    assert (
+        pipeline.process(alarm(AlarmState.ALARM, T0), now=NOW, deadline=None).reason
+        == DecisionReason.DUPLICATE
+    )
     assert windows.queries == 1  # a duplicate needs no window

@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alertbridge.errors import Rejected, RequestTimeout, RoutingKeyMissing, ServerError
-from alertbridge.local.scenario import Metric, metric_alarm_message
 from alertbridge.logic.dedup import routing_key_fingerprint
 from alertbridge.logic.parsers import parse_sqs_body
-from alertbridge.logic.pipeline import Pipeline, StateConflict
 from alertbridge.models.alert import Alert
 from alertbridge.models.config import BridgeConfig
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.state import KeyStatus
+from alertbridge.sandbox.scenario import Metric, metric_alarm_message
+from alertbridge.services.pipeline import Pipeline, StateConflict
 from tests.fakes import FakeEvents, FakeKeys, FakeMaintenance, FakeStateStore, ListCounter
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -9,20 +9,16 @@ from typing import Any
 import pytest
 
 from alertbridge.errors import BadToken, RateLimited, ServerError
-from alertbridge.local.scenario import Metric, metric_alarm_message
 from alertbridge.logic.events import build_event, iso_timestamp, trigger_from_item
 from alertbridge.logic.lifecycle import awaits_reconciler
 from alertbridge.logic.notes import resolve_note
 from alertbridge.logic.parsers import parse_sqs_body
-from alertbridge.logic.pipeline import REBUILT_TRIGGER_NOTES, Pipeline, StateConflict
 from alertbridge.logic.policy import route_alert
 from alertbridge.logic.reconcile import (
     OPEN_CHECK_GRACE,
     PENDING_TRIGGER_GRACE,
     ActionKind,
     AlarmHome,
-    ReconcileLimits,
-    Reconciler,
     plan,
     plan_open,
     plan_resolved_firing,
@@ -33,9 +29,12 @@ from alertbridge.models.alert import AlarmState, AlertSource
 from alertbridge.models.config import BridgeConfig, Route
 from alertbridge.models.delivery import AlertNotice, Observation
 from alertbridge.models.maintenance import MaintenanceWindow
-from alertbridge.models.pagerduty import EventAction, Severity
+from alertbridge.models.pagerduty import EventAction, Incident, Severity
 from alertbridge.models.state import KeyStatus, StateItem
-from alertbridge.ports import Incident, ObservedAlarm
+from alertbridge.ports import ObservedAlarm
+from alertbridge.sandbox.scenario import Metric, metric_alarm_message
+from alertbridge.services.pipeline import REBUILT_TRIGGER_NOTES, Pipeline, StateConflict
+from alertbridge.services.reconcile import ReconcileLimits, Reconciler
 from tests.fakes import FakeEvents, FakeKeys, FakeMaintenance, FakeStateStore, ListCounter
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

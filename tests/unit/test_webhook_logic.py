@@ -16,16 +16,14 @@ from alertbridge.logic.signature import signature_header
 from alertbridge.logic.webhook import (
     MAX_BODY_BYTES,
     MIRRORED_EVENT_TYPES,
-    Reason,
-    SigningSecretsCache,
-    WebhookParts,
-    handle_function_url_event,
+    WebhookReason,
     incident_update,
     parse_envelope,
     signature_problem,
 )
 from alertbridge.models.alert import AlarmState
 from alertbridge.models.state import KeyStatus, StateItem
+from alertbridge.services.webhook import SigningSecretsCache, WebhookParts, handle_function_url_event
 from tests.fakes import FakeAlertKeys, FakeIncidentLinks, FakeStateStore
 from tests.webhook_events import (
     INCIDENT_ID,
@@ -146,17 +144,17 @@ def test_a_signature_made_with_the_secret_passes() -> None:
 
 def test_a_forged_signature_is_refused() -> None:
     forged = signature_header(["attacker-guess"], BODY)
-    assert signature_problem(forged, BODY, [SECRET], allow_unsigned=False) == Reason.BAD_SIGNATURE
+    assert signature_problem(forged, BODY, [SECRET], allow_unsigned=False) == WebhookReason.BAD_SIGNATURE
 
 
 def test_a_signature_of_another_body_is_refused() -> None:
     header = signature_header([SECRET], b'{"event": {"x": 1}}')
-    assert signature_problem(header, BODY, [SECRET], allow_unsigned=False) == Reason.BAD_SIGNATURE
+    assert signature_problem(header, BODY, [SECRET], allow_unsigned=False) == WebhookReason.BAD_SIGNATURE
 
 
 @pytest.mark.parametrize("header", [None, "", "v0=abc", "sha256=" + "0" * 64, "v1="])
 def test_a_missing_or_unusable_header_is_refused(header: str | None) -> None:
-    assert signature_problem(header, BODY, [SECRET], allow_unsigned=False) == Reason.MISSING_SIGNATURE
+    assert signature_problem(header, BODY, [SECRET], allow_unsigned=False) == WebhookReason.MISSING_SIGNATURE
 
 
 @pytest.mark.parametrize("signed_with", [[SECRET], [OLD_SECRET], [OLD_SECRET, SECRET], ["other", SECRET]])
@@ -168,15 +166,15 @@ def test_during_a_rotation_either_secret_is_accepted(signed_with: list[str]) -> 
 @pytest.mark.parametrize("secrets", [[], [""]])
 def test_without_a_secret_the_handler_refuses_to_run(secrets: list[str]) -> None:
     header = signature_header(["anything"], BODY)
-    assert signature_problem(header, BODY, secrets, allow_unsigned=False) == Reason.NOT_CONFIGURED
-    assert signature_problem(None, BODY, secrets, allow_unsigned=False) == Reason.NOT_CONFIGURED
+    assert signature_problem(header, BODY, secrets, allow_unsigned=False) == WebhookReason.NOT_CONFIGURED
+    assert signature_problem(None, BODY, secrets, allow_unsigned=False) == WebhookReason.NOT_CONFIGURED
 
 
 def test_allow_unsigned_accepts_deliveries_only_when_no_secret_is_configured() -> None:
     assert signature_problem(None, BODY, [], allow_unsigned=True) is None
-    assert signature_problem(None, BODY, [SECRET], allow_unsigned=True) == Reason.MISSING_SIGNATURE
+    assert signature_problem(None, BODY, [SECRET], allow_unsigned=True) == WebhookReason.MISSING_SIGNATURE
     forged = signature_header(["attacker-guess"], BODY)
-    assert signature_problem(forged, BODY, [SECRET], allow_unsigned=True) == Reason.BAD_SIGNATURE
+    assert signature_problem(forged, BODY, [SECRET], allow_unsigned=True) == WebhookReason.BAD_SIGNATURE
 
 
 # --- secrets cache ---------------------------------------------------------------------------------------------
@@ -262,7 +260,7 @@ def test_every_mirrored_type_updates_the_state_item(event_type: str) -> None:
     before = stored(parts)
     result = handle_function_url_event(delivery(event_type), parts, now=NOW)
     after = stored(parts)
-    assert (result.status_code, result.reason) == (200, Reason.MIRRORED)
+    assert (result.status_code, result.reason) == (200, WebhookReason.MIRRORED)
     assert after is not None and before is not None
     assert after.version == before.version + 1
     assert after.incident_id == "Q2AEN3LD5KFJ9S"
@@ -280,7 +278,7 @@ def test_a_human_resolve_closes_the_key_and_marks_it() -> None:
         delivery("incident.resolved", data={"status": "resolved"}), parts, now=NOW
     )
     item = stored(parts)
-    assert result.reason == Reason.MIRRORED
+    assert result.reason == WebhookReason.MIRRORED
     assert item is not None
     assert (item.status, item.pd_status, item.resolved_by_human) == (KeyStatus.RESOLVED, "resolved", True)
     assert item.expires_at is not None
@@ -306,7 +304,7 @@ def test_an_older_update_than_the_newest_applied_changes_nothing() -> None:
     store.items[KEY] = open_item(pd_updated_at=datetime(2025, 6, 1, 12, 4, tzinfo=UTC), version=7)
     parts = parts_with(store)
     result = handle_function_url_event(delivery("incident.resolved"), parts, now=NOW)
-    assert (result.status_code, result.reason) == (200, Reason.UNCHANGED)
+    assert (result.status_code, result.reason) == (200, WebhookReason.UNCHANGED)
     assert store.writes == 0
 
 
@@ -318,27 +316,31 @@ def test_an_unknown_type_gets_200_and_changes_nothing() -> None:
     before = stored(parts)
     ping = load("function-url-pagey-ping.json")
     result = handle_function_url_event(with_body(ping, ping["body"].encode()), parts, now=NOW)
-    assert (result.status_code, result.reason, result.event_type) == (200, Reason.UNKNOWN_TYPE, "pagey.ping")
+    assert (result.status_code, result.reason, result.event_type) == (
+        200,
+        WebhookReason.UNKNOWN_TYPE,
+        "pagey.ping",
+    )
     assert stored(parts) == before
 
 
 def test_an_incident_type_not_mirrored_gets_200() -> None:
     parts = parts_with()
     result = handle_function_url_event(delivery("incident.status_update_published"), parts, now=NOW)
-    assert (result.status_code, result.reason) == (200, Reason.UNKNOWN_TYPE)
+    assert (result.status_code, result.reason) == (200, WebhookReason.UNKNOWN_TYPE)
 
 
 def test_an_incident_without_state_item_gets_200() -> None:
     parts = parts_with(FakeStateStore())
     result = handle_function_url_event(delivery("incident.acknowledged"), parts, now=NOW)
-    assert (result.status_code, result.reason) == (200, Reason.NOT_OURS)
+    assert (result.status_code, result.reason) == (200, WebhookReason.NOT_OURS)
     assert parts.state.get(KEY) is None
 
 
 def test_an_incident_key_without_state_item_gets_200() -> None:
     parts = parts_with(FakeStateStore())
     result = handle_function_url_event(delivery(data={"incident_key": "other"}), parts, now=NOW)
-    assert (result.status_code, result.reason) == (200, Reason.NO_STATE)
+    assert (result.status_code, result.reason) == (200, WebhookReason.NO_STATE)
 
 
 def test_an_expired_state_item_counts_as_absent() -> None:
@@ -346,7 +348,7 @@ def test_an_expired_state_item_counts_as_absent() -> None:
     store.items[KEY] = open_item(status=KeyStatus.RESOLVED, expires_at=int(NOW.timestamp()) - 1)
     links = FakeIncidentLinks({INCIDENT_ID: KEY})
     result = handle_function_url_event(delivery("incident.reopened"), parts_with(store, links=links), now=NOW)
-    assert result.reason == Reason.NO_STATE
+    assert result.reason == WebhookReason.NO_STATE
     assert store.writes == 0
 
 
@@ -355,7 +357,7 @@ def test_a_real_annotation_is_mirrored_by_incident_id() -> None:
     parts = parts_with()
     result = handle_function_url_event(with_body(note, note["body"].encode()), parts, now=NOW)
     item = stored(parts)
-    assert (result.status_code, result.reason, result.dedup_key) == (200, Reason.MIRRORED, KEY)
+    assert (result.status_code, result.reason, result.dedup_key) == (200, WebhookReason.MIRRORED, KEY)
     assert item is not None
     assert (item.pd_note_count, item.last_actor, item.incident_id) == (1, "Ada Lovelace", INCIDENT_ID)
     assert (item.status, item.pd_status) == (KeyStatus.OPEN, None)  # a note carries no status
@@ -364,7 +366,7 @@ def test_a_real_annotation_is_mirrored_by_incident_id() -> None:
 def test_an_annotation_whose_incident_cannot_be_mapped_yet_gets_503() -> None:
     note = load("function-url-incident-annotated.json")
     parts = parts_with(rest=FakeAlertKeys({}, available=False))
-    assert refused(with_body(note, note["body"].encode()), parts) == (503, Reason.NO_REST_TOKEN)
+    assert refused(with_body(note, note["body"].encode()), parts) == (503, WebhookReason.NO_REST_TOKEN)
 
 
 # --- deliveries: the dedup key by incident id -----------------------------------------------------------
@@ -375,7 +377,7 @@ def test_the_first_delivery_learns_the_link_from_the_incidents_alerts() -> None:
     rest = FakeAlertKeys({INCIDENT_ID: ["someone-elses-key", KEY]})
     parts = parts_with(links=links, rest=rest)
     result = handle_function_url_event(delivery(webhook_id="first"), parts, now=NOW)
-    assert (result.reason, result.dedup_key) == (Reason.MIRRORED, KEY)
+    assert (result.reason, result.dedup_key) == (WebhookReason.MIRRORED, KEY)
     assert links.links == {INCIDENT_ID: KEY}
     handle_function_url_event(delivery("incident.resolved", webhook_id="second"), parts, now=NOW)
     assert rest.lookups == [INCIDENT_ID]  # the second delivery reads the link, not PagerDuty
@@ -385,7 +387,7 @@ def test_the_first_delivery_learns_the_link_from_the_incidents_alerts() -> None:
 
 def test_a_known_link_needs_no_rest_api() -> None:
     parts = parts_with(links=FakeIncidentLinks({INCIDENT_ID: KEY}), rest=FakeAlertKeys({}, available=False))
-    assert handle_function_url_event(delivery(), parts, now=NOW).reason == Reason.MIRRORED
+    assert handle_function_url_event(delivery(), parts, now=NOW).reason == WebhookReason.MIRRORED
 
 
 def test_an_incident_key_filled_by_pagerduty_is_used_and_linked() -> None:
@@ -393,7 +395,7 @@ def test_an_incident_key_filled_by_pagerduty_is_used_and_linked() -> None:
     rest = FakeAlertKeys({}, available=False)
     parts = parts_with(links=links, rest=rest)
     result = handle_function_url_event(delivery(data={"incident_key": KEY}), parts, now=NOW)
-    assert (result.reason, links.links) == (Reason.MIRRORED, {INCIDENT_ID: KEY})
+    assert (result.reason, links.links) == (WebhookReason.MIRRORED, {INCIDENT_ID: KEY})
 
 
 @pytest.mark.parametrize("failure", [RuntimeError("connection reset"), TimeoutError("read timeout")])
@@ -401,20 +403,20 @@ def test_a_rest_failure_answers_503_and_the_retry_is_applied(failure: Exception)
     rest = FakeAlertKeys({INCIDENT_ID: [KEY]})
     rest.failures.append(failure)
     parts = parts_with(rest=rest)
-    assert refused(delivery(), parts) == (503, Reason.LINK_UNAVAILABLE)
-    assert handle_function_url_event(delivery(), parts, now=NOW).reason == Reason.MIRRORED
+    assert refused(delivery(), parts) == (503, WebhookReason.LINK_UNAVAILABLE)
+    assert handle_function_url_event(delivery(), parts, now=NOW).reason == WebhookReason.MIRRORED
 
 
 def test_without_a_rest_token_an_unmapped_delivery_answers_503() -> None:
     parts = parts_with(rest=FakeAlertKeys({INCIDENT_ID: [KEY]}, available=False))
-    assert refused(delivery(), parts) == (503, Reason.NO_REST_TOKEN)
+    assert refused(delivery(), parts) == (503, WebhookReason.NO_REST_TOKEN)
 
 
 def test_an_incident_whose_alert_keys_have_no_state_is_not_ours() -> None:
     links = FakeIncidentLinks()
     parts = parts_with(links=links, rest=FakeAlertKeys({INCIDENT_ID: ["someone-elses-key"]}))
     result = handle_function_url_event(delivery(), parts, now=NOW)
-    assert (result.status_code, result.reason) == (200, Reason.NOT_OURS)
+    assert (result.status_code, result.reason) == (200, WebhookReason.NOT_OURS)
     assert links.links == {}  # nothing to remember about someone else's incident
 
 
@@ -431,7 +433,7 @@ def test_only_a_person_resolving_marks_the_key_human_resolved(name: str, human: 
     parts = parts_with()
     result = handle_function_url_event(with_body(event, raw), parts, now=NOW + timedelta(hours=1))
     item = stored(parts)
-    assert result.reason == Reason.MIRRORED
+    assert result.reason == WebhookReason.MIRRORED
     assert item is not None and (item.status, item.resolved_by_human) == (KeyStatus.RESOLVED, human)
 
 
@@ -441,7 +443,7 @@ def test_an_acknowledgement_timeout_has_no_agent_and_is_mirrored() -> None:
     parts.state.save(open_item(pd_status="acknowledged", version=4), expected_version=3)
     result = handle_function_url_event(with_body(event, event["body"].encode()), parts, now=NOW)
     item = stored(parts)
-    assert result.reason == Reason.MIRRORED
+    assert result.reason == WebhookReason.MIRRORED
     assert item is not None and (item.pd_status, item.status) == ("triggered", KeyStatus.OPEN)
 
 
@@ -457,7 +459,7 @@ def test_an_occurred_at_without_utc_offset_is_read_as_utc() -> None:
     naive = delivery(event={"occurred_at": "2025-06-01T12:03:00.123"})
     result = handle_function_url_event(naive, parts, now=NOW)
     item = stored(parts)
-    assert result.reason == Reason.MIRRORED
+    assert result.reason == WebhookReason.MIRRORED
     assert item is not None and item.pd_updated_at == datetime(2025, 6, 1, 12, 3, 0, 123000, tzinfo=UTC)
 
 
@@ -469,7 +471,11 @@ def test_a_replayed_webhook_id_answers_200_and_writes_nothing() -> None:
     first = handle_function_url_event(delivery("incident.acknowledged", webhook_id="same"), parts, now=NOW)
     after_first = stored(parts)
     second = handle_function_url_event(delivery("incident.resolved", webhook_id="same"), parts, now=NOW)
-    assert (first.reason, second.status_code, second.reason) == (Reason.MIRRORED, 200, Reason.REPLAY)
+    assert (first.reason, second.status_code, second.reason) == (
+        WebhookReason.MIRRORED,
+        200,
+        WebhookReason.REPLAY,
+    )
     assert stored(parts) == after_first
 
 
@@ -491,7 +497,7 @@ def test_a_delivery_that_failed_is_not_recorded_so_the_retry_is_processed() -> N
         handle_function_url_event(delivery(webhook_id="retry-me"), parts, now=NOW)
     assert deliveries.recorded == set()
     result = handle_function_url_event(delivery(webhook_id="retry-me"), parts, now=NOW)
-    assert result.reason == Reason.MIRRORED
+    assert result.reason == WebhookReason.MIRRORED
     assert deliveries.recorded == {"retry-me"}
 
 
@@ -499,7 +505,7 @@ def test_a_lost_race_is_retried_on_fresh_state() -> None:
     store = ConflictingStore(conflicts=2)
     store.items[KEY] = open_item()
     result = handle_function_url_event(delivery(), parts_with(store), now=NOW)
-    assert result.reason == Reason.MIRRORED
+    assert result.reason == WebhookReason.MIRRORED
     assert store.save_calls == 3
 
 
@@ -508,7 +514,7 @@ def test_a_key_that_keeps_changing_answers_500_and_is_not_recorded() -> None:
     store.items[KEY] = open_item()
     deliveries = FakeDeliveries()
     result = handle_function_url_event(delivery(), parts_with(store, deliveries=deliveries), now=NOW)
-    assert (result.status_code, result.reason) == (500, Reason.CONFLICT)
+    assert (result.status_code, result.reason) == (500, WebhookReason.CONFLICT)
     assert deliveries.recorded == set()
     assert store.items[KEY] == open_item()
 
@@ -516,7 +522,7 @@ def test_a_key_that_keeps_changing_answers_500_and_is_not_recorded() -> None:
 # --- deliveries: refused, state unchanged ------------------------------------------------------------------
 
 
-def refused(event: dict[str, Any], parts: WebhookParts) -> tuple[int, Reason]:
+def refused(event: dict[str, Any], parts: WebhookParts) -> tuple[int, WebhookReason]:
     before = stored(parts)
     result = handle_function_url_event(event, parts, now=NOW)
     assert stored(parts) == before, "a refused delivery must not touch state"
@@ -525,39 +531,39 @@ def refused(event: dict[str, Any], parts: WebhookParts) -> tuple[int, Reason]:
 
 
 def test_forged_signature_gets_401() -> None:
-    assert refused(delivery(secrets=["attacker-guess"]), parts_with()) == (401, Reason.BAD_SIGNATURE)
+    assert refused(delivery(secrets=["attacker-guess"]), parts_with()) == (401, WebhookReason.BAD_SIGNATURE)
 
 
 def test_missing_signature_gets_401() -> None:
-    assert refused(delivery(secrets=()), parts_with()) == (401, Reason.MISSING_SIGNATURE)
+    assert refused(delivery(secrets=()), parts_with()) == (401, WebhookReason.MISSING_SIGNATURE)
 
 
 def test_a_tampered_body_with_a_valid_signature_of_the_original_gets_401() -> None:
     event = delivery("incident.acknowledged")
     event["body"] = event["body"].replace("acknowledged", "resolved")
-    assert refused(event, parts_with()) == (401, Reason.BAD_SIGNATURE)
+    assert refused(event, parts_with()) == (401, WebhookReason.BAD_SIGNATURE)
 
 
 def test_no_secret_configured_gets_500_without_state_change() -> None:
     parts = parts_with(secrets=FakeSecrets())
-    assert refused(delivery(secrets=["whatever"]), parts) == (500, Reason.NOT_CONFIGURED)
+    assert refused(delivery(secrets=["whatever"]), parts) == (500, WebhookReason.NOT_CONFIGURED)
 
 
 def test_an_unreadable_secret_gets_500() -> None:
     parts = parts_with(secrets=FakeSecrets(error=True))
-    assert refused(delivery(), parts) == (500, Reason.SECRET_UNREADABLE)
+    assert refused(delivery(), parts) == (500, WebhookReason.SECRET_UNREADABLE)
 
 
 def test_allow_unsigned_processes_an_unsigned_delivery_when_no_secret_is_set() -> None:
     parts = parts_with(secrets=FakeSecrets(), allow_unsigned=True)
     result = handle_function_url_event(delivery(secrets=()), parts, now=NOW)
-    assert result.reason == Reason.MIRRORED
+    assert result.reason == WebhookReason.MIRRORED
 
 
 def test_a_secret_rotated_after_the_cache_was_filled_is_accepted_after_a_refresh() -> None:
     secrets = FakeSecrets(OLD_SECRET, fresh=[SECRET])
     result = handle_function_url_event(delivery(secrets=[SECRET]), parts_with(secrets=secrets), now=NOW)
-    assert result.reason == Reason.MIRRORED
+    assert result.reason == WebhookReason.MIRRORED
 
 
 def test_an_oversized_body_gets_413_before_any_secret_is_read() -> None:
@@ -566,13 +572,13 @@ def test_an_oversized_body_gets_413_before_any_secret_is_read() -> None:
     envelope["event"]["data"]["title"] = "x" * MAX_BODY_BYTES
     event = delivery()
     event = with_body(event, json.dumps(envelope).encode())
-    assert refused(event, parts_with(secrets=secrets)) == (413, Reason.TOO_LARGE)
+    assert refused(event, parts_with(secrets=secrets)) == (413, WebhookReason.TOO_LARGE)
     assert secrets.reads == 0
 
 
 def test_an_oversized_base64_body_gets_413() -> None:
     event = with_body(delivery(), b"{" + b" " * MAX_BODY_BYTES + b"}", b64=True)
-    assert refused(event, parts_with()) == (413, Reason.TOO_LARGE)
+    assert refused(event, parts_with()) == (413, WebhookReason.TOO_LARGE)
 
 
 def test_a_body_at_the_limit_is_processed() -> None:
@@ -582,7 +588,7 @@ def test_a_body_at_the_limit_is_processed() -> None:
     body = json.dumps(envelope).encode()
     assert len(body) == MAX_BODY_BYTES
     result = handle_function_url_event(with_body(delivery(), body), parts_with(), now=NOW)
-    assert result.reason == Reason.MIRRORED
+    assert result.reason == WebhookReason.MIRRORED
 
 
 def test_a_base64_body_is_decoded_before_verifying() -> None:
@@ -591,7 +597,7 @@ def test_a_base64_body_is_decoded_before_verifying() -> None:
     parts = parts_with()
     result = handle_function_url_event(with_body(event, raw, b64=True), parts, now=NOW)
     item = stored(parts)
-    assert result.reason == Reason.MIRRORED
+    assert result.reason == WebhookReason.MIRRORED
     assert item is not None and item.status == KeyStatus.RESOLVED
 
 
@@ -599,28 +605,28 @@ def test_a_signature_over_the_base64_text_instead_of_the_bytes_is_refused() -> N
     event = load("function-url-incident-resolved-base64.json")
     signed_text = with_body(event, event["body"].encode())  # signed over the base64 text...
     event = {**signed_text, "body": event["body"], "isBase64Encoded": True}  # ...delivered as base64
-    assert refused(event, parts_with()) == (401, Reason.BAD_SIGNATURE)
+    assert refused(event, parts_with()) == (401, WebhookReason.BAD_SIGNATURE)
 
 
 def test_invalid_base64_gets_400() -> None:
     event = {**delivery(), "body": "not base64 at all!", "isBase64Encoded": True}
-    assert refused(event, parts_with()) == (400, Reason.BAD_ENCODING)
+    assert refused(event, parts_with()) == (400, WebhookReason.BAD_ENCODING)
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b'{"event": {"event_type": "incident.acknowledged"}}', b"[]"])
 def test_malformed_json_with_a_valid_signature_gets_400(raw: bytes) -> None:
-    assert refused(with_body(delivery(), raw), parts_with()) == (400, Reason.MALFORMED)
+    assert refused(with_body(delivery(), raw), parts_with()) == (400, WebhookReason.MALFORMED)
 
 
 def test_a_wrongly_typed_incident_field_gets_400() -> None:
     event = delivery(data={"number": "not a number"})
-    assert refused(event, parts_with()) == (400, Reason.MALFORMED)
+    assert refused(event, parts_with()) == (400, WebhookReason.MALFORMED)
 
 
 def test_a_get_gets_405() -> None:
     event = delivery()
     event["requestContext"] = {**event["requestContext"], "http": {"method": "GET", "path": "/"}}
-    assert refused(event, parts_with()) == (405, Reason.METHOD)
+    assert refused(event, parts_with()) == (405, WebhookReason.METHOD)
 
 
 def test_header_names_are_matched_in_any_case() -> None:
@@ -631,7 +637,7 @@ def test_header_names_are_matched_in_any_case() -> None:
     }
     parts = parts_with()
     result = handle_function_url_event(event, parts, now=NOW)
-    assert (result.reason, result.webhook_id) == (Reason.MIRRORED, "wh-1")
+    assert (result.reason, result.webhook_id) == (WebhookReason.MIRRORED, "wh-1")
 
 
 def test_a_response_says_why_and_nothing_more() -> None:
@@ -647,4 +653,4 @@ def test_an_incident_pagerduty_does_not_know_is_not_ours() -> None:
     rest = FakeAlertKeys({})
     rest.failures.append(NotFound("PagerDuty has no such incident (404)"))
     result = handle_function_url_event(delivery(), parts_with(rest=rest), now=NOW)
-    assert (result.status_code, result.reason) == (200, Reason.NOT_OURS)
+    assert (result.status_code, result.reason) == (200, WebhookReason.NOT_OURS)

@@ -165,7 +165,7 @@ def _regional_client(region: str) -> Any:
 class CloudWatchAlarmContributors(_CloudWatchClient):
     """ports.AlarmContributors: DescribeAlarmContributors (the contributors of a multi-time-series alarm
     currently in ALARM), in the client's region. moto does not implement it: local runs answer it with
-    `alertbridge.local.cloudwatch_stand_in`."""
+    `alertbridge.sandbox.cloudwatch_stand_in`."""
 
     def in_alarm(self, alarm_name: str) -> dict[str, ObservedContributor] | None:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -36,8 +36,8 @@ from alertbridge.errors import (
     UnknownRequester,
 )
 from alertbridge.logic.retry import RetryPolicy, parse_retry_after
+from alertbridge.models.pagerduty import Incident
 from alertbridge.models.settings import US_REST_URL
-from alertbridge.ports import Incident
 
 EU_REST_URL = "https://api.eu.pagerduty.com"
 ACCEPT_V2 = "application/vnd.pagerduty+json;version=2"

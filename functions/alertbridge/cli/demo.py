@@ -33,11 +33,11 @@ def run(args: argparse.Namespace) -> int:
     _quiet_lambda_runtime(verbose=args.verbose)
     from moto import mock_aws
 
-    from alertbridge.local.bridge import use_fake_credentials
+    from alertbridge.sandbox.bridge import use_fake_credentials
 
     use_fake_credentials()
     with mock_aws():
-        from alertbridge.local.demo_run import DemoRun
+        from alertbridge.sandbox.demo_run import DemoRun
 
         graph_env = {} if args.events else _graph_environment()
         with DemoRun.start(
@@ -58,13 +58,13 @@ def _config(path: str | None) -> Any:
 
 
 def _graph_environment() -> dict[str, str]:
-    from alertbridge.local.graph_images import graph_environment
+    from alertbridge.sandbox.graph_images import graph_environment
 
     return graph_environment()
 
 
 def _graph_step(demo: Any, *, echo: bool) -> list[str]:
-    from alertbridge.local.graph_images import show_graph_images
+    from alertbridge.sandbox.graph_images import show_graph_images
 
     if echo:
         print(
@@ -78,7 +78,7 @@ def _graph_step(demo: Any, *, echo: bool) -> list[str]:
 
 
 def _remediation_step(demo: Any, at: datetime, *, echo: bool) -> list[str]:
-    from alertbridge.local.remediation import show_remediation
+    from alertbridge.sandbox.remediation import show_remediation
 
     if echo:
         print(
@@ -109,7 +109,7 @@ def _replay(demo: Any, files: list[str], *, as_json: bool) -> int:
 
 
 def _scenario(demo: Any, *, storm: int, as_json: bool) -> int:
-    from alertbridge.local.scenario import builtin_scenario
+    from alertbridge.sandbox.scenario import builtin_scenario
 
     started = time.monotonic()
     # CloudWatch's state change times precede the notification; the bridge clamps any later one to the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import threading
 
-from alertbridge.local.emulator import DEFAULT_TOKEN, DEFAULT_USER, PagerDutyEmulator
+from alertbridge.sandbox.emulator import DEFAULT_TOKEN, DEFAULT_USER, PagerDutyEmulator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int
         return 2
     from moto import mock_aws
 
-    from alertbridge.local.bridge import use_fake_credentials
+    from alertbridge.sandbox.bridge import use_fake_credentials
 
     use_fake_credentials()
     _quiet_powertools(args.quiet_logs)
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int
 
 
 def _serve(args: argparse.Namespace, secrets: list[str], stop: threading.Event) -> int:
-    from alertbridge.local.webhook_server import WebhookServer
+    from alertbridge.sandbox.webhook_server import WebhookServer
 
     bridge = _local_bridge(secrets, args)
     for key in args.seed_key:
@@ -88,9 +88,9 @@ def _local_bridge(secrets: list[str], args: argparse.Namespace) -> Any:
 
     from alertbridge import wiring
     from alertbridge.adapters.dynamo_state import reset_default_client
-    from alertbridge.local.bridge import REGION, LocalBridge
     from alertbridge.models.config import BridgeConfig
     from alertbridge.models.settings import US_REST_URL
+    from alertbridge.sandbox.bridge import REGION, LocalBridge
 
     reset_default_client()
     bridge = LocalBridge.create(BridgeConfig(), _UNUSED_EVENTS_URL, webhook_secrets=tuple(secrets))
@@ -111,7 +111,7 @@ def _local_bridge(secrets: list[str], args: argparse.Namespace) -> Any:
 
 
 def _graph_route() -> dict[str, str]:
-    from alertbridge.local.graph_images import LocalMetricImages, graph_environment
+    from alertbridge.sandbox.graph_images import LocalMetricImages, graph_environment
     from alertbridge.wiring import graph as graph_wiring
 
     graph_wiring.use_images(LocalMetricImages())
@@ -119,7 +119,7 @@ def _graph_route() -> dict[str, str]:
 
 
 def _print_graph_sample(url: str) -> None:
-    from alertbridge.local.graph_images import sample_graph_path
+    from alertbridge.sandbox.graph_images import sample_graph_path
 
     sample = sample_graph_path(datetime.now(UTC))
     print(

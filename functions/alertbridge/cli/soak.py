@@ -14,7 +14,7 @@ import os
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from alertbridge.local.soak import SoakOptions
+    from alertbridge.sandbox.soak import SoakOptions
 
     defaults = SoakOptions()
     parser.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}")
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alertbridge.local.soak import SoakOptions, run_soak, summary
+    from alertbridge.sandbox.soak import SoakOptions, run_soak, summary
 
     if args.alarms < 1 or args.transitions < 2 * args.alarms or args.consumers < 1:
         print("alertbridge soak: need --alarms >= 1, --transitions >= 2 x alarms and --consumers >= 1")

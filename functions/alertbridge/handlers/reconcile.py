@@ -1,7 +1,8 @@
 """Reconciler Lambda (scheduled): plans the corrections (incidents whose alarm is gone or already OK, timed-out
 application alerts, what a maintenance window held back once it ends, stuck or dropped triggers, dropped
 resolves) and hands each to the delivery lane as an observation; it never sends to PagerDuty. The work is in
-logic/reconcile.py; this only wires it and bounds it by the invocation's time."""
+services/reconcile.py (the plan in logic/reconcile.py); this only wires it and bounds it by the invocation's
+time."""
 
 from __future__ import annotations
 

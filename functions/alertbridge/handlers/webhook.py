@@ -21,12 +21,12 @@ from alertbridge.handlers import graph
 from alertbridge.logic.webhook import (
     DELIVERY_BUDGET_SECONDS,
     EXPLANATIONS,
-    Reason,
+    WebhookReason,
     WebhookResult,
-    handle_function_url_event,
-    refusal,
+    result_for,
 )
 from alertbridge.observability import NAMESPACE, SERVICE, logger, metrics
+from alertbridge.services.webhook import handle_function_url_event
 from alertbridge.wiring import webhook as webhook_wiring
 
 
@@ -57,7 +57,7 @@ def _handle(event: dict[str, Any], *, deadline: float) -> WebhookResult:
         return handle_function_url_event(event, parts, now=datetime.now(UTC), deadline=deadline)
     except Exception:  # answer 500 so PagerDuty retries, rather than a bare Function URL 502
         logger.exception("webhook processing failed; PagerDuty will deliver it again")
-        return refusal(Reason.ERROR)
+        return result_for(WebhookReason.ERROR)
 
 
 def _report(result: WebhookResult) -> None:
@@ -73,9 +73,9 @@ def _report(result: WebhookResult) -> None:
 
 
 def _count(result: WebhookResult) -> None:
-    if result.reason == Reason.REPLAY:
+    if result.reason == WebhookReason.REPLAY:
         metrics.add_metric(name="WebhookReplay", unit=MetricUnit.Count, value=1)
-    elif result.accepted and result.reason != Reason.NOT_OURS:
+    elif result.accepted and result.reason != WebhookReason.NOT_OURS:
         metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
     else:
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)  # the total, to alarm on

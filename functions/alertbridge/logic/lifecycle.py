@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, assert_never
 
 from pydantic import BaseModel, ConfigDict
 
@@ -48,8 +48,9 @@ HUMAN_AGENT_TYPES = frozenset({"user_reference", "user"})
 _CLOSED = frozenset({KeyStatus.RESOLVED, KeyStatus.IGNORED})
 
 
-class Reason(StrEnum):
-    """Why a decision was taken: stable values for logs and metric dimensions."""
+class DecisionReason(StrEnum):
+    """Why the lifecycle decided what it did about a state change or an observation: stable values for logs
+    and metric dimensions (`Outcome.reason`)."""
 
     OPENED = "opened"
     REOPENED = "reopened"
@@ -133,10 +134,10 @@ def decide(
         if current.trigger_pending and current.is_open and action == EventAction.TRIGGER:
             return _resend_pending(current, change)
         if action == EventAction.TRIGGER and _mute_rerun(current, change):
-            return _open(current, change, Reason.MUTE_ENDED)
-        return Decision(reason=Reason.DUPLICATE)
+            return _open(current, change, DecisionReason.MUTE_ENDED)
+        return Decision(reason=DecisionReason.DUPLICATE)
     if current is not None and not _is_newer(current, alert):
-        return Decision(reason=Reason.STALE)
+        return Decision(reason=DecisionReason.STALE)
     if action == EventAction.TRIGGER:
         return _on_trigger(current, change)
     if action == EventAction.RESOLVE:
@@ -156,7 +157,7 @@ def needs_no_window(stored: StateItem | None, alert: Alert, now: datetime) -> bo
 def _resend_pending(current: StateItem, change: _Change) -> Decision:
     """The redelivery of a trigger whose send failed after its intent was committed: send it again."""
     item = current.model_copy(update={"last_seen": change.now, "version": current.version + 1})
-    return _sending(EventAction.TRIGGER, current, item, change, Reason.RETRY_PENDING)
+    return _sending(EventAction.TRIGGER, current, item, change, DecisionReason.RETRY_PENDING)
 
 
 def _mute_rerun(current: StateItem, change: _Change) -> bool:
@@ -198,11 +199,11 @@ def _on_trigger(current: StateItem | None, change: _Change) -> Decision:
     if current is not None and current.is_open:
         return _retrigger(current, change)
     if _in_human_resolved_episode(current, change.alert):
-        return _record(current, change, KeyStatus.RESOLVED, Reason.HUMAN_RESOLVED)
+        return _record(current, change, KeyStatus.RESOLVED, DecisionReason.HUMAN_RESOLVED)
     mute = change.alert.mute
     if change.suppressed_by is not None or mute is not None:
         window_id = change.suppressed_by.id if change.suppressed_by is not None else None
-        reason = Reason.SUPPRESSED if change.suppressed_by is not None else Reason.MUTED
+        reason = DecisionReason.SUPPRESSED if change.suppressed_by is not None else DecisionReason.MUTED
         return _record(
             current,
             change,
@@ -212,7 +213,7 @@ def _on_trigger(current: StateItem | None, change: _Change) -> Decision:
             **_mute_fields(mute),
         )
     if not change.pages:
-        return _record(current, change, KeyStatus.RECORDED, Reason.RECORDED, **_NO_MUTE)
+        return _record(current, change, KeyStatus.RECORDED, DecisionReason.RECORDED, **_NO_MUTE)
     return _open(current, change)
 
 
@@ -229,14 +230,16 @@ def _retrigger(current: StateItem, change: _Change) -> Decision:
     """A newer ALARM for an open key updates the open PagerDuty alert, with the opening identity."""
     if change.suppressed_by is not None:  # the incident stays open; only the update is held back
         window_id = change.suppressed_by.id
-        return _record(current, change, KeyStatus.OPEN, Reason.SUPPRESSED, maintenance_window_id=window_id)
+        return _record(
+            current, change, KeyStatus.OPEN, DecisionReason.SUPPRESSED, maintenance_window_id=window_id
+        )
     if change.alert.mute is not None:  # muted by CloudWatch: the open incident is not updated
-        return _record(current, change, KeyStatus.OPEN, Reason.MUTED)
+        return _record(current, change, KeyStatus.OPEN, DecisionReason.MUTED)
     item = _next_item(current, change, KeyStatus.OPEN, auto_resolve_at=_auto_resolve_at(change.alert))
-    return _sending(EventAction.TRIGGER, current, item, change, Reason.RETRIGGERED)
+    return _sending(EventAction.TRIGGER, current, item, change, DecisionReason.RETRIGGERED)
 
 
-def _open(current: StateItem | None, change: _Change, reason: Reason | None = None) -> Decision:
+def _open(current: StateItem | None, change: _Change, reason: DecisionReason | None = None) -> Decision:
     """A new incident: the newly computed route and key become its opening identity."""
     item = _next_item(
         current,
@@ -250,7 +253,7 @@ def _open(current: StateItem | None, change: _Change, reason: Reason | None = No
     )
     if reason is None:
         fresh = current is None or current.status in (KeyStatus.SUPPRESSED, KeyStatus.RECORDED)
-        reason = Reason.OPENED if fresh else Reason.REOPENED
+        reason = DecisionReason.OPENED if fresh else DecisionReason.REOPENED
     return _sending(EventAction.TRIGGER, item, item, change, reason)
 
 
@@ -281,24 +284,29 @@ def _on_resolve(current: StateItem | None, change: _Change) -> Decision:
     }
     if current is not None and current.is_open:
         item = _next_item(current, change, KeyStatus.RESOLVED, **ends_episode)
-        return _sending(EventAction.RESOLVE, current, item, change, Reason.RESOLVED)
-    return _record(current, change, KeyStatus.RESOLVED, Reason.RESOLVE_WITHOUT_OPEN, **ends_episode)
+        return _sending(EventAction.RESOLVE, current, item, change, DecisionReason.RESOLVED)
+    return _record(current, change, KeyStatus.RESOLVED, DecisionReason.RESOLVE_WITHOUT_OPEN, **ends_episode)
 
 
 def _on_acknowledge(current: StateItem | None, change: _Change) -> Decision:
     if current is not None and current.is_open:
         # An acknowledge names only the dedup key: the incident keeps the alarm name it opened with.
         item = _next_item(current, change, KeyStatus.OPEN, alarm_name=current.alarm_name)
-        return _sending(EventAction.ACKNOWLEDGE, current, item, change, Reason.ACKNOWLEDGED)
-    return _record(current, change, _closed_status(current), Reason.ACK_WITHOUT_OPEN)
+        return _sending(EventAction.ACKNOWLEDGE, current, item, change, DecisionReason.ACKNOWLEDGED)
+    return _record(current, change, _closed_status(current), DecisionReason.ACK_WITHOUT_OPEN)
 
 
 def _on_ignore(current: StateItem | None, change: _Change) -> Decision:
     """Nothing to send (e.g. INSUFFICIENT_DATA under "ignore"), but the newer state is remembered."""
     if current is not None and current.is_open:
-        return _record(current, change, KeyStatus.OPEN, Reason.IGNORED)
+        return _record(current, change, KeyStatus.OPEN, DecisionReason.IGNORED)
     return _record(
-        current, change, _closed_status(current), Reason.IGNORED, maintenance_window_id=None, **_NO_MUTE
+        current,
+        change,
+        _closed_status(current),
+        DecisionReason.IGNORED,
+        maintenance_window_id=None,
+        **_NO_MUTE,
     )
 
 
@@ -312,7 +320,7 @@ def _closed_status(current: StateItem | None) -> KeyStatus:
 
 
 def _record(
-    current: StateItem | None, change: _Change, status: KeyStatus, reason: Reason, **fields: Any
+    current: StateItem | None, change: _Change, status: KeyStatus, reason: DecisionReason, **fields: Any
 ) -> Decision:
     """Write the newer state without sending anything. An open key keeps its opening identity; any other
     records the newly computed route (that is the one a trigger after maintenance will use)."""
@@ -324,7 +332,7 @@ def _record(
 
 
 def _sending(
-    action: EventAction, identity: StateItem, item: StateItem, change: _Change, reason: Reason
+    action: EventAction, identity: StateItem, item: StateItem, change: _Change, reason: DecisionReason
 ) -> Decision:
     return _send_decision(action, identity, item, change.expected_version, reason)
 
@@ -438,11 +446,11 @@ def _suppression_lifted(item: StateItem, active: list[MaintenanceWindow], now: d
 def open_after_maintenance(item: StateItem, *, now: datetime) -> Decision:
     """Carry out `triggers_after_maintenance`: send the held trigger and open the key."""
     if item.status != KeyStatus.SUPPRESSED:
-        return Decision(reason=Reason.NOT_SUPPRESSED)
+        return Decision(reason=DecisionReason.NOT_SUPPRESSED)
     opened = item.model_copy(
         update={**_NEW_INCIDENT, "status": KeyStatus.OPEN, "opened_at": now, "last_seen": now}
     )
-    return _carried_out(EventAction.TRIGGER, item, opened, Reason.TRIGGER_AFTER_MAINTENANCE)
+    return _carried_out(EventAction.TRIGGER, item, opened, DecisionReason.TRIGGER_AFTER_MAINTENANCE)
 
 
 def due_auto_resolves(items: Iterable[StateItem], now: datetime) -> list[StateItem]:
@@ -455,12 +463,12 @@ def due_auto_resolves(items: Iterable[StateItem], now: datetime) -> list[StateIt
 
 
 def resolve_open_item(
-    item: StateItem, *, now: datetime, ttl_days: int, reason: str = Reason.AUTO_RESOLVED
+    item: StateItem, *, now: datetime, ttl_days: int, reason: str = DecisionReason.AUTO_RESOLVED
 ) -> Decision:
     """Close an open key on the bridge's own initiative (auto-resolve timeout, alarm deleted or already OK),
     with the opening identity. The alarm state is left as recorded: a newer ALARM still opens a new incident."""
     if not item.is_open:
-        return Decision(reason=Reason.NOT_OPEN)
+        return Decision(reason=DecisionReason.NOT_OPEN)
     closed = item.model_copy(
         update={
             "status": KeyStatus.RESOLVED,
@@ -476,7 +484,7 @@ def complete_pending_trigger(item: StateItem, *, now: datetime, reason: str) -> 
     """Send again a trigger whose intent was committed but whose send never succeeded (its record was not
     redelivered, e.g. it sits in the DLQ), with the opening identity; the commit clears the intent."""
     if not (item.is_open and item.trigger_pending):
-        return Decision(reason=Reason.NOT_OPEN)
+        return Decision(reason=DecisionReason.NOT_OPEN)
     sent = item.model_copy(update={"trigger_pending": False, "last_seen": now})
     return _carried_out(EventAction.TRIGGER, item, sent, reason)
 
@@ -540,9 +548,9 @@ def decide_observation(
     `covering` is a maintenance window active now for the key (only maintenance-ended looks at it)."""
     current = live_item(stored, now)
     if current is None:
-        return Decision(reason=Reason.NOTHING_STORED)
-    decided = _OBSERVATION_RULES[observation.what](current, observation, now, ttl_days, covering)
-    return decided if decided is not None else Decision(reason=Reason.OVERTAKEN)
+        return Decision(reason=DecisionReason.NOTHING_STORED)
+    decided = _observation_rule(observation.what)(current, observation, now, ttl_days, covering)
+    return decided if decided is not None else Decision(reason=DecisionReason.OVERTAKEN)
 
 
 def _same_transition(current: StateItem, observation: Observation) -> bool:
@@ -711,16 +719,38 @@ def trigger_accepted(fresh: StateItem | None, intent: StateItem) -> StateItem | 
 _ObservationRule = Callable[
     [StateItem, Observation, datetime, int, MaintenanceWindow | None], Decision | None
 ]
-_OBSERVATION_RULES: dict[ObservationKind, _ObservationRule] = {
-    ObservationKind.AUTO_RESOLVE: _auto_resolve_due,
-    ObservationKind.TRIGGER_AFTER_MAINTENANCE: _maintenance_ended,
-    ObservationKind.CLEAR_SUPPRESSED: _suppressed_recovered,
-    ObservationKind.RESEND_TRIGGER: _trigger_pending,
-    ObservationKind.RETRIGGER_UNOPENED: _trigger_not_opened,
-    ObservationKind.CONFIRM_OPENED: _incident_open,
-    ObservationKind.RESEND_RESOLVE: _resolve_not_applied,
-    ObservationKind.CONFIRM_RESOLVED: _resolve_confirmed,
-}
+
+
+def _observation_rule(kind: ObservationKind) -> _ObservationRule:
+    """The rule deciding an observation of `kind`; every kind is named, so mypy fails on a new one."""
+    match kind:
+        case ObservationKind.AUTO_RESOLVE:
+            return _auto_resolve_due
+        case ObservationKind.TRIGGER_AFTER_MAINTENANCE:
+            return _maintenance_ended
+        case ObservationKind.CLEAR_SUPPRESSED:
+            return _suppressed_recovered
+        case ObservationKind.RESEND_TRIGGER:
+            return _trigger_pending
+        case ObservationKind.RETRIGGER_UNOPENED:
+            return _trigger_not_opened
+        case ObservationKind.CONFIRM_OPENED:
+            return _incident_open
+        case ObservationKind.RESEND_RESOLVE:
+            return _resolve_not_applied
+        case ObservationKind.CONFIRM_RESOLVED:
+            return _resolve_confirmed
+        case (
+            ObservationKind.RESOLVE_OK
+            | ObservationKind.RESOLVE_DELETED
+            | ObservationKind.RESOLVE_CONTRIBUTOR_ALARM_OK
+            | ObservationKind.RESOLVE_CONTRIBUTOR_OK
+        ):
+            raise KeyError(f"{kind}: an alarm state observation is decided by decide (observed_alarm_change)")
+        case _:
+            assert_never(kind)
+
+
 _SOURCES = frozenset(source.value for source in AlertSource)
 
 

@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict
 
 from alertbridge.logic import patterns
 from alertbridge.models.alert import AlarmState, Alert
-from alertbridge.models.config import BridgeConfig, Match, Rule, Urgency
+from alertbridge.models.config import BridgeConfig, Match, MultiTimeSeriesPages, Rule, Urgency
 from alertbridge.models.pagerduty import Severity
 
 
@@ -203,3 +203,14 @@ def _any_matches(pattern: str, values: Iterable[str | None]) -> bool:
 
 
 pattern_matches = patterns.pattern_matches
+
+
+def pages_for(alert: Alert, config: BridgeConfig) -> bool:
+    """Whether this notification of a multi-time-series alarm pages (`multi_time_series_pages`): each
+    contributor, the alarm-level change, or both. Every other notification pages."""
+    mode = config.multi_time_series_pages
+    if alert.contributor is not None:
+        return mode in (MultiTimeSeriesPages.CONTRIBUTORS, MultiTimeSeriesPages.BOTH)
+    if alert.is_alarm_level_multi_time_series:
+        return mode in (MultiTimeSeriesPages.ALARM, MultiTimeSeriesPages.BOTH)
+    return True

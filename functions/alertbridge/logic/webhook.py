@@ -1,46 +1,29 @@
-"""PagerDuty Webhooks V3 deliveries mirrored into the state table: pure, ports only, `now` passed in.
+"""PagerDuty Webhooks V3 deliveries, the pure part: every answer and its status code (`WebhookReason`,
+`result_for`), the checks that cost nothing (method, size, encoding) and the signature decision, the
+envelope parsed into an `IncidentUpdate`, and the state item after the update (`mirror`). The handling
+that reads and writes through the ports is services/webhook.py.
 
-Order of checks, each answering before the next costs anything:
-method (405) -> size (413, before any HMAC) -> base64 (400) -> signing secret configured (500, unless
-unsigned deliveries are explicitly allowed) -> signature (401) -> JSON envelope (400) -> event type
-(unknown: 200) -> incident id (none: 200) -> replayed `X-Webhook-Id` (200, nothing written) -> the dedup
-key -> mirror (conditional save, retried on conflict) -> record the link -> the incident event on the
-event bus when one is configured (logic/incident_events.py; 503 when it cannot be put) -> the delivery id.
+Status codes follow PagerDuty's delivery rules: 2xx stops retries, 5xx and 429 are retried for 48 h, other
+4xx are dropped.
 
 PagerDuty waits 5 s for the answer (https://developer.pagerduty.com/docs/webhooks-overview). The handler
 gives the whole delivery one deadline (`DELIVERY_BUDGET_SECONDS` from receipt, on `WebhookParts.clock`):
 the REST lookup's requests and retries and the event put's tries all end by it, and a step that cannot
 start before it answers 503 (reason `out-of-time`), so PagerDuty delivers again; the mirror is idempotent
 and the delivery id is not recorded, so the retry does the rest.
-
-The dedup key is found by incident id: PagerDuty leaves `incident_key` null on incidents opened through
-the Events API v2 (its REST reference: "Incidents with child alerts do not have an incident key"); the key
-is their alert's `alert_key`. In order: the link kept in the state table (`IncidentLinks`), the delivery's
-`incident_key` when PagerDuty fills it, then `GET /incidents/{id}/alerts` (the first alert key with a
-state item; an incident PagerDuty answers 404 for is not the bridge's). When that lookup cannot be made (no REST token, PagerDuty unreachable or refusing) the answer
-is 503, so PagerDuty delivers again; an incident none of whose alert keys has a state item was not opened
-by the bridge: 200, reason `not-ours`.
-
-The delivery id is recorded only after the state write succeeded: if processing fails PagerDuty's retry
-(same `X-Webhook-Id`) is processed again instead of being mistaken for a replay. Status codes follow
-PagerDuty's delivery rules: 2xx stops retries, 5xx and 429 are retried for 48 h, other 4xx are dropped.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from alertbridge.errors import AlertBridgeError, ConfigError, NotFound
-from alertbridge.logic.incident_events import IncidentEventPublisher
-from alertbridge.logic.lifecycle import apply_incident_update, webhook_event_mark
-from alertbridge.logic.signature import SIGNATURE_HEADER, signatures, verify
+from alertbridge.logic.lifecycle import apply_incident_update
+from alertbridge.logic.signature import signatures, verify
 from alertbridge.models.state import StateItem
 from alertbridge.models.webhook import (
     FunctionUrlRequest,
@@ -50,17 +33,12 @@ from alertbridge.models.webhook import (
     WebhookEnvelope,
     WebhookEvent,
 )
-from alertbridge.ports import IncidentLinks, IncidentsApi, StateStore
 
 MAX_BODY_BYTES = 256 * 1024
 # Of PagerDuty's 5 s: the REST lookup and the event put end by then, which leaves one DynamoDB write (the
 # delivery id) and the answer under PagerDuty's limit.
 DELIVERY_BUDGET_SECONDS = 4.0
-# A step cannot start, and a failed one was cut by the deadline, with less than this left before it (the
-# REST adapter clamps its requests to the time left and starts none with under 0.05 s).
-_DEADLINE_SLACK_SECONDS = 0.1
 WEBHOOK_ID_HEADER = "X-Webhook-Id"
-MAX_SAVE_TRIES = 4
 DELIVERY_TTL_HOURS = 48  # PagerDuty retries a delivery for up to 48 h
 MIRRORED_EVENT_TYPES = frozenset(
     f"incident.{name}"
@@ -79,8 +57,9 @@ MIRRORED_EVENT_TYPES = frozenset(
 )
 
 
-class Reason(StrEnum):
-    """Why a delivery got its answer: stable values for logs and the WebhookRejected `reason` dimension."""
+class WebhookReason(StrEnum):
+    """Why a webhook delivery got its answer: stable values for logs and the WebhookRejected `reason`
+    dimension."""
 
     MIRRORED = "mirrored"
     UNCHANGED = "unchanged"  # older than the newest update applied, or about another incident of the key
@@ -106,91 +85,42 @@ class Reason(StrEnum):
 
 
 _STATUS = {
-    Reason.METHOD: 405,
-    Reason.TOO_LARGE: 413,
-    Reason.BAD_ENCODING: 400,
-    Reason.NOT_CONFIGURED: 500,
-    Reason.SECRET_UNREADABLE: 500,
-    Reason.MISSING_SIGNATURE: 401,
-    Reason.BAD_SIGNATURE: 401,
-    Reason.MALFORMED: 400,
-    Reason.CONFLICT: 500,
-    Reason.EVENT_UNPUBLISHED: 503,
-    Reason.ERROR: 500,
-    Reason.NO_REST_TOKEN: 503,
-    Reason.LINK_UNAVAILABLE: 503,
-    Reason.OUT_OF_TIME: 503,
+    WebhookReason.METHOD: 405,
+    WebhookReason.TOO_LARGE: 413,
+    WebhookReason.BAD_ENCODING: 400,
+    WebhookReason.NOT_CONFIGURED: 500,
+    WebhookReason.SECRET_UNREADABLE: 500,
+    WebhookReason.MISSING_SIGNATURE: 401,
+    WebhookReason.BAD_SIGNATURE: 401,
+    WebhookReason.MALFORMED: 400,
+    WebhookReason.CONFLICT: 500,
+    WebhookReason.EVENT_UNPUBLISHED: 503,
+    WebhookReason.ERROR: 500,
+    WebhookReason.NO_REST_TOKEN: 503,
+    WebhookReason.LINK_UNAVAILABLE: 503,
+    WebhookReason.OUT_OF_TIME: 503,
 }
 
 EXPLANATIONS = {
-    Reason.NOT_CONFIGURED: "refusing webhooks: no signing secret is configured (put webhook_secrets in the "
+    WebhookReason.NOT_CONFIGURED: "refusing webhooks: no signing secret is configured (put webhook_secrets in the "
     "webhook secret, or set ALERTBRIDGE_ALLOW_UNSIGNED_WEBHOOKS=true to accept unsigned deliveries)",
-    Reason.SECRET_UNREADABLE: "refusing webhooks: the webhook secret cannot be read",
-    Reason.MISSING_SIGNATURE: "webhook rejected: no v1 X-PagerDuty-Signature",
-    Reason.BAD_SIGNATURE: "webhook rejected: X-PagerDuty-Signature matches no configured secret",
-    Reason.TOO_LARGE: f"webhook rejected: body larger than {MAX_BODY_BYTES} bytes",
-    Reason.MALFORMED: "webhook rejected: signed body is not a Webhooks V3 envelope",
-    Reason.CONFLICT: "state item kept changing while mirroring; PagerDuty will retry",
-    Reason.NO_REST_TOKEN: "cannot mirror: the incident's dedup key must be read from PagerDuty's REST API and "
+    WebhookReason.SECRET_UNREADABLE: "refusing webhooks: the webhook secret cannot be read",
+    WebhookReason.MISSING_SIGNATURE: "webhook rejected: no v1 X-PagerDuty-Signature",
+    WebhookReason.BAD_SIGNATURE: "webhook rejected: X-PagerDuty-Signature matches no configured secret",
+    WebhookReason.TOO_LARGE: f"webhook rejected: body larger than {MAX_BODY_BYTES} bytes",
+    WebhookReason.MALFORMED: "webhook rejected: signed body is not a Webhooks V3 envelope",
+    WebhookReason.CONFLICT: "state item kept changing while mirroring; PagerDuty will retry",
+    WebhookReason.NO_REST_TOKEN: "cannot mirror: the incident's dedup key must be read from PagerDuty's REST API and "
     "the webhook secret has no rest_token/from_email; PagerDuty will retry",
-    Reason.LINK_UNAVAILABLE: "cannot mirror yet: reading the incident's alerts from PagerDuty failed; "
+    WebhookReason.LINK_UNAVAILABLE: "cannot mirror yet: reading the incident's alerts from PagerDuty failed; "
     "PagerDuty will retry",
-    Reason.NOT_OURS: "webhook ignored: the incident was not opened by this bridge",
-    Reason.EVENT_UNPUBLISHED: "mirrored, but the incident event could not be put on the event bus; "
+    WebhookReason.NOT_OURS: "webhook ignored: the incident was not opened by this bridge",
+    WebhookReason.EVENT_UNPUBLISHED: "mirrored, but the incident event could not be put on the event bus; "
     "PagerDuty will retry",
-    Reason.OUT_OF_TIME: "the delivery's deadline (at most "
+    WebhookReason.OUT_OF_TIME: "the delivery's deadline (at most "
     f"{DELIVERY_BUDGET_SECONDS:g} s from receipt) left no time for the REST lookup or the incident event put; "
     "PagerDuty will retry",
 }
-
-
-class MirrorConflict(AlertBridgeError):
-    """Concurrent writers kept winning: answer 5xx so PagerDuty delivers again."""
-
-
-class LinkUnavailable(AlertBridgeError):
-    """The incident's dedup key cannot be learned now: answer 5xx so PagerDuty delivers again."""
-
-    def __init__(self, reason: Reason, detail: str = "") -> None:
-        super().__init__(detail or reason.value)
-        self.reason = reason
-
-
-class RestIncidents(Protocol):
-    def incidents(self) -> IncidentsApi | None:
-        """The REST adapter (built once, lazily), or None when no REST token is configured."""
-        ...
-
-
-class SigningSecrets(Protocol):
-    def current(self) -> Sequence[str]:
-        """The configured secrets (cached). Raises ConfigError when they cannot be read."""
-        ...
-
-    def refreshed(self) -> Sequence[str]:
-        """Read again (a rotation may be newer than the cache); rate-limited by the implementation."""
-        ...
-
-
-class DeliveryLog(Protocol):
-    def seen(self, webhook_id: str, now: datetime) -> bool: ...
-
-    def first_delivery(self, webhook_id: str, now: datetime, ttl_hours: int = 48) -> bool: ...
-
-
-@dataclass(frozen=True)
-class WebhookParts:
-    """Everything a delivery needs; built once per container (wiring/webhook.py) or from fakes in tests."""
-
-    state: StateStore
-    deliveries: DeliveryLog
-    secrets: SigningSecrets
-    allow_unsigned: bool
-    ttl_days: int
-    links: IncidentLinks | None = None  # None: nothing remembered, every unmapped delivery asks PagerDuty
-    rest: RestIncidents | None = None  # None: no REST API, only deliveries with a known link are mirrored
-    incident_events: IncidentEventPublisher | None = None  # None: no incident events are put
-    clock: Callable[[], float] = time.monotonic  # what a delivery's `deadline` is measured on
 
 
 class WebhookResult(BaseModel):
@@ -199,7 +129,7 @@ class WebhookResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     status_code: int
-    reason: Reason
+    reason: WebhookReason
     webhook_id: str | None = None
     event_id: str | None = None
     event_type: str | None = None
@@ -216,228 +146,36 @@ class WebhookResult(BaseModel):
         )
 
 
-def refusal(reason: Reason, **context: Any) -> WebhookResult:
+def result_for(reason: WebhookReason, **context: Any) -> WebhookResult:
+    """The answer for `reason`, accepted or not: its status code (200 unless `_STATUS` says otherwise)."""
     return WebhookResult(status_code=_STATUS.get(reason, 200), reason=reason, **context)
 
 
-# --- The delivery ---------------------------------------------------------------------------------------
+# --- Transport and signature checks ---------------------------------------------------------------------
 
 
-def handle_function_url_event(
-    event: Mapping[str, Any], parts: WebhookParts, *, now: datetime, deadline: float | None = None
-) -> WebhookResult:
-    """`deadline` (on `parts.clock`; None: none) bounds the REST lookup and the event put."""
-    try:
-        request = FunctionUrlRequest.model_validate(event)
-    except ValidationError:
-        return refusal(Reason.MALFORMED)
-    return handle_delivery(request, parts, now=now, deadline=deadline)
-
-
-def handle_delivery(
-    request: FunctionUrlRequest, parts: WebhookParts, *, now: datetime, deadline: float | None = None
-) -> WebhookResult:
-    webhook_id = request.header(WEBHOOK_ID_HEADER)
-    problem = _transport_problem(request)
-    if problem is not None:
-        return refusal(problem, webhook_id=webhook_id)
-    raw = request.raw_body()
-    problem = verified_problem(request.header(SIGNATURE_HEADER), raw, parts)
-    if problem is not None:
-        return refusal(problem, webhook_id=webhook_id)
-    try:
-        event = parse_envelope(raw).event
-        update = incident_update(event) if event.event_type in MIRRORED_EVENT_TYPES else None
-    except ValueError:  # pydantic's ValidationError included: bad JSON, or a field of the wrong type
-        return refusal(Reason.MALFORMED, webhook_id=webhook_id)
-    context = {"webhook_id": webhook_id, "event_id": event.id, "event_type": event.event_type}
-    if update is None:
-        return refusal(Reason.UNKNOWN_TYPE, **context)
-    return _mirror_delivery(update, webhook_id, parts, now, context, event, deadline)
-
-
-def _out_of_time(parts: WebhookParts, deadline: float | None) -> bool:
-    return deadline is not None and deadline - parts.clock() < _DEADLINE_SLACK_SECONDS
-
-
-def _transport_problem(request: FunctionUrlRequest) -> Reason | None:
+def transport_problem(request: FunctionUrlRequest) -> WebhookReason | None:
     """Checks that cost no HMAC: method, size (before decoding, and after), base64."""
     if request.method != "POST":
-        return Reason.METHOD
+        return WebhookReason.METHOD
     if request.encoded_size() > MAX_BODY_BYTES * 4 // 3 + 4:
-        return Reason.TOO_LARGE
+        return WebhookReason.TOO_LARGE
     try:
         size = len(request.raw_body())
     except ValueError:
-        return Reason.BAD_ENCODING
-    return Reason.TOO_LARGE if size > MAX_BODY_BYTES else None
-
-
-def _mirror_delivery(
-    update: IncidentUpdate,
-    webhook_id: str | None,
-    parts: WebhookParts,
-    now: datetime,
-    context: dict[str, Any],
-    event: WebhookEvent | None = None,
-    deadline: float | None = None,
-) -> WebhookResult:
-    if update.dedup_key is None and update.incident_id is None:
-        return refusal(Reason.NO_INCIDENT_KEY, **context)
-    if webhook_id and parts.deliveries.seen(webhook_id, now):
-        return refusal(Reason.REPLAY, **context, dedup_key=update.dedup_key)
-    try:
-        mapped = dedup_key_of(update, parts, now, deadline)
-    except LinkUnavailable as exc:
-        return refusal(exc.reason, **context)
-    if mapped is None:
-        reason = Reason.NOT_OURS
-    else:
-        context["dedup_key"] = mapped.dedup_key
-        try:
-            reason = mirror_update(
-                update.model_copy(update={"dedup_key": mapped.dedup_key}), parts.state, now=now,
-                ttl_days=parts.ttl_days,
-            )  # fmt: skip
-        except MirrorConflict:
-            return refusal(Reason.CONFLICT, **context)
-        if mapped.learned and reason in {Reason.MIRRORED, Reason.UNCHANGED}:
-            _remember(parts, update.incident_id, mapped.dedup_key)
-        if reason == Reason.MIRRORED:
-            unpublished = _unpublished(parts, event, mapped.dedup_key, webhook_id, deadline)
-            if unpublished is not None:  # delivery id not recorded: PagerDuty retries
-                return refusal(unpublished, **context)
-    if webhook_id:
-        parts.deliveries.first_delivery(webhook_id, now, DELIVERY_TTL_HOURS)
-    return refusal(reason, **context)
-
-
-def _unpublished(
-    parts: WebhookParts,
-    event: WebhookEvent | None,
-    dedup_key: str,
-    webhook_id: str | None,
-    deadline: float | None,
-) -> Reason | None:
-    """Put the mirrored delivery's incident event on the bus: None once it is (or when no bus is
-    configured), else why not (no time left before the deadline, or every try failed)."""
-    if parts.incident_events is None or event is None:
-        return None
-    item = parts.state.get(dedup_key)
-    if item is None:
-        return None  # gone since the mirror (expired): nothing left to describe
-    if not parts.incident_events.time_for_a_try(deadline):
-        return Reason.OUT_OF_TIME
-    if parts.incident_events.publish(event, item, delivery_id=webhook_id, deadline=deadline):
-        return None
-    return Reason.EVENT_UNPUBLISHED
-
-
-# --- Dedup key by incident id -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MappedKey:
-    dedup_key: str
-    learned: bool  # not read from the links store: record the link once the state item is found
-
-
-def dedup_key_of(
-    update: IncidentUpdate, parts: WebhookParts, now: datetime, deadline: float | None = None
-) -> MappedKey | None:
-    """The dedup key this delivery is about; None when the incident is not one the bridge opened.
-    Raises LinkUnavailable when it must be read from PagerDuty and cannot be (before `deadline`)."""
-    incident_id = update.incident_id
-    if incident_id and parts.links is not None:
-        known = parts.links.dedup_key_for(incident_id)
-        if known:
-            return MappedKey(known, learned=False)
-    if update.dedup_key:  # PagerDuty fills incident_key only on incidents without child alerts
-        return MappedKey(update.dedup_key, learned=bool(incident_id))
-    assert incident_id is not None  # _mirror_delivery refuses a delivery with neither
-    api = parts.rest.incidents() if parts.rest is not None else None
-    if api is None:
-        raise LinkUnavailable(Reason.NO_REST_TOKEN)
-    if _out_of_time(parts, deadline):
-        raise LinkUnavailable(Reason.OUT_OF_TIME)
-    try:
-        keys = api.alert_keys(incident_id, deadline=deadline)
-    except NotFound:
-        return None  # PagerDuty has no such incident (404): not one the bridge opened
-    except Exception as exc:  # any other REST failure: PagerDuty will deliver again
-        reason = Reason.OUT_OF_TIME if _out_of_time(parts, deadline) else Reason.LINK_UNAVAILABLE
-        raise LinkUnavailable(reason, f"{type(exc).__name__}: {exc}") from exc
-    for key in keys:
-        item = parts.state.get(key)
-        if item is not None and not item.expired(now):
-            return MappedKey(key, learned=True)
-    return None
-
-
-def _remember(parts: WebhookParts, incident_id: str | None, dedup_key: str) -> None:
-    if incident_id and parts.links is not None:
-        parts.links.link(incident_id, dedup_key)
-
-
-# --- Signature --------------------------------------------------------------------------------------------
+        return WebhookReason.BAD_ENCODING
+    return WebhookReason.TOO_LARGE if size > MAX_BODY_BYTES else None
 
 
 def signature_problem(
     header: str | None, body: bytes, secrets: Sequence[str], *, allow_unsigned: bool
-) -> Reason | None:
+) -> WebhookReason | None:
     """The pure decision: None when the delivery may be processed."""
     if not any(secrets):
-        return None if allow_unsigned else Reason.NOT_CONFIGURED
+        return None if allow_unsigned else WebhookReason.NOT_CONFIGURED
     if not signatures(header):
-        return Reason.MISSING_SIGNATURE
-    return None if verify(header, body, secrets) else Reason.BAD_SIGNATURE
-
-
-def verified_problem(header: str | None, body: bytes, parts: WebhookParts) -> Reason | None:
-    """`signature_problem` with the cached secrets, then once more with freshly read ones: a secret
-    rotated in Secrets Manager must not be refused for the cache's lifetime."""
-    try:
-        problem = signature_problem(
-            header, body, parts.secrets.current(), allow_unsigned=parts.allow_unsigned
-        )
-        if problem in {Reason.BAD_SIGNATURE, Reason.NOT_CONFIGURED}:
-            fresh = parts.secrets.refreshed()
-            problem = signature_problem(header, body, fresh, allow_unsigned=parts.allow_unsigned)
-    except ConfigError:
-        return Reason.SECRET_UNREADABLE
-    return problem
-
-
-class SigningSecretsCache:
-    """SigningSecrets over a loader: cached `max_age` seconds; `refreshed()` reads again at most once per
-    `min_refresh` seconds, so a flood of forged requests cannot turn into a flood of Secrets Manager calls."""
-
-    def __init__(
-        self,
-        load: Callable[[], Sequence[str]],
-        *,
-        max_age: float,
-        min_refresh: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._load, self._max_age, self._min_refresh, self._clock = load, max_age, min_refresh, clock
-        self._value: tuple[str, ...] | None = None
-        self._loaded_at = 0.0
-
-    def current(self) -> Sequence[str]:
-        if self._value is None or self._clock() - self._loaded_at >= self._max_age:
-            return self._reload()
-        return self._value
-
-    def refreshed(self) -> Sequence[str]:
-        if self._value is None or self._clock() - self._loaded_at >= self._min_refresh:
-            return self._reload()
-        return self._value
-
-    def _reload(self) -> Sequence[str]:
-        self._value = tuple(secret for secret in self._load() if secret)
-        self._loaded_at = self._clock()
-        return self._value
+        return WebhookReason.MISSING_SIGNATURE
+    return None if verify(header, body, secrets) else WebhookReason.BAD_SIGNATURE
 
 
 # --- Envelope ----------------------------------------------------------------------------------------------
@@ -495,24 +233,3 @@ def mirror(stored: StateItem, update: IncidentUpdate, *, now: datetime, ttl_days
         ttl_days=ttl_days,
         event_id=update.event_id,
     )
-
-
-def mirror_update(update: IncidentUpdate, state: StateStore, *, now: datetime, ttl_days: int) -> Reason:
-    """Read, mirror, save conditionally on the version read; on a lost race read again."""
-    if update.dedup_key is None:
-        return Reason.NO_INCIDENT_KEY
-    for _ in range(MAX_SAVE_TRIES):
-        stored = state.get(update.dedup_key)
-        if stored is None or stored.expired(now):
-            return Reason.NO_STATE
-        mark = webhook_event_mark(update.event_type, update.event_id, update.occurred_at)
-        if mark is not None and mark == stored.pd_last_event:
-            # PagerDuty's retry of a delivery already mirrored (its incident event was not put): applying
-            # it again would count an annotation twice, but the retry must still put the event.
-            return Reason.MIRRORED
-        mirrored = mirror(stored, update, now=now, ttl_days=ttl_days)
-        if mirrored is stored:
-            return Reason.UNCHANGED
-        if state.save(mirrored, expected_version=stored.version):
-            return Reason.MIRRORED
-    raise MirrorConflict(f"state for {update.dedup_key!r} kept changing")

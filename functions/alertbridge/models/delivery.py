@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from alertbridge.models.alert import AlarmState, Alert
-from alertbridge.ports import Incident
+from alertbridge.models.pagerduty import Incident
 
 # SQS FIFO: MessageGroupId and MessageDeduplicationId are at most 128 characters.
 _ID_HEX_CHARS = 64

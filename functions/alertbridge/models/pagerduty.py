@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -89,3 +90,15 @@ class ChangeEvent(BaseModel):
         if not body.get("links"):
             body.pop("links", None)
         return body
+
+
+class Incident(BaseModel):
+    """A PagerDuty incident as the REST API v2 describes it (the fields the bridge reads)."""
+
+    id: str
+    number: int | None = None
+    status: str
+    incident_key: str | None = None
+    html_url: str | None = None
+    title: str | None = None
+    created_at: datetime | None = None

@@ -26,6 +26,7 @@ from alertbridge.operator.table import age, render_table
 
 if TYPE_CHECKING:
     from alertbridge.incidents import IncidentsClient
+    from alertbridge.ports import MuteRules
 
 MOVE_UNSUPPORTED = ("NotImplemented", "InternalFailure", "UnsupportedOperation", "InvalidAction", "501")
 MAX_WINDOW = timedelta(days=30)  # longer needs --force
@@ -60,8 +61,8 @@ class Target:
 
         return DynamoMaintenanceStore(self.outputs.get("TableName"), client=self.aws.client("dynamodb"))
 
-    def mute_rules(self) -> Any:
-        """CloudWatch alarm mute rules (ports.MuteRules) in the stack's region."""
+    def mute_rules(self) -> MuteRules:
+        """CloudWatch alarm mute rules in the stack's region."""
         from alertbridge.adapters.cloudwatch import CloudWatchMuteRules
 
         return CloudWatchMuteRules(self.aws.client("cloudwatch"))

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from alertbridge.adapters.cloudwatch import CloudWatchAlarmTags
     from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
     from alertbridge.adapters.secrets import SecretsRoutingKeys
-    from alertbridge.logic.pipeline import Pipeline
     from alertbridge.ports import Counter, IncidentsApi
+    from alertbridge.services.pipeline import Pipeline
 
 
 @lru_cache(maxsize=1)
@@ -29,7 +29,7 @@ def build_delivery_pipeline(current: Settings, counter: Counter) -> Pipeline:
         DynamoMaintenanceStore,
         DynamoStateStore,
     )
-    from alertbridge.logic.pipeline import Pipeline
+    from alertbridge.services.pipeline import Pipeline
     from alertbridge.wiring.graph import graph_signing
 
     return Pipeline(

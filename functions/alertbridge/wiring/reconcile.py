@@ -5,14 +5,15 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from alertbridge.logic.reconcile import RunLog, no_log
 from alertbridge.models.settings import Settings, settings
+from alertbridge.services.reconcile import RunLog, no_log
 from alertbridge.wiring import register
 from alertbridge.wiring.shared import delivery_queue, rest_incidents
 
 if TYPE_CHECKING:
-    from alertbridge.logic.reconcile import AlarmHome, Reconciler
+    from alertbridge.logic.reconcile import AlarmHome
     from alertbridge.ports import Counter
+    from alertbridge.services.reconcile import Reconciler
 
 
 @lru_cache(maxsize=1)
@@ -31,7 +32,7 @@ def build_reconciler(
     """`log` gets the reconciler's per-action failures (message, fields)."""
     from alertbridge.adapters.cloudwatch import CloudWatchAlarmContributors, CloudWatchAlarms
     from alertbridge.adapters.dynamo_state import DynamoMaintenanceStore, DynamoStateStore
-    from alertbridge.logic.reconcile import Reconciler
+    from alertbridge.services.reconcile import Reconciler
 
     store = DynamoStateStore(current.table_name)
     return Reconciler(

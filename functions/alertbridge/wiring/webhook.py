@@ -9,11 +9,11 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from alertbridge.logic.incident_events import IncidentEventPublisher
-from alertbridge.logic.webhook import SigningSecretsCache, WebhookParts
 from alertbridge.models.settings import Settings, settings
 from alertbridge.observability import logger
 from alertbridge.ports import IncidentsApi
+from alertbridge.services.incident_events import IncidentEventPublisher
+from alertbridge.services.webhook import SigningSecretsCache, WebhookParts
 from alertbridge.wiring import register
 
 # PagerDuty waits 5 s for an answer: a slow DynamoDB call must fail fast (and be retried by PagerDuty)

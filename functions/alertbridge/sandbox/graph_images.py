@@ -141,8 +141,8 @@ def show_graph_images(sent: list[dict[str, Any]], *, echo: bool) -> list[str]:
 
     import httpx
 
-    from alertbridge.local.webhook_server import WebhookServer
     from alertbridge.logic.png import png_text
+    from alertbridge.sandbox.webhook_server import WebhookServer
     from alertbridge.wiring import graph as graph_wiring
 
     with_image = [body for body in sent if body.get("images")]

@@ -28,10 +28,10 @@ def show_remediation(bridge: Any, emulator: Any, at: datetime, *, echo: bool) ->
 
     from alertbridge import wiring
     from alertbridge.incidents import IncidentsClient
-    from alertbridge.local.bridge import LOCAL_WEBHOOK_SECRET
-    from alertbridge.local.emulator import DEFAULT_TOKEN, DEFAULT_USER
-    from alertbridge.local.scenario import Metric, alarm_arn, metric_alarm_message
-    from alertbridge.local.webhook_server import WebhookServer
+    from alertbridge.sandbox.bridge import LOCAL_WEBHOOK_SECRET
+    from alertbridge.sandbox.emulator import DEFAULT_TOKEN, DEFAULT_USER
+    from alertbridge.sandbox.scenario import Metric, alarm_arn, metric_alarm_message
+    from alertbridge.sandbox.webhook_server import WebhookServer
 
     queue = _bus_to_queue(boto3.client("events"), boto3.client("sqs"))
     os.environ["ALERTBRIDGE_EVENT_BUS_NAME"] = BUS

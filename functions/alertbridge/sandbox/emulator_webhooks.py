@@ -19,8 +19,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from alertbridge.local.emulator_state import EmulatedAlert, service_id, utc_now_iso
 from alertbridge.logic.signature import SIGNATURE_HEADER, signature_header
+from alertbridge.sandbox.emulator_state import EmulatedAlert, service_id, utc_now_iso
 
 USER_AGENT = "PagerDuty-Webhook/V3.0"
 EVENTS_API_SUMMARY = "Events API V2"

@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from alertbridge.local.bridge import ACCOUNT, REGION
+from alertbridge.sandbox.bridge import ACCOUNT, REGION
 
 _OPERATIONS = (
     "DescribeAlarmContributors",

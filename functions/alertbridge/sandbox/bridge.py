@@ -16,10 +16,10 @@ from typing import Any
 import boto3
 
 from alertbridge import wiring
-from alertbridge.local.emulator import DEFAULT_TOKEN, DEFAULT_USER
-from alertbridge.local.event_source import FakeLambdaContext, GroupWatch, Handler, SqsEventSource, TwoStages
 from alertbridge.models.config import BridgeConfig
 from alertbridge.operator.commands import queue_arn as arn_of_queue
+from alertbridge.sandbox.emulator import DEFAULT_TOKEN, DEFAULT_USER
+from alertbridge.sandbox.event_source import FakeLambdaContext, GroupWatch, Handler, SqsEventSource, TwoStages
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account

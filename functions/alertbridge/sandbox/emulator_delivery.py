@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alertbridge.local.emulator_webhooks import signed_delivery
+from alertbridge.sandbox.emulator_webhooks import signed_delivery
 
 FIRST_RETRY_SECONDS = 10.0
 MAX_RETRY_INTERVAL_SECONDS = 3600.0

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alertbridge.local.emulator_state import (
+from alertbridge.sandbox.emulator_state import (
     RESOLVED,
     AlertBook,
     Answer,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from alertbridge.local.event_source import FakeLambdaContext
+from alertbridge.sandbox.event_source import FakeLambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 Observer = Callable[[dict[str, Any], dict[str, Any]], None]  # (event, response)

@@ -3,7 +3,7 @@ on each stage, reconciler runs interleaved with the traffic, people acting on in
 webhooks, and PagerDuty failing in every way the Events API can. Used by `alertbridge soak` and
 tests/soak; loopback only, bounded in count and time.
 
-What runs: a serial moto server (every AWS call atomic, as in AWS; see local/moto_server.py), the PagerDuty
+What runs: a serial moto server (every AWS call atomic, as in AWS; see sandbox/moto_server.py), the PagerDuty
 emulator (rate limit, seeded faults, a PagerDuty maintenance window, a webhook subscription), the real
 webhook handler behind a loopback HTTP server, `consumers` threads per stage, each a Lambda container
 running the real intake or delivery handler from its event source, and the real reconciler.
@@ -42,22 +42,23 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from alertbridge import wiring
-from alertbridge.local.bridge import (
+from alertbridge.logic.dedup import alarm_key
+from alertbridge.logic.reconcile import AlarmHome, Graces
+from alertbridge.models.config import BridgeConfig
+from alertbridge.models.maintenance import MaintenanceWindow
+from alertbridge.models.settings import settings
+from alertbridge.sandbox.bridge import (
     FAKE_CREDENTIALS,
     LOCAL_WEBHOOK_SECRET,
     LocalBridge,
     local_routing_key,
 )
-from alertbridge.local.emulator import Fault, PagerDutyEmulator
-from alertbridge.local.event_source import GroupWatch, SqsEventSource
-from alertbridge.local.moto_server import SerialMotoServer
-from alertbridge.local.scenario import Metric, cloudwatch_time, metric_alarm_message
-from alertbridge.logic.dedup import alarm_key
-from alertbridge.logic.pipeline import Outcome
-from alertbridge.logic.reconcile import AlarmHome, Graces, ReconcileLimits
-from alertbridge.models.config import BridgeConfig
-from alertbridge.models.maintenance import MaintenanceWindow
-from alertbridge.models.settings import settings
+from alertbridge.sandbox.emulator import Fault, PagerDutyEmulator
+from alertbridge.sandbox.event_source import GroupWatch, SqsEventSource
+from alertbridge.sandbox.moto_server import SerialMotoServer
+from alertbridge.sandbox.scenario import Metric, cloudwatch_time, metric_alarm_message
+from alertbridge.services.pipeline import Outcome
+from alertbridge.services.reconcile import ReconcileLimits
 from alertbridge.wiring import delivery as delivery_wiring
 from alertbridge.wiring import reconcile as reconcile_wiring
 
@@ -628,8 +629,8 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 def run_soak(options: SoakOptions, *, config: BridgeConfig | None = None) -> SoakReport:
     from alertbridge.adapters.dynamo_state import reset_default_client
     from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
-    from alertbridge.local.webhook_server import WebhookServer
     from alertbridge.observability import logger, metrics_counter
+    from alertbridge.sandbox.webhook_server import WebhookServer
 
     started, rng = time.monotonic(), random.Random(options.seed)
     alarms = plan_alarms(options.alarms, options.transitions, rng)

@@ -39,10 +39,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from alertbridge.local import emulator_rest
-from alertbridge.local.emulator_delivery import WebhookSubscription
-from alertbridge.local.emulator_rest import RestAccess
-from alertbridge.local.emulator_state import (
+from alertbridge.models.pagerduty import MAX_REQUEST_BYTES
+from alertbridge.sandbox import emulator_rest
+from alertbridge.sandbox.emulator_delivery import WebhookSubscription
+from alertbridge.sandbox.emulator_rest import RestAccess
+from alertbridge.sandbox.emulator_state import (
     ACKNOWLEDGED,
     ACKNOWLEDGED_OUTCOME,
     CHANGE,
@@ -70,15 +71,14 @@ from alertbridge.local.emulator_state import (
     unacknowledge,
     update_from_trigger,
 )
-from alertbridge.local.emulator_validation import change_event_errors, event_errors
-from alertbridge.local.emulator_webhooks import (
+from alertbridge.sandbox.emulator_validation import change_event_errors, event_errors
+from alertbridge.sandbox.emulator_webhooks import (
     events_client,
     integration_agent,
     send_webhook,
     user_agent,
     webhook_envelope,
 )
-from alertbridge.models.pagerduty import MAX_REQUEST_BYTES
 
 __all__ = ["EmulatedAlert", "Fault", "PagerDutyEmulator", "RecordedRequest", "WebhookSubscription"]
 

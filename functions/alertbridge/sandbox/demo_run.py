@@ -11,16 +11,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from alertbridge.local.bridge import LOCAL_WEBHOOK_SECRET, LocalBridge, local_routing_key
-from alertbridge.local.cloudwatch_stand_in import CloudWatchStandIn
-from alertbridge.local.emulator import PagerDutyEmulator
-from alertbridge.local.scenario import Step
 from alertbridge.logic.dedup import CONTRIBUTOR_MARK
 from alertbridge.logic.parsers import parse_sqs_body
-from alertbridge.logic.pipeline import Outcome
 from alertbridge.logic.reconcile import CLOUDWATCH_SOURCES
 from alertbridge.models.alert import Alert
 from alertbridge.models.config import BridgeConfig
+from alertbridge.sandbox.bridge import LOCAL_WEBHOOK_SECRET, LocalBridge, local_routing_key
+from alertbridge.sandbox.cloudwatch_stand_in import CloudWatchStandIn
+from alertbridge.sandbox.emulator import PagerDutyEmulator
+from alertbridge.sandbox.scenario import Step
+from alertbridge.services.pipeline import Outcome
 from alertbridge.wiring import delivery as delivery_wiring
 
 REDACTED = "<redacted>"
@@ -102,8 +102,8 @@ class DemoRun:
     def two_way_sync(self, at: datetime, *, echo: bool = False) -> None:
         """A responder's acknowledge reaches the bridge as a signed webhook (a real HTTP server running the
         webhook handler), and an incident whose OK notification was lost is closed by a reconciler run."""
-        from alertbridge.local.scenario import Metric, alarm_arn, metric_alarm_message
-        from alertbridge.local.webhook_server import WebhookServer
+        from alertbridge.sandbox.scenario import Metric, alarm_arn, metric_alarm_message
+        from alertbridge.sandbox.webhook_server import WebhookServer
 
         acked = alarm_arn(ACKED_ALARM)
         with WebhookServer(observer=self._observe_webhook) as server:

@@ -37,7 +37,7 @@ from alertbridge.logic.events import (
 from alertbridge.logic.graph import GraphSigning
 from alertbridge.logic.lifecycle import (
     Decision,
-    Reason,
+    DecisionReason,
     decide,
     decide_observation,
     live_item,
@@ -50,9 +50,9 @@ from alertbridge.logic.lifecycle import (
 )
 from alertbridge.logic.maintenance import active_window_for, window_for
 from alertbridge.logic.notes import resolve_note
-from alertbridge.logic.policy import Routing, route_alert
+from alertbridge.logic.policy import Routing, pages_for, route_alert
 from alertbridge.models.alert import AlarmState, Alert
-from alertbridge.models.config import BridgeConfig, MultiTimeSeriesPages
+from alertbridge.models.config import BridgeConfig
 from alertbridge.models.delivery import AlertNotice, Observation, ObservationKind
 from alertbridge.models.maintenance import MaintenanceWindow
 from alertbridge.models.pagerduty import EventAction, EventV2
@@ -179,7 +179,7 @@ class Pipeline:
 
         outcome = self._decided(alert.dedup_key, plan, deadline)
         closes_contributors = alert.is_alarm_level_multi_time_series and action == EventAction.RESOLVE
-        if closes_contributors and outcome.reason != Reason.STALE:
+        if closes_contributors and outcome.reason != DecisionReason.STALE:
             self._close_contributors(alert, now)
         return outcome
 
@@ -355,7 +355,7 @@ class Pipeline:
             now=now,
             ttl_days=self.config.closed_item_ttl_days,
         )
-        if decision.reason == Reason.RESOLVED:
+        if decision.reason == DecisionReason.RESOLVED:
             decision = decision.model_copy(update={"reason": observation.what.value})
         plan = self._observation_plan(decision, current, observation)
         return _Plan(plan.decision, plan.outcome, plan.event, note=observation.why, note_at=now)
@@ -496,17 +496,6 @@ class Pipeline:
         if response.attempts > 1:
             self.counter.add("Retried", response.attempts - 1)
         return outcome.model_copy(update={"sent": event.event_action, "attempts": response.attempts})
-
-
-def pages_for(alert: Alert, config: BridgeConfig) -> bool:
-    """Whether this notification of a multi-time-series alarm pages (`multi_time_series_pages`): each
-    contributor, the alarm-level change, or both. Every other notification pages."""
-    mode = config.multi_time_series_pages
-    if alert.contributor is not None:
-        return mode in (MultiTimeSeriesPages.CONTRIBUTORS, MultiTimeSeriesPages.BOTH)
-    if alert.is_alarm_level_multi_time_series:
-        return mode in (MultiTimeSeriesPages.ALARM, MultiTimeSeriesPages.BOTH)
-    return True
 
 
 def _summary_of(stored: StateItem | None, alert: Alert, action: EventAction | None) -> str:
