@@ -45,6 +45,10 @@ def test_the_builtin_scenario_ends_with_pagerduty_matching_every_alarm() -> None
     )
     assert "webhook incident.acknowledged (signed, incident_key null) -> HTTP 200" in result.stdout
     assert "reconciler run (CloudWatch says OK): alarm-ok x1" in result.stdout
+    # ... and its resolve note follows at the next run, once PagerDuty shows the incident closed.
+    assert (
+        "the closed incident's note: Resolved by alertbridge: alarm nightly-batch-failures" in result.stdout
+    )
     (acked,) = [
         line for line in result.stdout.splitlines() if line.strip().startswith("prod-orders-queue-age")
     ]

@@ -126,11 +126,16 @@ class DemoRun:
         self.play([Step("nightly batch alarm fires", fired, final_for=ORPHANED_ALARM)], echo=echo)
         self.bridge.set_alarm_state(ORPHANED_ALARM, "OK", "recovered; this OK notification is lost")
         self.expected[alarm_arn(ORPHANED_ALARM)] = (f"{ORPHANED_ALARM} (its OK was lost)", False)
-        report = self.bridge.run_reconciler()
-        self.drain()  # the reconciler hands its observations to the delivery lane
-        if echo:
-            done = ", ".join(f"{kind} x{count}" for kind, count in report["done"].items()) or "nothing to do"
-            print(f"  +{time.monotonic() - self.started:6.2f}s  reconciler run (CloudWatch says OK): {done}")
+        for why in ("CloudWatch says OK", "PagerDuty shows it closed: the resolve note"):
+            report = self.bridge.run_reconciler()
+            self.drain()  # the reconciler hands its observations to the delivery lane
+            if echo:
+                done = ", ".join(f"{kind} x{n}" for kind, n in report["done"].items()) or "nothing to do"
+                print(f"  +{time.monotonic() - self.started:6.2f}s  reconciler run ({why}): {done}")
+        closed = self.emulator.latest_alert(alarm_arn(ORPHANED_ALARM))
+        if echo and closed is not None:
+            noted = next((str(note.get("content", "")) for note in closed.notes), "no note")
+            print(f"  the closed incident's note: {noted[:100]}")
 
     def _observe_webhook(self, event: dict[str, Any], response: dict[str, Any]) -> None:
         body = json.loads(event["body"]) if not event.get("isBase64Encoded") else {}
