@@ -333,16 +333,23 @@ def _ready_rounds() -> dict[str, list[dict[str, Any]]]:
 def _batch_rounds() -> dict[str, list[dict[str, Any]]]:
     """Each child processes one batch against a moto server and the emulator run here."""
     from alertbridge.models.config import BridgeConfig
-    from alertbridge.sandbox.bridge import LocalBridge, local_routing_key, use_fake_credentials
+    from alertbridge.sandbox.bridge import (
+        LocalBridge,
+        local_routing_key,
+        temporary_environment,
+        use_fake_credentials,
+    )
     from alertbridge.sandbox.emulator import PagerDutyEmulator
     from alertbridge.sandbox.moto_server import SerialMotoServer
 
     use_fake_credentials()
     server = SerialMotoServer().start()
-    saved = {name: os.environ.get(name) for name in ("AWS_ENDPOINT_URL",)}
-    os.environ["AWS_ENDPOINT_URL"] = server.url
     try:
-        with PagerDutyEmulator(rate_limit=10**9) as emulator, tempfile.TemporaryDirectory() as tmp:
+        with (
+            temporary_environment({"AWS_ENDPOINT_URL": server.url}),
+            PagerDutyEmulator(rate_limit=10**9) as emulator,
+            tempfile.TemporaryDirectory() as tmp,
+        ):
             config = BridgeConfig.model_validate({"routes": {"default": {}}})
             bridge = LocalBridge.create(config, emulator.url, name="bench-batch")
             intake_event, delivery_event = _batch_events(bridge)
@@ -365,11 +372,6 @@ def _batch_rounds() -> dict[str, list[dict[str, Any]]]:
                     rows[kind].append(_child(child, child_env))
             return rows
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         server.stop()
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +37,21 @@ FAKE_CREDENTIALS = {
 def local_routing_key(route: str) -> str:
     """A stable, well-formed (32 alphanumeric chars) stand-in key per route."""
     return hashlib.sha256(f"alertbridge-local:{route}".encode()).hexdigest()[:32]
+
+
+@contextmanager
+def temporary_environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` set in os.environ for the block, then each variable back as it was (or unset)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def use_fake_credentials() -> None:

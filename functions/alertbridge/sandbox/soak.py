@@ -29,12 +29,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -52,6 +50,7 @@ from alertbridge.sandbox.bridge import (
     LOCAL_WEBHOOK_SECRET,
     LocalBridge,
     local_routing_key,
+    temporary_environment,
 )
 from alertbridge.sandbox.emulator import Fault, PagerDutyEmulator
 from alertbridge.sandbox.event_source import GroupWatch, SqsEventSource
@@ -612,20 +611,6 @@ def count_held(requests: int, rate: float, seed: int) -> tuple[int, int]:
 # --- the run -------------------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def run_soak(options: SoakOptions, *, config: BridgeConfig | None = None) -> SoakReport:
     from alertbridge.adapters.dynamo_state import reset_default_client
     from alertbridge.adapters.pagerduty_events import PagerDutyEventsAdapter
@@ -641,13 +626,13 @@ def run_soak(options: SoakOptions, *, config: BridgeConfig | None = None) -> Soa
         PagerDutyEmulator(rate_limit=RATE_LIMIT, window_seconds=RATE_WINDOW) as emulator,
     ):
         base = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": aws.url, "POWERTOOLS_METRICS_DISABLED": "true"}
-        with _environment(base):
+        with temporary_environment(base):
             reset_default_client()
             bridge = LocalBridge.create(
                 config or BridgeConfig.model_validate(BridgeConfig.example()), emulator.url,
                 max_receive_count=20, name="soak",
             )  # fmt: skip
-            with _environment(bridge.environment(**ENV)):
+            with temporary_environment(bridge.environment(**ENV)):
                 wiring.reset()
                 pipeline = delivery_wiring.delivery_pipeline(metrics_counter)
                 current = settings()
