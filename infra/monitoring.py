@@ -137,6 +137,9 @@ class BridgeMonitoring(Construct):
                         bridge_metric("OpeningKeyRetired"), 1),
             self._alarm("ReconcilerKeyFailures", "The reconciler could not handle some keys; it retries them "
                         "next run (see its logs).", bridge_metric("Reconcile.Failed"), 1),
+            self._alarm("GraphKeyUnavailable", "The graph key secret cannot be read: incidents show a "
+                        "placeholder instead of their metric graph (check the secret and the webhook role).",
+                        bridge_metric("GraphKeyUnavailable"), 1),
             self._heartbeat_alarm(reconcile_minutes),
         ]  # fmt: skip
         self.dashboard = self._dashboard(queues, functions)

@@ -54,7 +54,7 @@ def test_health_alarms_cover_the_failure_modes(synth: Synth) -> None:
 
 def test_the_bridges_own_metrics_alarm_on_failures_no_invocation_error_shows(synth: Synth) -> None:
     alarms = alarms_by_metric(synth)
-    for name in ("Rejected", "OpeningKeyRetired", "Reconcile.Failed"):
+    for name in ("Rejected", "OpeningKeyRetired", "Reconcile.Failed", "GraphKeyUnavailable"):
         alarm = alarms[name]
         assert alarm["Namespace"] == "AlertBridge"
         assert alarm["Dimensions"] == [{"Name": "service", "Value": "alertbridge"}]
@@ -69,7 +69,7 @@ def test_health_alarms_notify_the_health_topic_and_page_through_the_bridge(synth
     health = {"Ref": synth.logical_id(synth.stack.bridge.health_topic)}
     bridge = {"Ref": synth.logical_id(synth.stack.bridge.alarm_topic)}
     alarms = synth.of_type("AWS::CloudWatch::Alarm").values()
-    assert len(alarms) == 15
+    assert len(alarms) == 16
     for alarm in alarms:
         for key in ("AlarmActions", "OKActions"):
             assert health in alarm["Properties"][key]
