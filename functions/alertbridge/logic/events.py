@@ -147,7 +147,9 @@ def _trigger_body(
         "event_action": EventAction.TRIGGER.value,
         "dedup_key": alert.dedup_key,
         "payload": {key: value for key, value in payload.items() if value is not None},
-        "links": [{"href": href, "text": text} for href, text in _links(alert, routing, config, console, facts)],
+        "links": [
+            {"href": href, "text": text} for href, text in _links(alert, routing, config, console, facts)
+        ],
         "images": graph_images(alert, routing, config, graph),
         "client": config.client,
         "client_url": console or config.client_url,
@@ -215,14 +217,26 @@ def truncate(text: str, limit: int) -> str:
     if units <= limit:
         return text
     budget = limit - utf16_units(ELLIPSIS)
-    if units == len(text):
-        return text[:budget] + ELLIPSIS  # one unit per character: the cut is at `budget`
-    kept = 0
-    for index, char in enumerate(text):
-        kept += 2 if ord(char) > 0xFFFF else 1
-        if kept > budget:
-            return text[:index] + ELLIPSIS
-    return text  # not reached: the whole text is longer than the budget
+    return text[: _cut(text, budget)] + ELLIPSIS
+
+
+def _cut(text: str, budget: int) -> int:
+    """The length of the longest prefix of `text` of at most `budget` UTF-16 code units (`text` has more).
+
+    Only characters outside the Basic Multilingual Plane take two units, so the prefix is found by visiting
+    those alone: before the k-th of them (0-based, at `index`) the text has taken `index + k` units."""
+    astral = 0
+    for found in _ASTRAL.finditer(text):
+        index = found.start()
+        if budget - astral <= index:
+            break  # the budget runs out among one-unit characters before this one
+        if index + astral + 2 > budget:
+            return index  # this character's two units do not fit
+        astral += 1
+    return budget - astral
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def utf16_units(text: str) -> int:
@@ -443,11 +457,7 @@ def _state_change(alert: Alert) -> str:
 def _metric_details(metric: MetricRef) -> dict[str, Any]:
     """The metric's fields without None and defaults, as `model_dump(exclude_none=True,
     exclude_defaults=True)` gives them, read off the frozen model without a serializer pass."""
-    return {
-        name: value
-        for name, value in metric
-        if value is not None and value != _METRIC_DEFAULTS[name]
-    }
+    return {name: value for name, value in metric if value is not None and value != _METRIC_DEFAULTS[name]}
 
 
 _METRIC_DEFAULTS = {
@@ -673,7 +683,6 @@ def _insights_marks(text: str) -> str:
     for mark, escaped in _INSIGHTS_MARKS:
         text = text.replace(mark, escaped)
     return text
-
 
 
 def _insights(text: str) -> str:
