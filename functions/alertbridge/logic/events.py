@@ -456,8 +456,10 @@ def _state_change(alert: Alert) -> str:
 
 def _metric_details(metric: MetricRef) -> dict[str, Any]:
     """The metric's fields without None and defaults, as `model_dump(exclude_none=True,
-    exclude_defaults=True)` gives them, read off the frozen model without a serializer pass."""
-    return {name: value for name, value in metric if value is not None and value != _METRIC_DEFAULTS[name]}
+    exclude_defaults=True)` gives them, read off the frozen model (its `vars` are its fields, in order)
+    without a serializer pass."""
+    fields = vars(metric).items()
+    return {name: value for name, value in fields if value is not None and value != _METRIC_DEFAULTS[name]}
 
 
 _METRIC_DEFAULTS = {

@@ -54,8 +54,8 @@ def as_list(value: object) -> list[Any]:
 
 
 def as_str(value: object) -> str | None:
-    if isinstance(value, str):
-        return value if value.strip() else None
+    if isinstance(value, str):  # blank when only whitespace (what `strip` removes), tested without a copy
+        return value if value and not value.isspace() else None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return None
