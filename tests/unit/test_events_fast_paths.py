@@ -1,7 +1,8 @@
-"""The fast console-URL encoder and body fitter give exactly what the straightforward versions gave.
+"""The fast console-URL encoder, body fitter and truncation give exactly what the straightforward versions gave.
 
 The reference implementations below are the previous code, kept here as the specification: a Python loop
-per UTF-16 code unit for jsurl, and a recursive clean of every string before two size measurements.
+per UTF-16 code unit for jsurl, a recursive clean of every string before two size measurements, and a loop
+per character counting UTF-16 units for truncate.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alertbridge.logic import events
-from alertbridge.logic.events import BODY_BUDGET_BYTES, _fit, _jsurl
+from alertbridge.logic.events import BODY_BUDGET_BYTES, ELLIPSIS, _fit, _jsurl, truncate, utf16_units
 
 # Characters that make the escaping and the surrogate detection interesting: jsurl's specials, JSON's
 # escapes (a backslash before a `ud800`-looking text), Latin-1, BMP, astral characters and lone surrogates.
@@ -50,6 +51,18 @@ def reference_fit(body: dict[str, Any]) -> events.EventV2:
     return events.EventV2.model_validate(body)
 
 
+def reference_truncate(text: str, limit: int) -> str:
+    if utf16_units(text) <= limit:
+        return text
+    budget = limit - utf16_units(ELLIPSIS)
+    kept = 0
+    for index, char in enumerate(text):
+        kept += 2 if ord(char) > 0xFFFF else 1
+        if kept > budget:
+            return text[:index] + ELLIPSIS
+    return text
+
+
 def trigger(summary: str, details: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "routing_key": "default",
@@ -74,6 +87,12 @@ def same(body: dict[str, Any]) -> None:
 @given(texts)
 def test_jsurl_matches_the_per_code_unit_encoder(text: str) -> None:
     assert _jsurl(text) == reference_jsurl(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts, st.integers(min_value=2, max_value=48))
+def test_truncate_matches_the_per_character_count(text: str, limit: int) -> None:
+    assert truncate(text, limit) == reference_truncate(text, limit)
 
 
 def test_jsurl_examples() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -129,15 +130,16 @@ def minimal_event(alert: Alert, routing: Routing, config: BridgeConfig) -> Event
 def _trigger_body(
     alert: Alert, routing: Routing, config: BridgeConfig, graph: GraphSigning | None = None
 ) -> dict[str, Any]:
-    console = alarm_console_url(alert)
+    facts = _facts(alert)
+    console = _alarm_console_url(alert, facts.host)
     payload = {
         "summary": truncate(summary_for(alert), MAX_SUMMARY_CHARS),
         "source": truncate(source_for(alert, config), MAX_FIELD_CHARS),
         "severity": routing.severity.value,
-        "timestamp": iso_timestamp(alert.state_changed_at),
-        "component": _bounded(component_for(alert)),
-        "group": _bounded(group_for(alert)),
-        "class": _bounded(class_for(alert)),
+        "timestamp": facts.changed_at,
+        "component": _bounded(component_for(alert, facts.metric)),
+        "group": _bounded(group_for(alert, facts.metric)),
+        "class": _bounded(class_for(alert, facts.metric)),
         "custom_details": details_for(alert, routing, config),
     }
     return {
@@ -145,11 +147,33 @@ def _trigger_body(
         "event_action": EventAction.TRIGGER.value,
         "dedup_key": alert.dedup_key,
         "payload": {key: value for key, value in payload.items() if value is not None},
-        "links": [{"href": href, "text": text} for href, text in _links(alert, routing, config, console)],
+        "links": [
+            {"href": href, "text": text} for href, text in _links(alert, routing, config, console, facts)
+        ],
         "images": graph_images(alert, routing, config, graph),
         "client": config.client,
         "client_url": console or config.client_url,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What several fields and links of one trigger body read, worked out once per body."""
+
+    own: MetricRef | None  # contributor_metric
+    metric: MetricRef | None  # primary_metric
+    host: str | None  # the console of the alarm's region and partition (console_host)
+    changed_at: str  # iso_timestamp of the state change
+
+
+def _facts(alert: Alert) -> _Facts:
+    own = contributor_metric(alert)
+    return _Facts(
+        own=own,
+        metric=_primary(alert, own),
+        host=console_host(alert.region, alert.alarm_arn),
+        changed_at=iso_timestamp(alert.state_changed_at),
+    )
 
 
 def graph_images(
@@ -193,14 +217,26 @@ def truncate(text: str, limit: int) -> str:
     if units <= limit:
         return text
     budget = limit - utf16_units(ELLIPSIS)
-    if units == len(text):
-        return text[:budget] + ELLIPSIS  # one unit per character: the cut is at `budget`
-    kept = 0
-    for index, char in enumerate(text):
-        kept += 2 if ord(char) > 0xFFFF else 1
-        if kept > budget:
-            return text[:index] + ELLIPSIS
-    return text  # not reached: the whole text is longer than the budget
+    return text[: _cut(text, budget)] + ELLIPSIS
+
+
+def _cut(text: str, budget: int) -> int:
+    """The length of the longest prefix of `text` of at most `budget` UTF-16 code units (`text` has more).
+
+    Only characters outside the Basic Multilingual Plane take two units, so the prefix is found by visiting
+    those alone: before the k-th of them (0-based, at `index`) the text has taken `index + k` units."""
+    astral = 0
+    for found in _ASTRAL.finditer(text):
+        index = found.start()
+        if budget - astral <= index:
+            break  # the budget runs out among one-unit characters before this one
+        if index + astral + 2 > budget:
+            return index  # this character's two units do not fit
+        astral += 1
+    return budget - astral
+
+
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def utf16_units(text: str) -> int:
@@ -274,18 +310,17 @@ def account_region(account: str | None, region: str | None) -> str:
     return "/".join(part for part in (account, region) if part)
 
 
-def component_for(alert: Alert) -> str | None:
+def component_for(alert: Alert, metric: MetricRef | None) -> str | None:
+    """`metric`: the alert's primary_metric (as for group_for and class_for)."""
     if alert.component:
         return alert.component
-    metric = primary_metric(alert)
     if metric is None:
         return alert.triggering_children[0].name if alert.triggering_children else None
     value = primary_dimension(metric)
     return value[1] if value else metric.name
 
 
-def group_for(alert: Alert) -> str | None:
-    metric = primary_metric(alert)
+def group_for(alert: Alert, metric: MetricRef | None) -> str | None:
     if metric is not None and metric.namespace:
         return metric.namespace
     if alert.environment:
@@ -295,8 +330,7 @@ def group_for(alert: Alert) -> str | None:
     return alert.topic_arn.rsplit(":", 1)[-1] if alert.topic_arn else None
 
 
-def class_for(alert: Alert) -> str | None:
-    metric = primary_metric(alert)
+def class_for(alert: Alert, metric: MetricRef | None) -> str | None:
     if metric is not None and metric.name:
         return metric.name
     return None if alert.kind is AlarmKind.UNKNOWN else alert.kind.value
@@ -305,7 +339,11 @@ def class_for(alert: Alert) -> str | None:
 def primary_metric(alert: Alert) -> MetricRef | None:
     """The metric a responder looks at: a contributor's own time series, else the first real metric
     (math alarms also list expressions)."""
-    own = contributor_metric(alert)
+    return _primary(alert, contributor_metric(alert))
+
+
+def _primary(alert: Alert, own: MetricRef | None) -> MetricRef | None:
+    """primary_metric, given the alert's contributor_metric."""
     if own is not None:
         return own
     named = [metric for metric in alert.metrics if metric.name]
@@ -390,7 +428,13 @@ def details_for(alert: Alert, routing: Routing, config: BridgeConfig) -> dict[st
         "raw_message": alert.raw_message,
         "ignored_fields": list(alert.ignored_fields),
     }
-    return {key: value for key, value in details.items() if value not in (None, [], {}, "")}
+    # Leaves out None, "", [] and {}. Only a falsy value is checked further: `value not in (None, [], {}, "")`
+    # said the same at four slow comparisons per field.
+    return {
+        key: value
+        for key, value in details.items()
+        if value or (value is not None and not isinstance(value, str | list | dict))
+    }
 
 
 def _mute_details(alert: Alert) -> dict[str, Any] | None:
@@ -411,7 +455,16 @@ def _state_change(alert: Alert) -> str:
 
 
 def _metric_details(metric: MetricRef) -> dict[str, Any]:
-    return metric.model_dump(exclude_none=True, exclude_defaults=True)
+    """The metric's fields without None and defaults, as `model_dump(exclude_none=True,
+    exclude_defaults=True)` gives them, read off the frozen model (its `vars` are its fields, in order)
+    without a serializer pass."""
+    fields = vars(metric).items()
+    return {name: value for name, value in fields if value is not None and value != _METRIC_DEFAULTS[name]}
+
+
+_METRIC_DEFAULTS = {
+    name: field.get_default(call_default_factory=True) for name, field in MetricRef.model_fields.items()
+}
 
 
 # --- links ------------------------------------------------------------------------------------------
@@ -421,21 +474,22 @@ def links_for(alert: Alert, routing: Routing, config: BridgeConfig | None = None
     """Every link a responder needs: the alarm, its graph, each triggering child of a composite, the
     resource's logs for the evaluation window, the runbook and dashboard (route, rule or alarm tags), and
     each URL of the AlarmDescription, named after the text that labels it."""
-    chosen = _links(alert, routing, config or BridgeConfig(), alarm_console_url(alert))
+    facts = _facts(alert)
+    chosen = _links(alert, routing, config or BridgeConfig(), _alarm_console_url(alert, facts.host), facts)
     return [Link(href=href, text=text) for href, text in chosen]
 
 
 def _links(
-    alert: Alert, routing: Routing, config: BridgeConfig, console: str | None
+    alert: Alert, routing: Routing, config: BridgeConfig, console: str | None, facts: _Facts
 ) -> list[tuple[str, str]]:
     """(href, text) of `links_for`, first of each href kept, at most MAX_LINKS; plain pairs, because the
     trigger body is validated whole once (`_fit`)."""
     names = config.tag_links
     candidates = [
         (console, f"CloudWatch alarm {alert.alarm_name}"),
-        (metric_console_url(alert), _graph_text(alert)),
+        (_metric_graph_url(alert, facts), _graph_text(alert)),
         *_child_links(alert),
-        (logs_insights_url(alert, alert.tags.get(names.log_group)), "CloudWatch Logs Insights"),
+        (_logs_url(alert, alert.tags.get(names.log_group), facts), "CloudWatch Logs Insights"),
         (routing.runbook_url, "Runbook"),
         (routing.dashboard_url, "Dashboard"),
         (_http(alert.tags.get(names.runbook_url)), "Runbook"),
@@ -476,6 +530,8 @@ def description_links(description: str | None) -> list[tuple[str, str]]:
     it: `[Dashboard](https://...)`, or what precedes it on its line back to a sentence break
     ("Dashboard: https://..." -> "Dashboard"); a bare URL is labelled by its host."""
     text = description or ""
+    if "://" not in text:
+        return []  # both patterns need a scheme's `://`; most descriptions have no URL
     found: list[tuple[int, str, str]] = []
     marked = [
         (match.start(), match.end(), match[1].strip(), match[2]) for match in _MARKDOWN_LINK.finditer(text)
@@ -519,7 +575,10 @@ def _child_links(alert: Alert) -> list[tuple[str, str]]:
 
 def alarm_console_url(alert: Alert) -> str | None:
     """The console deep link of the alarm; None when the region code is unknown."""
-    host = console_host(alert.region, alert.alarm_arn)
+    return _alarm_console_url(alert, console_host(alert.region, alert.alarm_arn))
+
+
+def _alarm_console_url(alert: Alert, host: str | None) -> str | None:
     if host is None or alert.source in (AlertSource.GENERIC, AlertSource.RAW, AlertSource.PAGERDUTY_EVENT):
         return None
     return alarm_deeplink(host, alert.region, alert.alarm_name)
@@ -534,8 +593,11 @@ def metric_console_url(alert: Alert) -> str | None:
     """A metrics graph around the state change: a contributor's own time series; for metric math (and
     Metrics Insights query) alarms, the alarm's own expressions with the metrics they read; else the
     alarm's named metrics."""
-    host = console_host(alert.region, alert.alarm_arn)
-    own = contributor_metric(alert)
+    return _metric_graph_url(alert, _facts(alert))
+
+
+def _metric_graph_url(alert: Alert, facts: _Facts) -> str | None:
+    host, own = facts.host, facts.own
     metrics = [own] if own is not None else [m for m in alert.metrics if m.namespace and m.name]
     expressions = [] if own is not None else [m for m in alert.metrics if m.expression]
     if host is None or not (metrics or expressions):
@@ -570,10 +632,9 @@ _LOGS_QUERY = "fields @timestamp, @message, @logStream\n| sort @timestamp desc\n
 _DEFAULT_PERIOD_SECONDS = 300
 
 
-def log_group_for(alert: Alert) -> str | None:
+def log_group_for(metric: MetricRef | None) -> str | None:
     """The default log group of the resource the alarm watches (Lambda, API Gateway, ECS, App Runner, Step
-    Functions), from the metric's namespace and dimensions."""
-    metric = primary_metric(alert)
+    Functions), from its primary metric's namespace and dimensions."""
     if metric is None or not metric.namespace:
         return None
     dims = dict(metric.dimensions)
@@ -588,28 +649,42 @@ def log_group_for(alert: Alert) -> str | None:
 def logs_insights_url(alert: Alert, log_group: str | None = None) -> str | None:
     """CloudWatch Logs Insights over the resource's log group (or `log_group`, e.g. from an alarm tag) for
     the alarm's evaluation window (period x evaluation periods up to the state change)."""
-    group = log_group or log_group_for(alert)
-    host = console_host(alert.region, alert.alarm_arn)
-    if group is None or host is None or alert.source not in _CLOUDWATCH_ALERT_SOURCES:
+    return _logs_url(alert, log_group, _facts(alert))
+
+
+def _logs_url(alert: Alert, log_group: str | None, facts: _Facts) -> str | None:
+    host, metric = facts.host, facts.metric
+    if host is None or alert.source not in _CLOUDWATCH_ALERT_SOURCES:
+        return None
+    group = log_group or log_group_for(metric)
+    if group is None:
         return None
     evaluation = alert.evaluation
-    metric = primary_metric(alert)
     period = (evaluation.period if evaluation else None) or (metric.period if metric else None)
     periods = (evaluation.evaluation_periods if evaluation else None) or 1
     span = timedelta(seconds=(period or _DEFAULT_PERIOD_SECONDS) * periods)
     detail = (
-        f"~(end~'{_insights(iso_timestamp(alert.state_changed_at))}"
+        f"~(end~'{_insights(facts.changed_at)}"
         f"~start~'{_insights(iso_timestamp(alert.state_changed_at - span))}"
-        f"~timeType~'ABSOLUTE~tz~'UTC~editorString~'{_insights(_LOGS_QUERY)}"
+        f"~timeType~'ABSOLUTE~tz~'UTC~editorString~'{_ENCODED_LOGS_QUERY}"
         f"~source~(~'{_insights(group)}))"
     )
-    encoded = detail.translate(_INSIGHTS_MARKS)
+    encoded = _insights_marks(detail)
     return f"{host}/cloudwatch/home?region={alert.region}#logsV2:logs-insights$3FqueryDetail$3D{encoded}"
 
 
 # The console's Logs Insights URL state: primitives percent-encoded with `*` for `%`, the structure's
 # `~ ( ) '` then escaped twice with `$` for `%`.
-_INSIGHTS_MARKS = str.maketrans({"~": "$257E", "(": "$2528", ")": "$2529", "'": "$2527"})
+_INSIGHTS_MARKS = (("~", "$257E"), ("(", "$2528"), (")", "$2529"), ("'", "$2527"))
+
+
+def _insights_marks(text: str) -> str:
+    """The structure's marks escaped. One `replace` per mark: `str.translate` with a table of four entries
+    is a slow lookup per character of the whole URL state; no replacement holds a mark, so the order of
+    the replacements does not matter."""
+    for mark, escaped in _INSIGHTS_MARKS:
+        text = text.replace(mark, escaped)
+    return text
 
 
 def _insights(text: str) -> str:
@@ -635,6 +710,7 @@ _INSIGHTS_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 _INSIGHTS_TABLE = _InsightsTable(
     {code: chr(code) if chr(code) in _INSIGHTS_SAFE else _insights_escape(code) for code in range(128)}
 )
+_ENCODED_LOGS_QUERY = _insights(_LOGS_QUERY)  # the same query in every URL
 
 
 def console_host(region: str | None, arn: str | None) -> str | None:

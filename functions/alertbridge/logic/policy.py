@@ -169,7 +169,12 @@ def _directive_severity(directive: dict[str, str], notes: list[str]) -> Severity
 
 def rule_matches(match: Match, alert: Alert) -> bool:
     """Every field the rule sets must match; a field the alert lacks does not match."""
-    for field, values_of in _MATCHED_VALUES:
+    # Only the fields set on the match (at construction or since) can hold a pattern: the others keep their
+    # default, None. A rule sets one or two of them; reading all of them for every alert was most of routing.
+    for field in match.model_fields_set:
+        values_of = _VALUES_OF.get(field)  # None for `tags`, checked below
+        if values_of is None:
+            continue
         pattern = getattr(match, field)
         if pattern is not None and not _any_matches(pattern, values_of(alert)):
             return False
@@ -196,6 +201,7 @@ _MATCHED_VALUES: tuple[tuple[str, Callable[[Alert], list[str | None]]], ...] = (
     ("severity", lambda alert: [_own_severity(alert)]),
     ("environment", lambda alert: [alert.environment]),
 )
+_VALUES_OF = dict(_MATCHED_VALUES)
 
 
 def _any_matches(pattern: str, values: Iterable[str | None]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,12 +32,17 @@ class Context:
     def inside_envelope(
         self, topic_arn: str | None, subject: str | None, sent_at: datetime | None
     ) -> Context:
-        return replace(self, topic_arn=topic_arn, subject=subject, sent_at=sent_at or self.sent_at)
+        # Built directly: `dataclasses.replace` costs several times a constructor call, once per message.
+        return Context(self.received_at, topic_arn, subject, sent_at or self.sent_at, self.max_raw_chars)
+
+
+# One decoder for every message: `json.loads` with `parse_constant` would build a new one per call.
+_DECODER = json.JSONDecoder(parse_constant=str)
 
 
 def loads(text: str) -> Any:
     """JSON with NaN/Infinity kept as strings, so the body we send stays valid JSON."""
-    return json.loads(text, parse_constant=str)
+    return _DECODER.decode(text)
 
 
 def as_dict(value: object) -> dict[str, Any]:
@@ -49,8 +54,8 @@ def as_list(value: object) -> list[Any]:
 
 
 def as_str(value: object) -> str | None:
-    if isinstance(value, str):
-        return value if value.strip() else None
+    if isinstance(value, str):  # blank when only whitespace (what `strip` removes), tested without a copy
+        return value if value and not value.isspace() else None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return None
@@ -133,7 +138,11 @@ def dimensions(value: object) -> dict[str, str]:
 
 def lower_keys(value: object) -> dict[str, Any]:
     """CloudWatch spells the same metric keys in PascalCase (SNS) and camelCase (EventBridge)."""
-    return {str(key).lower(): item for key, item in as_dict(value).items()}
+    entry = as_dict(value)
+    try:
+        return dict(zip(map(str.lower, entry), entry.values(), strict=True))
+    except TypeError:  # a key that is not a string (JSON never has one)
+        return {str(key).lower(): item for key, item in entry.items()}
 
 
 def metric_query(value: object) -> MetricRef:
@@ -202,14 +211,15 @@ _CONTRIBUTOR_ID_KEYS = ("id", "contributorid")
 _CONTRIBUTOR_ATTRIBUTE_KEYS = ("attributes", "contributorattributes")
 _TAG_KEYS = ("alarmtags", "tags")
 _TIME_SERIES_REASON = re.compile(r"\b\d+ out of \d+ time series evaluated to\b", re.IGNORECASE)
+_TIME_SERIES_MARK = "evaluated to"
 _INSIGHTS_QUERY = re.compile(r"^\s*SELECT\b.*\bGROUP\s+BY\b", re.IGNORECASE | re.DOTALL)
 
 
-def contributor(*docs: object) -> Contributor | None:
+def contributor(*entries: dict[str, Any]) -> Contributor | None:
     """The contributor a notification is about: an `alarmContributor` object (`id`, `attributes`), or
-    top-level `contributorId` and `contributorAttributes` (any case), in the first of `docs` naming one."""
-    for doc in docs:
-        entry = lower_keys(doc)
+    top-level `contributorId` and `contributorAttributes` (any case), in the first of `entries` (documents
+    with their keys lowered once by the parser: `lower_keys`) naming one."""
+    for entry in entries:
         nested = next(
             (lower_keys(entry[k]) for k in _CONTRIBUTOR_KEYS if isinstance(entry.get(k), dict)), None
         )
@@ -223,10 +233,10 @@ def contributor(*docs: object) -> Contributor | None:
     return None
 
 
-def mute_detail(*docs: object) -> MuteDetail | None:
-    """`muteDetail` (any case) of the first of `docs` that has one with a rule ARN."""
-    for doc in docs:
-        detail = lower_keys(lower_keys(doc).get("mutedetail"))
+def mute_detail(*entries: dict[str, Any]) -> MuteDetail | None:
+    """`muteDetail` (any case) of the first of `entries` (keys lowered) that has one with a rule ARN."""
+    for entry in entries:
+        detail = lower_keys(entry.get("mutedetail"))
         arn = as_str(detail.get("mutedbyarn"))
         if arn is not None:
             return MuteDetail(
@@ -237,13 +247,13 @@ def mute_detail(*docs: object) -> MuteDetail | None:
     return None
 
 
-def alarm_tags(*docs: object) -> tuple[dict[str, str], bool]:
-    """(tags, retrieved): the alarm's tags as the notification carries them. Retrieved when a status says
-    `SUCCESS`, or when tags are present without any status; `aws:` keys never propagate and are dropped."""
+def alarm_tags(*entries: dict[str, Any]) -> tuple[dict[str, str], bool]:
+    """(tags, retrieved): the alarm's tags as the notification carries them (`entries`: documents with their
+    keys lowered). Retrieved when a status says `SUCCESS`, or when tags are present without any status;
+    `aws:` keys never propagate and are dropped."""
     status: str | None = None
     found: dict[str, str] | None = None
-    for doc in docs:
-        entry = lower_keys(doc)
+    for entry in entries:
         status = status or as_str(entry.get("alarmtagsstatus"))
         if found is None:
             found = next((_tag_map(entry[k]) for k in _TAG_KEYS if entry.get(k) is not None), None)
@@ -272,6 +282,8 @@ def _tag_map(value: object) -> dict[str, str] | None:
 def is_multi_time_series(metrics: tuple[MetricRef, ...], reason: str | None) -> bool:
     """A Metrics Insights query alarm over several time series (`SELECT ... GROUP BY ...`), or an alarm-level
     reason that counts time series ("6 out of 6 time series evaluated to ALARM")."""
-    if any(_INSIGHTS_QUERY.search(metric.expression or "") for metric in metrics):
+    if any(metric.expression and _INSIGHTS_QUERY.search(metric.expression) for metric in metrics):
         return True
-    return bool(reason and _TIME_SERIES_REASON.search(reason))
+    # The search is slow on a long reason; every text it can match holds "evaluated to" in lower case (no
+    # character outside ASCII matches those letters without regard to case), and most reasons do not.
+    return bool(reason and _TIME_SERIES_MARK in reason.lower() and _TIME_SERIES_REASON.search(reason))

@@ -32,6 +32,7 @@ from alertbridge.logic.parsers._common import (
     cloudwatch_dedup_key,
     contributor,
     is_multi_time_series,
+    lower_keys,
     metric_query,
     mute_detail,
     optional_state,
@@ -112,9 +113,10 @@ def _alert(
     region = region_from_arn(arn) or as_str(doc.get("region"))
     name = as_str(detail.get("alarmName")) or _name(arn)
     metrics = tuple(metric_query(item) for item in as_list(config.get("metrics")))
-    found = contributor(detail, doc)
+    lowered = (lower_keys(detail), lower_keys(doc))  # once: contributor, tags and mute detail, any case
+    found = contributor(*lowered)
     reason = as_str(state.get("reason"))
-    tags, retrieved = alarm_tags(detail, doc)
+    tags, retrieved = alarm_tags(*lowered)
     kind = _kind(config, metrics)
     if kind is not AlarmKind.COMPOSITE and (found is not None or is_multi_time_series(metrics, reason)):
         kind = AlarmKind.MULTI_TIME_SERIES
@@ -145,7 +147,7 @@ def _alert(
         tags=tags,
         tags_retrieved=retrieved,
         contributor=found,
-        mute=mute_detail(detail, doc),
+        mute=mute_detail(*lowered),
     )
 
 

@@ -25,6 +25,7 @@ from alertbridge.logic.parsers._common import (
     contributor,
     dimensions,
     is_multi_time_series,
+    lower_keys,
     metric_query,
     mute_detail,
     optional_state,
@@ -45,10 +46,11 @@ def parse(doc: dict[str, Any], ctx: Context) -> Alert:
     account = as_str(doc.get("AWSAccountId")) or account_from_arn(arn)
     region = region_from_arn(arn)
     trigger = as_dict(doc.get("Trigger"))
-    found = contributor(doc)
+    lowered = lower_keys(doc)  # once: contributor, tags and mute detail are read in any case
+    found = contributor(lowered)
     metrics = _metrics(trigger)
     reason = as_str(doc.get("NewStateReason"))
-    tags, retrieved = alarm_tags(doc)
+    tags, retrieved = alarm_tags(lowered)
     return Alert(
         source=AlertSource.CLOUDWATCH_SNS,
         dedup_key=cloudwatch_dedup_key(arn, account, region, name, found),
@@ -74,7 +76,7 @@ def parse(doc: dict[str, Any], ctx: Context) -> Alert:
         tags=tags,
         tags_retrieved=retrieved,
         contributor=found,
-        mute=mute_detail(doc),
+        mute=mute_detail(lowered),
     )
 
 
