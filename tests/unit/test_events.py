@@ -202,6 +202,7 @@ def test_lone_surrogates_are_replaced_so_the_body_encodes_as_utf8() -> None:
     alert = parse_sqs_body('{"weird": "\\ud800 text"}', received_at=RECEIVED_AT)
     body = body_for(alert)
     json.dumps(body, ensure_ascii=False).encode("utf-8")
+    assert "\ufffd text" in json.dumps(body, ensure_ascii=False)  # U+FFFD, as the intake function cleans
 
 
 def test_links_are_deduplicated_and_bounded() -> None:

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from alertbridge.logic.dedup import account_from_arn, partition_from_arn, region_from_arn
 from alertbridge.logic.graph import GraphSigning, image_for
+from alertbridge.logic.intake import clean_text
 from alertbridge.logic.policy import Routing, route_alert
 from alertbridge.logic.recommendations import recommendations_for
 from alertbridge.models.alert import AlarmKind, AlarmState, Alert, AlertSource, MetricRef
@@ -115,8 +116,8 @@ def build_event(
 
 def minimal_event(alert: Alert, routing: Routing, config: BridgeConfig) -> EventV2:
     payload = Payload(
-        summary=truncate(_clean_text(summary_for(alert)), MAX_SUMMARY_CHARS),
-        source=_clean_text(source_for(alert, config)),
+        summary=truncate(clean_text(summary_for(alert)), MAX_SUMMARY_CHARS),
+        source=clean_text(source_for(alert, config)),
         severity=routing.severity,
     )
     return EventV2(
@@ -845,20 +846,12 @@ def _size(value: object) -> int:
 def _clean(value: Any) -> Any:
     """Strings with lone surrogates (from odd JSON escapes) cannot be sent as UTF-8: replace them."""
     if isinstance(value, str):
-        return _clean_text(value)
+        return clean_text(value)
     if isinstance(value, dict):
-        return {_clean_text(str(key)): _clean(item) for key, item in value.items()}
+        return {clean_text(str(key)): _clean(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_clean(item) for item in value]
     return value
-
-
-def _clean_text(text: str) -> str:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
 
 
 def _one_line(text: str) -> str:
