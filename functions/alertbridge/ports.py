@@ -4,6 +4,7 @@ types they exchange. Adapters implement them with AWS and PagerDuty; unit tests 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,7 +20,11 @@ from alertbridge.models.pagerduty import Incident
 from alertbridge.models.state import StateItem
 
 
-class EventsResponse(BaseModel):
+@dataclass(frozen=True, slots=True)
+class EventsResponse:
+    """PagerDuty's answer to an accepted event (its fields are read off the JSON by the adapter), and how
+    many attempts it took."""
+
     status: str
     message: str = ""
     dedup_key: str | None = None

@@ -89,7 +89,7 @@ def events_result(
     if 200 <= status < 300:
         data = json_object(response)
         dedup_key = data.get("dedup_key")
-        return EventsResponse.model_construct(  # every field already of its type: nothing to validate
+        return EventsResponse(
             status=str(data.get("status", "success")),
             message=str(data.get("message", "")),
             dedup_key=dedup_key if isinstance(dedup_key, str) else None,
