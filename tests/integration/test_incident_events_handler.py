@@ -96,10 +96,12 @@ def test_the_put_retries_end_at_the_deadline_the_rest_lookup_left(
     monkeypatch.setattr(EventBridgeIncidentEvents, "put", unreachable_while_failing)
     started = time.monotonic()
     event = delivery("incident.acknowledged", webhook_id="wh-deadline")
-    assert status_and_reason(webhook.invoke(event)) == (503, "event-unpublished")
+    status, reason = status_and_reason(webhook.invoke(event))
     # The publisher alone would try 3 times over 0.7 s of backoff; after the 0.9 s lookup the deadline
-    # leaves room for at most two, each started while a whole try (1 s at most) still fit before it.
-    assert 1 <= len(tries) < 3 and all(at < started + budget - 1.0 for at in tries)
+    # leaves room for at most two, each started while a whole try (1 s at most) still fit before it. On a
+    # loaded machine the lookup's answer may come too late for any try: then it is out of time instead.
+    assert (status, reason) == ((503, "event-unpublished") if tries else (503, "out-of-time"))
+    assert len(tries) < 3 and all(at < started + budget - 1.0 for at in tries)
     failing[0] = False
     assert status_and_reason(webhook.invoke(event)) == (200, "mirrored")
     [message] = received(queue_url)
