@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from alertbridge.errors import RoutingKeyMissing
-from alertbridge.models.state import StateItem
+from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.ports import EventsResponse
 
 
@@ -29,6 +29,9 @@ class FakeStateStore:
 
     def list_open(self) -> Iterator[StateItem]:
         return iter([item for item in self.items.values() if item.is_open])
+
+    def list_recorded(self) -> Iterator[StateItem]:
+        return iter([item for item in self.items.values() if item.status == KeyStatus.RECORDED])
 
     def list_resolved_firing(self) -> Iterator[StateItem]:
         found = [item for item in self.items.values() if item.resolved_while_firing]

@@ -182,6 +182,13 @@ class ResolvedFiringKeys(Protocol):
         ...
 
 
+class RecordedKeys(Protocol):
+    def list_recorded(self) -> Iterator[StateItem]:
+        """Keys in ALARM recorded without a page (status RECORDED: a multi-time-series alarm whose other
+        level pages), without scanning."""
+        ...
+
+
 class UnconfirmedResolves(Protocol):
     def list_unconfirmed_resolves(self, since: datetime) -> Iterator[StateItem]:
         """Keys the bridge resolved since `since` whose PagerDuty incident was not yet seen closed

@@ -11,8 +11,9 @@ import pytest
 
 from alertbridge.adapters.dynamo_state import window_to_dynamo
 from alertbridge.errors import PagerDutyError
+from alertbridge.models.alert import AlarmState, AlertSource
 from alertbridge.models.maintenance import MaintenanceWindow
-from alertbridge.models.state import KeyStatus
+from alertbridge.models.state import KeyStatus, StateItem
 from alertbridge.models.table import INDEX_SORT_KEY
 from alertbridge.sandbox.emulator_state import Fault
 from alertbridge.sandbox.scenario import alarm_arn
@@ -228,3 +229,22 @@ def test_each_run_rewrites_windows_an_earlier_version_stored_in_the_current_layo
     assert deployed.maintenance.list_active(now) == []
     deployed.reconcile()
     assert deployed.maintenance.list_active(now) == [current]
+
+
+def test_a_record_without_a_page_whose_alarm_is_ok_closes_and_nothing_is_sent(deployed: Deployed) -> None:
+    """A multi-time-series alarm's level recorded without a page, whose OK notification was lost: the
+    reconciler sees CloudWatch OK and the record closes, so `alertbridge active` stops listing it."""
+    deployed.put_alarm("orders-latency", "OK")
+    arn = deployed.alarm_arn("orders-latency")
+    record = StateItem(
+        dedup_key=arn, status=KeyStatus.RECORDED, alarm_state=AlarmState.ALARM, state_changed_at=T0,
+        route="default", alarm_name="orders-latency", alarm_arn=arn, source=AlertSource.CLOUDWATCH_SNS.value,
+        first_seen=T0, last_seen=T0,
+    )  # fmt: skip
+    assert deployed.state.save(record, expected_version=None)
+    assert [i.dedup_key for i in deployed.state.list_recorded()] == [arn]
+    assert deployed.reconcile()["done"] == {"alarm-ok": 1}
+    assert list(deployed.state.list_recorded()) == []
+    closed = deployed.state.get(arn)
+    assert closed is not None and (closed.status, closed.alarm_state) == (KeyStatus.RESOLVED, AlarmState.OK)
+    assert deployed.emulator.requests == []  # nothing was paged, so nothing is resolved

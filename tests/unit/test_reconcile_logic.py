@@ -21,6 +21,7 @@ from alertbridge.logic.reconcile import (
     AlarmHome,
     plan,
     plan_open,
+    plan_recorded,
     plan_resolved_firing,
     plan_suppressed,
     plan_unconfirmed,
@@ -650,6 +651,39 @@ def test_resolved_while_firing_keys_are_read_within_the_action_budget() -> None:
     report = run.run(now=NOW)
     assert run.alarms.asked == [["r0", "r1"]]  # type: ignore[attr-defined]  # least recently written first
     assert report.done == {"alarm-deleted": 2}
+
+
+# --- changes recorded without a page ----------------------------------------------------------------------
+
+
+def recorded(name: str, **fields: Any) -> StateItem:
+    return item(name, status=KeyStatus.RECORDED, opened_at=None, **fields)
+
+
+def test_a_record_whose_alarm_is_ok_or_gone_closes_through_the_lane_and_nothing_is_sent() -> None:
+    keys = [
+        recorded("recovered"),
+        recorded("gone"),
+        recorded("firing"),
+        recorded("elsewhere", alarm_arn=None),
+    ]
+    states = {"recovered": AlarmState.OK, "firing": AlarmState.ALARM}
+    planned = [a for k in keys if (a := plan_recorded(k, states, HOME))]
+    assert kinds(planned) == {"recovered": ActionKind.RESOLVE_OK, "gone": ActionKind.RESOLVE_DELETED}
+    run, store, events, _ = reconciler(keys, states)
+    run.reconciler.recorded = store
+    report = run.run(now=NOW)
+    assert report.done == {"alarm-ok": 1, "alarm-deleted": 1} and events.sent == []
+    assert sorted(i.alarm_name for i in store.list_recorded()) == ["elsewhere", "firing"]
+    assert store.items[keys[0].dedup_key].status == KeyStatus.RESOLVED
+
+
+def test_without_the_recorded_port_records_are_left_alone() -> None:
+    run, store, _, _ = reconciler([recorded("recovered")], {"recovered": AlarmState.OK})
+    assert (
+        run.run(now=NOW).done == {}
+        and store.items[recorded("recovered").dedup_key].status == KeyStatus.RECORDED
+    )
 
 
 # --- resolve_note ---------------------------------------------------------------------------------------------

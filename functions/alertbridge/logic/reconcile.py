@@ -34,6 +34,9 @@ maintenance windows, PagerDuty incidents, now) -> actions:
   key: decided like the lost OK notification, it ends the episode (nothing is sent: the key is closed),
   so the next ALARM pages again and `alertbridge active` stops listing it. At most `max_actions` such
   keys are read per run, least recently written first.
+- A change recorded without a page (status RECORDED: a multi-time-series alarm's level that does not page)
+  whose alarm CloudWatch reports OK, or no longer has, gets the same observation: the record closes,
+  nothing is sent. At most `max_actions` such keys are read per run.
 
 `Reconciler.run` (services/reconcile.py) reads the snapshot and hands each action to the delivery lane
 as an `Observation` (`observation_for`).
@@ -142,12 +145,17 @@ def plan(
     graces: Graces = DEFAULT_GRACES,
     contributors: ContributorStates | None = None,
     resolved_firing: Iterable[StateItem] = (),
+    recorded: Iterable[StateItem] = (),
 ) -> list[Action]:
     """Every action of one run, in the order they should be carried out (closing before opening)."""
     actions = plan_open(open_items, alarm_states, now, home, graces, contributors or {})
     closing = {action.item.dedup_key for action in actions}
     for item in resolved_firing:
         if item.dedup_key not in closing and (action := plan_resolved_firing(item, alarm_states, home)):
+            actions.append(action)
+            closing.add(item.dedup_key)
+    for item in recorded:
+        if item.dedup_key not in closing and (action := plan_recorded(item, alarm_states, home)):
             actions.append(action)
             closing.add(item.dedup_key)
     for item, incident in unopened:
@@ -226,6 +234,22 @@ def plan_resolved_firing(
             f"CloudWatch reports the alarm back in OK after {who} resolved the incident "
             "(its OK notification never reached the bridge)"
         )
+        return Action(kind=ActionKind.RESOLVE_OK, item=item, why=why)
+    return None
+
+
+def plan_recorded(item: StateItem, alarm_states: Mapping[str, AlarmState], home: AlarmHome) -> Action | None:
+    """A change recorded without a page (a multi-time-series alarm's level that does not page): once
+    CloudWatch says the alarm is OK (or gone), its OK notification was lost and the record is over (nothing
+    is sent: nothing was paged), so `alertbridge active` stops listing it."""
+    if item.status != KeyStatus.RECORDED or not home.can_check(item):
+        return None
+    state = alarm_states.get(item.alarm_name)
+    if state is None:
+        why = "the alarm no longer exists in CloudWatch (deleted); it was recorded without a page"
+        return Action(kind=ActionKind.RESOLVE_DELETED, item=item, why=why)
+    if state == AlarmState.OK:
+        why = "CloudWatch reports the alarm OK; its OK notification never reached the bridge (recorded, not paged)"
         return Action(kind=ActionKind.RESOLVE_OK, item=item, why=why)
     return None
 

@@ -44,6 +44,7 @@ from alertbridge.ports import (
     IncidentsApi,
     MaintenanceStore,
     ObservedContributor,
+    RecordedKeys,
     ResolvedFiringKeys,
     StateStore,
     SuppressedKeys,
@@ -98,6 +99,7 @@ class Reconciler:
     incidents: IncidentsApi | None = None
     contributors: AlarmContributors | None = None
     resolved_firing: ResolvedFiringKeys | None = None  # None: episodes a person resolved are not checked
+    recorded: RecordedKeys | None = None  # None: changes recorded without a page are not checked
     limits: ReconcileLimits = field(default_factory=ReconcileLimits)
     clock: Callable[[], float] = time.monotonic
     log: RunLog = no_log
@@ -121,7 +123,8 @@ class Reconciler:
         open_items = list(self.state.list_open())
         suppressed = list(self.suppressed.list_suppressed())
         resolved_firing = self._resolved_firing()
-        names = alarms_to_look_up([*open_items, *suppressed, *resolved_firing], self.home)
+        recorded = self._recorded()
+        names = alarms_to_look_up([*open_items, *suppressed, *resolved_firing, *recorded], self.home)
         observed = self.alarms.observed(names) if names else {}
         states = {name: alarm.state for name, alarm in observed.items()}
         self._updated_at = {name: alarm.updated_at for name, alarm in observed.items() if alarm.updated_at}
@@ -142,7 +145,15 @@ class Reconciler:
             graces=self.limits.graces,
             contributors=contributors,
             resolved_firing=resolved_firing,
+            recorded=recorded,
         )
+
+    def _recorded(self) -> list[StateItem]:
+        """Changes recorded without a page, at most `max_actions` of them (each is one alarm more in the
+        run's DescribeAlarms calls)."""
+        if self.recorded is None:
+            return []
+        return list(islice(self.recorded.list_recorded(), self.limits.max_actions))
 
     def _resolved_firing(self) -> list[StateItem]:
         """Keys a person resolved while the alarm still fired, at most `max_actions` of them (the Query

@@ -41,6 +41,7 @@ def build_reconciler(
         suppressed=store,
         unconfirmed=store,
         resolved_firing=store,
+        recorded=store,
         alarms=CloudWatchAlarms(cloudwatch_client),
         maintenance=DynamoMaintenanceStore(current.table_name),
         delivery=delivery_queue(current),
