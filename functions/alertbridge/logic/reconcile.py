@@ -207,14 +207,7 @@ def _auto_resolve(item: StateItem) -> Action:
 def _check_alarm(item: StateItem, alarm_states: Mapping[str, AlarmState], home: AlarmHome) -> Action | None:
     if not item.is_open or not home.can_check(item):
         return None
-    state = alarm_states.get(item.alarm_name)
-    if state is None:
-        why = "the alarm no longer exists in CloudWatch (deleted)"
-        return Action(kind=ActionKind.RESOLVE_DELETED, item=item, why=why)
-    if state == AlarmState.OK:
-        why = "CloudWatch reports the alarm back in OK (its OK notification never reached the bridge)"
-        return Action(kind=ActionKind.RESOLVE_OK, item=item, why=why)
-    return None
+    return _lost_ok(item, alarm_states)
 
 
 def plan_resolved_firing(
@@ -224,18 +217,7 @@ def plan_resolved_firing(
     gone), its OK notification was lost and the episode is over."""
     if not item.resolved_while_firing or not home.can_check(item):
         return None
-    who = item.last_actor or "a person"
-    state = alarm_states.get(item.alarm_name)
-    if state is None:
-        why = f"the alarm no longer exists in CloudWatch (deleted) after {who} resolved the incident"
-        return Action(kind=ActionKind.RESOLVE_DELETED, item=item, why=why)
-    if state == AlarmState.OK:
-        why = (
-            f"CloudWatch reports the alarm back in OK after {who} resolved the incident "
-            "(its OK notification never reached the bridge)"
-        )
-        return Action(kind=ActionKind.RESOLVE_OK, item=item, why=why)
-    return None
+    return _lost_ok(item, alarm_states, f" after {item.last_actor or 'a person'} resolved the incident")
 
 
 def plan_recorded(item: StateItem, alarm_states: Mapping[str, AlarmState], home: AlarmHome) -> Action | None:
@@ -244,12 +226,21 @@ def plan_recorded(item: StateItem, alarm_states: Mapping[str, AlarmState], home:
     is sent: nothing was paged), so `alertbridge active` stops listing it."""
     if item.status != KeyStatus.RECORDED or not home.can_check(item):
         return None
+    return _lost_ok(item, alarm_states, "; it was recorded without a page")
+
+
+def _lost_ok(item: StateItem, alarm_states: Mapping[str, AlarmState], context: str = "") -> Action | None:
+    """CloudWatch's state of the item's alarm taken as the OK notification that never reached the bridge:
+    the alarm deleted, or back in OK; None while it still fires (or has no data). `context` is added to
+    the reason after what CloudWatch says."""
     state = alarm_states.get(item.alarm_name)
     if state is None:
-        why = "the alarm no longer exists in CloudWatch (deleted); it was recorded without a page"
+        why = f"the alarm no longer exists in CloudWatch (deleted){context}"
         return Action(kind=ActionKind.RESOLVE_DELETED, item=item, why=why)
     if state == AlarmState.OK:
-        why = "CloudWatch reports the alarm OK; its OK notification never reached the bridge (recorded, not paged)"
+        why = (
+            f"CloudWatch reports the alarm back in OK{context} (its OK notification never reached the bridge)"
+        )
         return Action(kind=ActionKind.RESOLVE_OK, item=item, why=why)
     return None
 
