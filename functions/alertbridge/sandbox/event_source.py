@@ -134,12 +134,15 @@ class SqsEventSource:
         return max_batches
 
     def _waiting_to_retry(self) -> bool:
+        """Whether a failed record is still to come back after an empty receive: not visible yet (its retry
+        delay runs), or visible already (the delay ended between the receive and this call)."""
         if self.retry_delay_seconds == 0:
             return False
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
-        )["Attributes"]
-        return int(attributes.get("ApproximateNumberOfMessagesNotVisible", "0")) > 0
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)[
+            "Attributes"
+        ]
+        return any(int(attributes.get(name, "0")) > 0 for name in names)
 
     def _invoke(self, event: dict[str, Any]) -> set[str]:
         """The failed message ids. An invocation that raises fails the whole batch, as in Lambda."""
