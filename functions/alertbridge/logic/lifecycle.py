@@ -568,23 +568,9 @@ def _auto_resolve_due(
     return resolve_open_item(current, now=now, ttl_days=ttl_days, reason=observation.what)
 
 
-def _interrupted_trigger(current: StateItem, observation: Observation, now: datetime) -> Decision | None:
-    """The observation came back after the trigger it decided was committed as an intent but not sent (the
-    send failed, so the lane redelivered it): send that pending trigger, rather than call it overtaken."""
-    if (
-        current.is_open
-        and current.trigger_pending
-        and current.state_changed_at == observation.state_changed_at
-    ):
-        return complete_pending_trigger(current, now=now, reason=observation.what)
-    return None
-
-
 def _maintenance_ended(
     current: StateItem, observation: Observation, now: datetime, _: int, covering: MaintenanceWindow | None
 ) -> Decision | None:
-    if (interrupted := _interrupted_trigger(current, observation, now)) is not None:
-        return interrupted
     if current.status != KeyStatus.SUPPRESSED or covering is not None or current.muted(now):
         return None
     if not _same_transition(current, observation):
@@ -616,8 +602,6 @@ def _trigger_not_opened(
 ) -> Decision | None:
     """PagerDuty has no incident for this episode (a trigger dropped during a PagerDuty maintenance
     window): send it again, and count the episode from now, so the next check waits for its own grace."""
-    if (interrupted := _interrupted_trigger(current, observation, now)) is not None:
-        return interrupted
     unseen = current.is_open and not current.trigger_pending and current.pd_status is None
     if not unseen or not _same_transition(current, observation):
         return None
