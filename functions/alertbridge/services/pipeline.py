@@ -309,8 +309,10 @@ class Pipeline:
     def _add_resolve_note(self, observation: Observation) -> None:
         """The reconciler saw the episode's incident closed: add the resolve note its resolve committed,
         then clear it on fresh state. A failure worth retrying keeps it for the next confirmation."""
-        item = self.state.get(observation.dedup_key) if self.notes is not None else None
-        if self.notes is None or item is None or item.resolve_note is None or not note_due(item, observation):
+        if self.notes is None or observation.what != ObservationKind.CONFIRM_RESOLVED:
+            return  # only a confirmation can make a note due: no read for any other observation
+        item = self.state.get(observation.dedup_key)
+        if item is None or item.resolve_note is None or not note_due(item, observation):
             return
         incident = observation.incident
         incident_id = item.incident_id or (incident.id if incident is not None else None)
