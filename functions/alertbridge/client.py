@@ -107,33 +107,35 @@ class EventsClient:
         timestamp: datetime | str | None = None,
     ) -> str:
         """Open an alert, or update the open one with this dedup key. Returns the dedup key."""
-        fields = {
-            "summary": summary, "source": source, "severity": severity, "timestamp": _iso(timestamp),
-            "component": component, "group": group, "class": class_,
-            "custom_details": dict(custom_details) if custom_details is not None else None,
-        }  # fmt: skip
-        payload = {name: value for name, value in fields.items() if value is not None}
+        payload: dict[str, Any] = {"summary": summary, "source": source, "severity": severity}
+        if timestamp is not None:
+            payload["timestamp"] = timestamp.isoformat() if isinstance(timestamp, datetime) else timestamp
+        if component is not None:
+            payload["component"] = component
+        if group is not None:
+            payload["group"] = group
+        if class_ is not None:
+            payload["class"] = class_
+        if custom_details is not None:
+            payload["custom_details"] = dict(custom_details)
+        key = dedup_key or uuid.uuid4().hex
         event = EventV2.model_validate(  # one validation of the whole body, payload included
             {
                 "routing_key": "",  # the key joins the body only at send time: validation errors cannot show it
                 "event_action": EventAction.TRIGGER,
-                "dedup_key": dedup_key or uuid.uuid4().hex,
+                "dedup_key": key,
                 "payload": payload,
-                "links": [_model(Link, link) for link in links or ()],
-                "images": [_model(Image, image) for image in images or ()],
+                "links": [_model(Link, link) for link in links] if links else [],
+                "images": [_model(Image, image) for image in images] if images else [],
             }
         )
-        if custom_details is not None or event.links or event.images or event.payload is None:
+        if custom_details is not None or links or images:
             return self._send(event)
         # Validated strings only: the body is what `event.to_body()` would write, without dumping the model.
+        assert event.payload is not None  # validated from the payload above
         payload["severity"] = event.payload.severity.value
-        body = {
-            "routing_key": "",
-            "event_action": "trigger",
-            "dedup_key": event.dedup_key,
-            "payload": payload,
-        }
-        return self._send_body(body, event.dedup_key)
+        body = {"routing_key": "", "event_action": "trigger", "dedup_key": key, "payload": payload}
+        return self._send_body(body, key)
 
     def acknowledge(self, dedup_key: str) -> str:
         _check_dedup_key(dedup_key)

@@ -57,9 +57,9 @@ class _CloudWatchClient:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            from alertbridge.adapters import aws
 
-            self._client = boto3.client("cloudwatch")
+            self._client = aws.client("cloudwatch")
         return self._client
 
 
@@ -157,9 +157,9 @@ class CloudWatchAlarmTags:
 
 
 def _regional_client(region: str) -> Any:
-    import boto3
+    from alertbridge.adapters import aws
 
-    return boto3.client("cloudwatch", region_name=region)
+    return aws.client("cloudwatch", region=region)
 
 
 class CloudWatchAlarmContributors(_CloudWatchClient):

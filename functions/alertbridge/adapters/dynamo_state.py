@@ -57,9 +57,9 @@ Clock = Callable[[], float]
 @lru_cache(maxsize=1)
 def default_client() -> Any:
     """The container's DynamoDB client, created on first use."""
-    import boto3
+    from alertbridge.adapters import aws
 
-    return boto3.client("dynamodb")
+    return aws.client("dynamodb")
 
 
 def reset_default_client() -> None:

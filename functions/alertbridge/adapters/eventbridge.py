@@ -19,9 +19,9 @@ class EventNotAccepted(AlertBridgeError):
 class EventBridgeIncidentEvents:
     def __init__(self, bus_name: str, client: Any = None) -> None:
         if client is None:
-            import boto3
+            from alertbridge.adapters import aws
 
-            client = boto3.client("events")
+            client = aws.client("events")
         self.bus_name = bus_name
         self._client = client
 

@@ -106,12 +106,12 @@ def _config(read_timeout: float) -> Any:
 
 
 def _cloudwatch_client(region: str) -> Any:
-    import boto3
+    from alertbridge.adapters import aws
 
-    return boto3.client("cloudwatch", region_name=region, config=_config(_RENDER_READ_TIMEOUT_SECONDS))
+    return aws.client("cloudwatch", region=region, config=_config(_RENDER_READ_TIMEOUT_SECONDS))
 
 
 def _secrets_client() -> Any:
-    import boto3
+    from alertbridge.adapters import aws
 
-    return boto3.client("secretsmanager", config=_config(_READ_TIMEOUT_SECONDS))
+    return aws.client("secretsmanager", config=_config(_READ_TIMEOUT_SECONDS))

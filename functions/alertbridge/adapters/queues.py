@@ -15,9 +15,9 @@ class SqsDeliveryQueue:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            from alertbridge.adapters import aws
 
-            self._client = boto3.client("sqs")
+            self._client = aws.client("sqs")
         return self._client
 
     def send(self, message: AlertNotice | Observation) -> None:

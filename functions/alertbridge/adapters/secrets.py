@@ -66,12 +66,13 @@ class _CachedSecret:
 
     def _secrets(self) -> Any:
         if self._provider is None:
-            import boto3
             from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-            # A client of the container's default session: SecretsProvider would otherwise open a session
-            # of its own, which loads the SDK's endpoint and service data again (tens of ms at cold start).
-            client = self._client if self._client is not None else boto3.client("secretsmanager")
+            from alertbridge.adapters import aws
+
+            # A client of the container's session: SecretsProvider would otherwise open a session of its
+            # own, which loads the SDK's endpoint and service data again (tens of ms at cold start).
+            client = self._client if self._client is not None else aws.client("secretsmanager")
             self._provider = SecretsProvider(boto3_client=client)
         return self._provider
 

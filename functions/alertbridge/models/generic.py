@@ -29,7 +29,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -48,7 +47,6 @@ _STATES = {
     "recovered": "OK",
     "insufficient_data": "INSUFFICIENT_DATA",
 }
-_NUMBER_FIELDS = ("threshold", "currentValue")
 _TEXT_FIELDS = ("severity", "metricName", "environment", "description", "component")
 
 
@@ -82,11 +80,10 @@ class AlertMessage(BaseModel):
         """Convert or drop fields of the wrong type, so that the identity and the state always survive."""
         if not isinstance(data, dict):
             return data
-        fields, ignored = dict(data), []
-        for name in (*_NUMBER_FIELDS, "autoResolveAfterSeconds", "timestamp", "links", "recommendations"):
-            if name in fields and not _usable(name, fields[name]):
-                ignored.append(name)
-                del fields[name]
+        fields = dict(data)
+        ignored = _unusable(fields)
+        for name in ignored:
+            del fields[name]
         for name in _TEXT_FIELDS:
             value = fields.get(name)
             if isinstance(value, int | float) and not isinstance(value, bool):
@@ -137,24 +134,33 @@ class AlertMessage(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-_CHECKS: dict[str, TypeAdapter[Any]] = {
-    "threshold": TypeAdapter(float),
-    "currentValue": TypeAdapter(float),
-    "autoResolveAfterSeconds": TypeAdapter(Annotated[int, Field(ge=0)]),
-    "timestamp": TypeAdapter(datetime),
-    "links": TypeAdapter(list[Link | str]),
-    "recommendations": TypeAdapter(list[str]),
-}
+class _TypedFields(BaseModel):
+    """The typed fields `_lenient` drops when their value does not fit (checked in one validation)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    threshold: float | None = None
+    currentValue: float | None = None  # the document's own field names
+    autoResolveAfterSeconds: Annotated[int, Field(ge=0)] | None = None
+    timestamp: datetime | None = None
+    links: list[Link | str] | None = None
+    recommendations: list[str] | None = None
 
 
-def _usable(name: str, value: object) -> bool:
-    if value is None:
-        return True
+_TYPED_FIELDS = tuple(_TypedFields.model_fields)
+
+
+def _unusable(fields: dict[str, Any]) -> list[str]:
+    """The typed fields present in `fields` whose values do not validate, in `_TYPED_FIELDS` order."""
+    present = {name: fields[name] for name in _TYPED_FIELDS if name in fields}
+    if not present:
+        return []
     try:
-        _CHECKS[name].validate_python(value)
-    except ValidationError:
-        return False
-    return True
+        _TypedFields.model_validate(present)
+    except ValidationError as exc:
+        bad = {error["loc"][0] for error in exc.errors() if error["loc"]}
+        return [name for name in _TYPED_FIELDS if name in bad]
+    return []
 
 
 def _string_tags(value: object) -> tuple[dict[str, str], list[str]]:

@@ -1,8 +1,9 @@
 """CloudWatch's 2025-2026 APIs that moto 5.2.5 does not implement, answered in-process: DescribeAlarmContributors
 and the alarm mute rule calls (PutAlarmMuteRule, GetAlarmMuteRule, ListAlarmMuteRules, DeleteAlarmMuteRule).
 
-`CloudWatchStandIn.install()` registers botocore `before-call` handlers on boto3's default session, so every
-client created afterwards (the reconciler's adapter, the operator commands) gets these answers instead of
+`CloudWatchStandIn.install()` registers botocore `before-call` handlers on the adapters' botocore session
+(`adapters/aws.py`) and on boto3's default session, so every client created afterwards from either (the
+reconciler's adapter, the operator commands) gets these answers instead of
 moto's "not implemented", in the request and response shapes of the botocore service model. The demo and
 the integration tests set the contributors a multi-time-series alarm has in ALARM with `set_contributors`.
 """
@@ -16,6 +17,18 @@ from typing import Any
 import boto3
 
 from alertbridge.sandbox.bridge import ACCOUNT, REGION
+
+
+def _emitters(session: Any = None) -> list[Any]:
+    """The event emitters to register on: a given boto3 session's, else the adapters' botocore session's and
+    boto3's default session's."""
+    if session is not None:
+        return [session.events]
+    from alertbridge.adapters import aws
+
+    default = boto3.DEFAULT_SESSION or boto3.setup_default_session() or boto3.DEFAULT_SESSION
+    return [aws.session().get_component("event_emitter"), default.events]
+
 
 _OPERATIONS = (
     "DescribeAlarmContributors",
@@ -51,23 +64,23 @@ class CloudWatchStandIn:
     calls: list[str] = field(default_factory=list)
 
     def install(self, session: Any = None) -> CloudWatchStandIn:
-        target = session or boto3.DEFAULT_SESSION or boto3.setup_default_session() or boto3.DEFAULT_SESSION
-        for operation in _OPERATIONS:
-            target.events.register(
-                f"before-parameter-build.cloudwatch.{operation}", _keep_params, unique_id=f"keep-{operation}"
-            )
-            target.events.register(f"before-call.cloudwatch.{operation}", self._answer, unique_id=operation)
+        for emitter in _emitters(session):
+            for operation in _OPERATIONS:
+                emitter.register(
+                    f"before-parameter-build.cloudwatch.{operation}",
+                    _keep_params,
+                    unique_id=f"keep-{operation}",
+                )
+                emitter.register(f"before-call.cloudwatch.{operation}", self._answer, unique_id=operation)
         return self
 
     def uninstall(self, session: Any = None) -> None:
-        target = session or boto3.DEFAULT_SESSION
-        if target is None:
-            return
-        for operation in _OPERATIONS:
-            target.events.unregister(
-                f"before-parameter-build.cloudwatch.{operation}", unique_id=f"keep-{operation}"
-            )
-            target.events.unregister(f"before-call.cloudwatch.{operation}", unique_id=operation)
+        for emitter in _emitters(session):
+            for operation in _OPERATIONS:
+                emitter.unregister(
+                    f"before-parameter-build.cloudwatch.{operation}", unique_id=f"keep-{operation}"
+                )
+                emitter.unregister(f"before-call.cloudwatch.{operation}", unique_id=operation)
 
     def set_contributors(self, alarm_name: str, in_alarm: dict[str, dict[str, str]]) -> None:
         """The contributors (id -> attributes) CloudWatch lists in ALARM for `alarm_name` from now on."""

@@ -37,6 +37,10 @@ def reset(only: Function | Iterable[Function] | None = None) -> None:
     """Forget the settings and every function's cached container; with `only`, just those functions'
     containers (a local run that starts a new reconciler container keeps its delivery pipeline)."""
     settings.cache_clear()
+    if only is None:
+        from alertbridge.adapters import aws
+
+        aws.reset_session()
     functions = _caches if only is None else [only] if isinstance(only, str) else list(only)
     for function in functions:
         for clear in _caches.get(function, []):

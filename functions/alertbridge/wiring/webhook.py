@@ -159,15 +159,16 @@ def _fast_client(
     connect_timeout: float = _CONNECT_TIMEOUT_SECONDS,
     read_timeout: float = _READ_TIMEOUT_SECONDS,
 ) -> Any:
-    import boto3
     from botocore.config import Config
+
+    from alertbridge.adapters import aws
 
     config = Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         retries={"mode": "standard", **(retries or {"max_attempts": _MAX_ATTEMPTS})},
     )
-    return boto3.client(service, config=config)
+    return aws.client(service, config=config)
 
 
 register("webhook", webhook_handler_parts.cache_clear)
