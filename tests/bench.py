@@ -46,12 +46,14 @@ interleaved, and each figure is the median of at least 7 rounds (ALERTBRIDGE_BEN
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
 import logging
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -287,8 +289,17 @@ def _child(kind: str, env: dict[str, str]) -> dict[str, Any]:
     return dict(json.loads(line.removeprefix("BENCH_RESULT ")))
 
 
+_PYCACHE = tempfile.mkdtemp(prefix="alertbridge-bench-pycache-")
+atexit.register(shutil.rmtree, _PYCACHE, ignore_errors=True)
+
+
 def _child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ALERTBRIDGE_", "POWERTOOLS_"))}
+    # The Lambda bundle ships bytecode, so every child must find it: the warm-up round writes it into a cache
+    # of this run's own (a PYTHONDONTWRITEBYTECODE in the caller's environment would otherwise make every
+    # child compile the bridge's sources, while the baseline's site-packages have their .pyc).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = _PYCACHE
     env.update(LAMBDA_ENV)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "functions"), env.get("PYTHONPATH", "")])
     env.update(extra)

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from alertbridge.handlers import imports_loaded
 from alertbridge.models.delivery import parse_delivery_message
 from alertbridge.models.settings import settings
 from alertbridge.observability import logger, metrics, metrics_counter
@@ -69,3 +70,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
+
+
+imports_loaded()  # last: collection resumes (handlers/__init__.py)

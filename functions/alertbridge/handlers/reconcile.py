@@ -12,6 +12,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from alertbridge.handlers import imports_loaded
 from alertbridge.logic.reconcile import AlarmHome
 from alertbridge.observability import logger, metrics, metrics_counter
 from alertbridge.wiring import reconcile as reconcile_wiring
@@ -46,3 +47,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     summary = report.model_dump(mode="json")
     logger.info("reconcile run", extra=summary)
     return summary
+
+
+imports_loaded()  # last: collection resumes (handlers/__init__.py)

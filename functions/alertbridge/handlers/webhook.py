@@ -17,7 +17,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from alertbridge.handlers import graph
+from alertbridge.handlers import graph, imports_loaded
 from alertbridge.logic.webhook import (
     DELIVERY_BUDGET_SECONDS,
     EXPLANATIONS,
@@ -84,3 +84,6 @@ def _count(result: WebhookResult) -> None:
             default_dimensions={"service": SERVICE},
         ) as metric:  # fmt: skip
             metric.add_dimension(name="reason", value=result.reason.value)
+
+
+imports_loaded()  # last: collection resumes (handlers/__init__.py)
