@@ -154,6 +154,67 @@ def test_maintenance_end_opens_only_a_still_suppressed_uncovered_key() -> None:
     assert observe(held, observation, covering=window).reason == DecisionReason.OVERTAKEN
 
 
+TRIGGER_KINDS = [ObservationKind.TRIGGER_AFTER_MAINTENANCE, ObservationKind.RETRIGGER_UNOPENED]
+
+
+def first_delivery(kind: ObservationKind) -> tuple[Observation, StateItem]:
+    """An observation of `kind` and the intent its first delivery committed (the key open, the trigger
+    pending, the episode counted from that delivery), whose send then failed."""
+    if kind == ObservationKind.TRIGGER_AFTER_MAINTENANCE:
+        seen_item = item(status=KeyStatus.SUPPRESSED, opened_at=None, maintenance_window_id="mw")
+    else:
+        seen_item = item()
+    observation = seen(kind, seen_item, observed_at=NOW)
+    decided = decide_observation(seen_item, observation, now=NOW + timedelta(seconds=1), ttl_days=TTL,
+                                 covering=None)  # fmt: skip
+    assert decided.send == EventAction.TRIGGER and decided.new_item is not None
+    return observation, decided.new_item.model_copy(update={"trigger_pending": True})
+
+
+def redeliver(stored: StateItem, observation: Observation) -> Any:
+    return decide_observation(
+        stored, observation, now=NOW + timedelta(minutes=6), ttl_days=TTL, covering=None
+    )
+
+
+@pytest.mark.parametrize("kind", TRIGGER_KINDS)
+def test_the_redelivery_of_a_trigger_observation_sends_its_own_pending_trigger(kind: ObservationKind) -> None:
+    observation, intent = first_delivery(kind)
+    decision = redeliver(intent, observation)
+    assert decision.send == EventAction.TRIGGER and decision.expected_version == intent.version
+    assert decision.new_item is not None and not decision.new_item.trigger_pending
+    assert decision.new_item.opened_at == intent.opened_at  # the episode it opened, not a new one
+
+
+@pytest.mark.parametrize("kind", TRIGGER_KINDS)
+def test_a_failed_send_that_pagerduty_applied_is_not_sent_again_on_redelivery(kind: ObservationKind) -> None:
+    # The send timed out after PagerDuty opened the incident, the retries failed, and the webhook mirrored
+    # the incident before the redelivery: the intent is cleared without a second trigger (a person may
+    # have resolved that incident in between; PagerDuty would open another one for the same episode).
+    observation, intent = first_delivery(kind)
+    mirrored = intent.model_copy(
+        update={"pd_status": "triggered", "incident_id": "Q1", "version": intent.version + 1}
+    )
+    decision = redeliver(mirrored, observation)
+    assert decision.send is None and decision.reason == "pending-trigger-applied"
+    assert decision.new_item is not None and not decision.new_item.trigger_pending
+    assert decision.new_item.incident_id == "Q1" and decision.expected_version == mirrored.version
+    by_person = mirrored.model_copy(
+        update={"status": KeyStatus.RESOLVED, "pd_status": "resolved", "resolved_by_human": True}
+    )
+    assert redeliver(by_person, observation).send is None  # the person's resolve was mirrored too
+
+
+@pytest.mark.parametrize("kind", TRIGGER_KINDS)
+def test_a_redelivered_trigger_observation_leaves_other_pending_triggers_alone(kind: ObservationKind) -> None:
+    observation, intent = first_delivery(kind)
+    newer_alarm = intent.model_copy(update={"state_changed_at": T0 + timedelta(minutes=50)})
+    older_intent = intent.model_copy(update={"opened_at": NOW - timedelta(seconds=1)})  # before it was seen
+    seen_opening = intent.model_copy(update={"opened_at": observation.opened_at})
+    for other in (newer_alarm, older_intent, seen_opening):
+        assert redeliver(other, observation).send is None, other
+
+
 def test_a_resolve_is_resent_only_while_the_key_is_still_closed_by_the_bridge() -> None:
     closed = item(status=KeyStatus.RESOLVED, alarm_state=AlarmState.OK)
     observation = seen(ObservationKind.RESEND_RESOLVE, closed)

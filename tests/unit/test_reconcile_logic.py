@@ -204,6 +204,26 @@ def test_the_trigger_after_maintenance_is_rebuilt_from_the_item() -> None:
     assert body["links"][0]["href"].endswith("#alarmsV2:alarm/cpu%20high")
 
 
+@pytest.mark.parametrize("kind", ["maintenance-ended", "trigger-not-opened"])
+def test_a_trigger_observation_redelivered_after_a_failed_send_sends_the_pending_trigger(kind: str) -> None:
+    # The first delivery commits the trigger's intent (key open, trigger pending) and its send fails; the
+    # lane redelivers the observation, which must send that trigger, not call itself overtaken.
+    if kind == "maintenance-ended":
+        stored, incidents = held("cpu high"), None
+    else:
+        stored, incidents = item("cpu high", opened_at=NOW - timedelta(hours=1)), Incidents()
+    run, store, events, _ = reconciler([stored], {"cpu high": AlarmState.ALARM}, incidents=incidents)
+    events.failures = [ServerError(503)]
+    assert run.run(now=NOW).done == {kind: 1}
+    assert [what for what, _ in run.failed] == [kind]  # the message stays in the lane
+    pending = store.items[stored.dedup_key]
+    assert pending.is_open and pending.trigger_pending
+    run.deliver(NOW + timedelta(minutes=1))
+    assert [body["event_action"] for body in events.sent] == ["trigger"]
+    sent = store.items[stored.dedup_key]
+    assert sent.is_open and not sent.trigger_pending
+
+
 def test_a_trigger_held_back_by_a_window_goes_out_whole_when_the_window_ends() -> None:
     metric = Metric("AWS/Lambda", "Errors", {"FunctionName": "orders"}, threshold=5)
     message = metric_alarm_message(

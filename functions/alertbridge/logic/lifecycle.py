@@ -72,6 +72,7 @@ class DecisionReason(StrEnum):
     NOT_OPEN = "not-open"
     NOT_SUPPRESSED = "not-suppressed"
     RETRY_PENDING = "retry-pending-trigger"
+    TRIGGER_APPLIED = "pending-trigger-applied"  # PagerDuty had applied the send that failed
     OVERTAKEN = "observation-overtaken"  # newer state than what the reconciler saw: nothing to do
     NOTHING_STORED = "observation-nothing-stored"
 
@@ -568,9 +569,33 @@ def _auto_resolve_due(
     return resolve_open_item(current, now=now, ttl_days=ttl_days, reason=observation.what)
 
 
+def _interrupted_trigger(current: StateItem, observation: Observation, now: datetime) -> Decision | None:
+    """The redelivery of an observation whose trigger was interrupted: its first delivery committed the
+    trigger's intent (the key open, the trigger pending, the episode counted from that delivery) and the
+    send failed. Only that intent is completed, the one of the same alarm transition, opened after the
+    observation was made and not at the opening it saw; any other pending trigger is left to its own
+    redelivery or to the reconciler's stuck-trigger pass. Once a webhook has shown PagerDuty's incident for
+    the episode, the send that failed was applied (it timed out after PagerDuty accepted it): the intent is
+    cleared and nothing is sent again, so a person who resolved that incident is not paged a second time."""
+    if not (current.is_open and current.trigger_pending) or current.opened_at is None:
+        return None
+    own = (
+        current.state_changed_at == observation.state_changed_at
+        and current.opened_at != observation.opened_at
+        and current.opened_at >= observation.observed_at
+    )
+    if not own:
+        return None
+    if current.pd_status is not None:
+        return _written(current, {"trigger_pending": False, "last_seen": now}, DecisionReason.TRIGGER_APPLIED)
+    return complete_pending_trigger(current, now=now, reason=observation.what)
+
+
 def _maintenance_ended(
     current: StateItem, observation: Observation, now: datetime, _: int, covering: MaintenanceWindow | None
 ) -> Decision | None:
+    if (interrupted := _interrupted_trigger(current, observation, now)) is not None:
+        return interrupted
     if current.status != KeyStatus.SUPPRESSED or covering is not None or current.muted(now):
         return None
     if not _same_transition(current, observation):
@@ -602,6 +627,8 @@ def _trigger_not_opened(
 ) -> Decision | None:
     """PagerDuty has no incident for this episode (a trigger dropped during a PagerDuty maintenance
     window): send it again, and count the episode from now, so the next check waits for its own grace."""
+    if (interrupted := _interrupted_trigger(current, observation, now)) is not None:
+        return interrupted
     unseen = current.is_open and not current.trigger_pending and current.pd_status is None
     if not unseen or not _same_transition(current, observation):
         return None
