@@ -109,7 +109,7 @@ class EventsClient:
         """Open an alert, or update the open one with this dedup key. Returns the dedup key."""
         payload: dict[str, Any] = {"summary": summary, "source": source, "severity": severity}
         if timestamp is not None:
-            payload["timestamp"] = timestamp.isoformat() if isinstance(timestamp, datetime) else timestamp
+            payload["timestamp"] = _iso(timestamp)
         if component is not None:
             payload["component"] = component
         if group is not None:
