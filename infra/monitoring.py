@@ -220,6 +220,7 @@ class BridgeMonitoring(Construct):
             cloudwatch.GraphWidget(title="Lifecycle and sync (bridge metrics)", width=12, left=[
                 bridge_metric("Outcome.duplicate", label="duplicates"), bridge_metric("Outcome.stale", label="stale"),
                 bridge_metric("Outcome.retry-pending-trigger", label="pending triggers re-sent"),
+                bridge_metric("Outcome.pending-trigger-applied", label="pending triggers PagerDuty had applied"),
             ], right=[
                 bridge_metric("Reconcile.Failed", label="reconcile failures"), bridge_metric("NoteFailed", label="notes failed"),
                 bridge_metric("AlarmTagsUnavailable", label="alarm tags unreadable"),

@@ -535,6 +535,18 @@ def test_a_redelivered_alarm_whose_trigger_intent_is_pending_is_sent_again() -> 
     assert run(opened.new_item, fired).send is None  # once the trigger went out: a plain duplicate
 
 
+def test_a_redelivered_alarm_whose_pending_trigger_pagerduty_applied_is_not_sent_again() -> None:
+    fired = alert()
+    opened = run(None, fired)
+    assert opened.new_item is not None
+    applied = opened.new_item.model_copy(update={"trigger_pending": True, "pd_status": "acknowledged"})
+    redelivered = run(applied, fired, now=T0 + timedelta(minutes=6))
+    assert (redelivered.send, redelivered.reason) == (None, "pending-trigger-applied")
+    assert redelivered.new_item is not None and redelivered.expected_version == applied.version
+    assert not redelivered.new_item.trigger_pending and redelivered.new_item.is_open
+    assert redelivered.new_item.pd_status == "acknowledged"
+
+
 def test_a_newer_transition_clears_a_pending_trigger() -> None:
     opened = run(None, alert())
     assert opened.new_item is not None

@@ -9,6 +9,7 @@ import pytest
 
 from alertbridge.errors import Rejected, RequestTimeout, RoutingKeyMissing, ServerError
 from alertbridge.logic.dedup import routing_key_fingerprint
+from alertbridge.logic.lifecycle import apply_incident_update
 from alertbridge.logic.parsers import parse_sqs_body
 from alertbridge.models.alert import Alert
 from alertbridge.models.config import BridgeConfig
@@ -161,6 +162,40 @@ def test_a_failed_trigger_leaves_its_intent_so_the_redelivery_sends_again() -> N
     item = bridge.state.get(fired.dedup_key)
     assert item is not None and item.is_open and not item.trigger_pending
     assert bridge.process(fired, now=T0, deadline=None).reason == "duplicate"
+
+
+def test_a_redelivered_trigger_is_not_sent_again_once_a_webhook_showed_its_incident() -> None:
+    """The send timed out after PagerDuty applied it; the incident's webhook landed; a person resolved it
+    and that webhook is still on its way when SQS redelivers the record: nothing is sent again."""
+    events = FakeEvents()
+    events.failures = [RequestTimeout("PagerDuty did not answer in time")]
+    bridge = pipeline(events=events)
+    fired = alert("payments-api", "ALARM", T0)
+    with pytest.raises(RequestTimeout):
+        bridge.process(fired, now=T0, deadline=None)
+    intent = bridge.state.get(fired.dedup_key)
+    assert intent is not None and intent.trigger_pending
+    seen = apply_incident_update(
+        intent,
+        event_type="incident.triggered",
+        incident_id="PINC1",
+        number=1,
+        url=None,
+        status="triggered",
+        assignees=(),
+        actor=None,
+        occurred_at=T0 + timedelta(seconds=1),
+        now=T0 + timedelta(seconds=2),
+        ttl_days=30,
+    )
+    assert bridge.state.save(seen, expected_version=intent.version)
+    redelivered = bridge.process(fired, now=T0 + timedelta(seconds=30), deadline=None)
+    assert (redelivered.sent, redelivered.reason) == (None, "pending-trigger-applied")
+    assert events.sent == []  # the timed-out send is the only one PagerDuty saw
+    item = bridge.state.get(fired.dedup_key)
+    assert item is not None and item.is_open and not item.trigger_pending
+    assert (item.incident_id, item.pd_status) == ("PINC1", "triggered")
+    assert bridge.process(fired, now=T0 + timedelta(seconds=40), deadline=None).reason == "duplicate"
 
 
 def test_an_ok_after_a_timed_out_trigger_still_resolves_what_pagerduty_may_have_opened() -> None:

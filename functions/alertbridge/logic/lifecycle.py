@@ -156,7 +156,14 @@ def needs_no_window(stored: StateItem | None, alert: Alert, now: datetime) -> bo
 
 
 def _resend_pending(current: StateItem, change: _Change) -> Decision:
-    """The redelivery of a trigger whose send failed after its intent was committed: send it again."""
+    """The redelivery of a trigger whose send failed after its intent was committed: send it again. Once a
+    webhook has shown PagerDuty's incident for the episode, the send that failed was applied (it timed out
+    after PagerDuty accepted it): the intent is cleared and nothing is sent again, so a person who resolves
+    that incident before its webhook arrives is not paged a second time."""
+    if current.pd_status is not None:
+        return _written(
+            current, {"trigger_pending": False, "last_seen": change.now}, DecisionReason.TRIGGER_APPLIED
+        )
     item = current.model_copy(update={"last_seen": change.now, "version": current.version + 1})
     return _sending(EventAction.TRIGGER, current, item, change, DecisionReason.RETRY_PENDING)
 
