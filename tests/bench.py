@@ -15,7 +15,8 @@ interleaved, and each figure is the median of at least 7 rounds (ALERTBRIDGE_BEN
   Lambda environment (LAMBDA_ENV), that imports the handler module and makes it ready to serve: the intake
   function's `wiring.intake.intake_parts()` with its SQS client constructed; the delivery function's
   `wiring.delivery.delivery_pipeline(metrics_counter)` with its DynamoDB client, httpx client and secrets reader
-  constructed (every endpoint on 127.0.0.1, nothing called). The child's own CPU (getrusage: user + system)
+  constructed (AWS endpoints on 127.0.0.1, PagerDuty's on https so the CA bundle is loaded as in
+  production; nothing called). The child's own CPU (getrusage: user + system)
   minus a bare interpreter's, over the same for an eager baseline handler: Powertools Logger, Metrics and
   BatchProcessor, a boto3 DynamoDB client and an httpx.Client built at import. Target <= 1.
 - first_batch_peak_rss_ratio_intake / _delivery: peak RSS (VmHWM; ru_maxrss would carry the parent's peak
@@ -103,8 +104,10 @@ LAMBDA_ENV = {
     "ALERTBRIDGE_TABLE_NAME": "alertbridge-state",
     "ALERTBRIDGE_ROUTING_KEYS_SECRET": "alertbridge/routing-keys",
     "ALERTBRIDGE_WEBHOOK_SECRET": "alertbridge/webhook",
-    "ALERTBRIDGE_EVENTS_URL": "http://127.0.0.1:9",
-    "ALERTBRIDGE_REST_URL": "http://127.0.0.1:9",
+    # PagerDuty's real https endpoints, never called in the ready step: the bridge's httpx client then loads
+    # the CA bundle as it does in production (for plain http on loopback it skips it), like the baseline's.
+    "ALERTBRIDGE_EVENTS_URL": "https://events.pagerduty.com",
+    "ALERTBRIDGE_REST_URL": "https://api.pagerduty.com",
     "ALERTBRIDGE_DELIVERY_QUEUE_URL": "http://127.0.0.1:9/123456789012/alertbridge-delivery.fifo",
     "ALERTBRIDGE_CONFIG": "{}",
 }
