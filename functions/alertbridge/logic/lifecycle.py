@@ -161,11 +161,15 @@ def _resend_pending(current: StateItem, change: _Change) -> Decision:
     after PagerDuty accepted it): the intent is cleared and nothing is sent again, so a person who resolves
     that incident before its webhook arrives is not paged a second time."""
     if current.pd_status is not None:
-        return _written(
-            current, {"trigger_pending": False, "last_seen": change.now}, DecisionReason.TRIGGER_APPLIED
-        )
+        return _applied_pending_trigger(current, change.now)
     item = current.model_copy(update={"last_seen": change.now, "version": current.version + 1})
     return _sending(EventAction.TRIGGER, current, item, change, DecisionReason.RETRY_PENDING)
+
+
+def _applied_pending_trigger(current: StateItem, now: datetime) -> Decision:
+    """A pending trigger that PagerDuty had applied (a webhook showed its incident): clear the mark, send
+    nothing."""
+    return _written(current, {"trigger_pending": False, "last_seen": now}, DecisionReason.TRIGGER_APPLIED)
 
 
 def _mute_rerun(current: StateItem, change: _Change) -> bool:
@@ -594,7 +598,7 @@ def _interrupted_trigger(current: StateItem, observation: Observation, now: date
     if not own:
         return None
     if current.pd_status is not None:
-        return _written(current, {"trigger_pending": False, "last_seen": now}, DecisionReason.TRIGGER_APPLIED)
+        return _applied_pending_trigger(current, now)
     return complete_pending_trigger(current, now=now, reason=observation.what)
 
 
