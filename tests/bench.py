@@ -156,11 +156,16 @@ def _message_of(record: dict[str, Any]) -> str:
     return message if isinstance(message, str) else body
 
 
+def _records_of(event: dict[str, Any]) -> list[Any]:
+    """The records of a Lambda event (SQS, SNS), or the event itself (an EventBridge or bare document)."""
+    records = event.get("Records")
+    return records if isinstance(records, list) else [event]
+
+
 def minimal_format(event: dict[str, Any]) -> list[str]:
     """What a user would otherwise run: one small Lambda formatter, no validation, no routing."""
     out = []
-    records = event.get("Records") if isinstance(event.get("Records"), list) else [event]
-    for record in records:
+    for record in _records_of(event):
         text = _message_of(record)
         try:
             message = json.loads(text)
@@ -200,7 +205,7 @@ def render_ratio() -> dict[str, Any]:
             for event in events:
                 minimal_format(event)
 
-    boundary = _boundary_work(events, config, received)
+    boundary = _boundary_work(events, config, received, repeat)
 
     cpu = _median_rounds({"bridge": bridge, "minimal": minimal, "boundary": boundary})
     per = {name: seconds / (repeat * records) * 1e6 for name, seconds in cpu.items()}
@@ -214,7 +219,9 @@ def render_ratio() -> dict[str, Any]:
     }
 
 
-def _boundary_work(events: list[dict[str, Any]], config: Any, received: datetime) -> Callable[[], None]:
+def _boundary_work(
+    events: list[dict[str, Any]], config: Any, received: datetime, repeat: int
+) -> Callable[[], None]:
     """What render_event must do at its two boundaries whatever its logic: the minimal formatter's decoding,
     pydantic validation of each parsed alert (models.alert.Alert) and of each body (models.pagerduty.EventV2),
     the body's dump, and one json.dumps of it (the 512 KB check), on the bridge's own alerts and bodies. The
@@ -237,13 +244,11 @@ def _boundary_work(events: list[dict[str, Any]], config: Any, received: datetime
                 built = build_event(alert, route_alert(alert, config), action, config)
                 bodies.append(built.model_dump(by_alias=True))
         prepared.append((event, [alert.model_dump() for alert in alerts], bodies))
-    repeat = 20
 
     def boundary() -> None:
         for _ in range(repeat):
             for event, alerts, bodies in prepared:
-                records = event.get("Records") if isinstance(event.get("Records"), list) else [event]
-                for record in records:
+                for record in _records_of(event):
                     try:  # noqa: SIM105 - the same try/except as minimal_format, not contextlib's extra calls
                         json.loads(_message_of(record))
                     except ValueError:
